@@ -1,0 +1,81 @@
+"""Shared defaults for every flowpose_jax config.
+
+Configs are Python files with ``get_config(arg=None) -> ConfigDict``; variants
+are arguments or ``--config.KEY=VALUE`` overrides, never copied files.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults: the CPU-sized single-frame model on the synthetic demo set."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.dataset = ml_collections.ConfigDict()
+  c.dataset.name = "synthetic_signers/demo"  # TFDS name[/config]
+  c.dataset.data_dir = ""  # "" -> TFDS default (~/tensorflow_datasets)
+  c.dataset.train_split = "train"
+  c.dataset.eval_split = "validation"
+  c.dataset.test_split = "test"
+
+  c.input = ml_collections.ConfigDict()
+  c.input.size = 128  # network input side, px (paper: 256)
+  c.input.stride = 4  # input px per heatmap px (paper: 4 -> 64x64 maps)
+  c.input.sigma = 1.5  # Gaussian sigma, heatmap px (release data_heatmap.cpp)
+  c.input.crop = "frame"  # "frame": letterbox the whole frame; "box": the person box
+  c.input.box_margin = 0.15  # extra margin around the person box, fraction of its size
+  c.input.workers = 0  # grain worker processes (0 = in-process)
+  c.input.shuffle_buffer_seed = 0
+  c.input.read_threads = 4  # grain reader threads per process (ReadOptions.num_threads)
+  c.input.prefetch_batches = 8  # batches buffered ahead per process (ReadOptions.prefetch_buffer_size)
+
+  c.augment = ml_collections.ConfigDict()
+  c.augment.enabled = True
+  c.augment.scale = (0.8, 1.2)  # random scale factor range
+  c.augment.rotation = 40.0  # degrees, uniform in [-r, r] (paper/release: 40)
+  c.augment.translate = 0.05  # fraction of input size, uniform in [-t, t]
+  c.augment.flip = True  # horizontal flip p=0.5 with left/right joint swap
+  c.augment.brightness = 0.25  # colour jitter strengths (0 disables)
+  c.augment.contrast = 0.25
+  c.augment.saturation = 0.25
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "heatmap_net"
+  c.model.width = 0.25  # channel multiplier (1.0 = paper)
+  c.model.fusion = "release"  # "release" | "slides" | "none"
+  c.model.final_relu = False  # release has ReLU on conv8; off avoids dead maps (PAPER.md P2)
+  c.model.dtype = "float32"  # compute dtype: float32 | bfloat16
+
+  # Per-output loss weights (mean squared error over visible joints' maps).
+  # The release's prototxt says heatmap 1, fusion 3, but its Euclidean layer
+  # ignores loss_weight in the backward pass (PAPER.md P1), so the gradient it
+  # actually trained with weighs both outputs 1:1.
+  c.loss = ml_collections.ConfigDict()
+  c.loss.heatmap_weight = 1.0
+  c.loss.fusion_weight = 1.0
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = "adam"  # adam | sgd
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = "cosine"  # cosine | constant
+  c.optimizer.warmup_steps = 50
+  c.optimizer.momentum = 0.95  # sgd only (release: 0.95)
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.grad_clip = 1.0  # global-norm clip (0 disables)
+
+  c.batch_size = 16  # global, split over all devices
+  c.num_train_steps = 1000
+  c.log_every = 25
+  c.eval_every = 250
+  c.checkpoint_every = 250
+  c.keep_checkpoints = 3
+  c.timelapse_every = 250  # predicted heatmaps of fixed val frames -> TensorBoard
+  c.timelapse_frames = 4
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.max_distance = 20  # accuracy curves for d = 0..max_distance px
+  c.eval.threshold = 6.0  # headline table at d px (BBC Pose: 6)
+  c.eval.batch_size = 32
+  c.eval.max_examples = 0  # 0 = whole split
+  return c

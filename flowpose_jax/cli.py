@@ -1,0 +1,123 @@
+"""``flowpose`` command line: demo | train | evaluate | predict | data build.
+
+Thin: parses arguments and calls ``flowpose_jax.jobs``. User errors
+(``FlowposeError``) print one line and exit 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from flowpose_jax.errors import FlowposeError
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DEMO_CONFIG = os.path.join(REPO_ROOT, "configs", "demo.py")
+
+
+def _parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="flowpose", description=__doc__.splitlines()[0])
+  sub = p.add_subparsers(dest="command", required=True)
+
+  d = sub.add_parser("demo", help="build synthetic data, train, evaluate and render (CPU-sized)")
+  d.add_argument("--workdir", default="workdirs/demo")
+  d.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="config file[:arg]")
+  d.add_argument("--data_dir", default=None, help="TFDS data dir (default ~/tensorflow_datasets)")
+
+  t = sub.add_parser("train", help="train (resumes if the workdir has a checkpoint)",
+                     epilog="Override any config field with --config.KEY=VALUE.")
+  t.add_argument("--config", required=True, help="config file[:arg], e.g. configs/demo.py")
+  t.add_argument("--workdir", required=True)
+  t.add_argument("--data_dir", default=None)
+
+  e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
+  e.add_argument("--workdir", required=True)
+  e.add_argument("--split", default="test")
+  e.add_argument("--dataset", default=None, help="TFDS name[/config] (default: the training set)")
+  e.add_argument("--data_dir", default=None)
+  e.add_argument("--out", default=None, help="output folder (default: the workdir)")
+
+  r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
+  r.add_argument("--workdir", required=True)
+  r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
+  r.add_argument("--out", required=True)
+  r.add_argument("--box", default=None, help="person box x0,y0,x1,y1 in frame px (default: whole frame)")
+
+  da = sub.add_parser("data", help="dataset tools")
+  dsub = da.add_subparsers(dest="data_command", required=True)
+  b = dsub.add_parser("build", help="build a TFDS dataset, e.g. synthetic_signers/demo")
+  b.add_argument("name")
+  b.add_argument("--data_dir", default=None)
+  return p
+
+
+def _load_config(spec: str, overrides: dict, data_dir: str | None):
+  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
+  config = config_utils.load_config_file(spec)
+  config = config_utils.apply_overrides(config, overrides)
+  if data_dir is not None:
+    config.dataset.data_dir = data_dir
+  return config
+
+
+def run(argv: list[str]) -> int:
+  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
+  rest, overrides = config_utils.split_override_args(argv)
+  args = _parser().parse_args(rest)
+  if overrides and args.command not in ("train", "demo"):
+    raise FlowposeError(f"--config.* overrides apply to train and demo only, not {args.command}")
+  from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
+
+  if args.command == "demo":
+    config = _load_config(args.config, overrides, args.data_dir)
+    summary = jobs.demo(config, args.workdir)
+    d = config.eval.threshold
+    print(f"\nSynthetic test split ({config.dataset.name}), accuracy at d = {d:g} px:\n")
+    print(summary["table"])
+    print(f"\ndemo finished in {summary['seconds'] / 60:.1f} min (training {summary['train_seconds'] / 60:.1f} min)")
+    print(f"results, accuracy plot, overlay video and checkpoints: {os.path.abspath(args.workdir)}")
+  elif args.command == "train":
+    config = _load_config(args.config, overrides, args.data_dir)
+    jobs.train(config, args.workdir)
+    print(f"trained: {os.path.abspath(args.workdir)}")
+  elif args.command == "evaluate":
+    _, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
+                                     data_dir=args.data_dir, out_dir=args.out)
+    print(table)
+    print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
+          f"{os.path.abspath(args.out or args.workdir)}")
+  elif args.command == "predict":
+    box = None
+    if args.box:
+      try:
+        box = [float(v) for v in args.box.split(",")]
+      except ValueError:
+        box = []
+      if len(box) != 4:
+        raise FlowposeError(f"--box {args.box!r}: expected four numbers x0,y0,x1,y1")
+    for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box):
+      print(path)
+  elif args.command == "data":
+    root = jobs.build_dataset(args.name, args.data_dir)
+    print(f"{args.name} is ready in {root}")
+  return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+  for noisy in ("absl", "jax", "orbax", "tensorflow_datasets"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+  try:
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+  except FlowposeError as e:
+    print(f"flowpose: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except KeyboardInterrupt:
+    print("flowpose: interrupted (checkpoints already written are kept)", file=sys.stderr)
+    sys.exit(130)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,793 @@
+"""Seeded synthetic "signer" videos with exact joints and exact optical flow.
+
+An articulated upper body (torso with neck, head, two arms made of upper arm,
+forearm and hand) moves smoothly in front of a static camera and a static,
+cluttered background. Arm angles follow eased key-frame "gestures" plus small
+sinusoidal wiggles, so hands often pass in front of the torso, cross each
+other and reach the face; the torso sways, the head turns and nods a little.
+Each video draws its own background, clothing colour and pattern, skin
+colour, lighting drift, motion-blur exposure and (often) a foreground object
+that crosses the frame and occludes part of the body.
+
+Every part is a sprite (premultiplied RGBA canvas, ``_SUPERSAMPLE`` canvas
+pixels per image pixel) placed by a 2x3 affine map canvas -> image. A limb's
+map sends the canvas axis onto the segment a -> b (stretching along the axis
+only when the limb is foreshortened), so between frames t and t+1 every part
+moves by the exact affine map ``M[t+1] @ inv(M[t])``; this also sends a -> a'
+and b -> b'. The ground-truth flow is that map applied at each pixel of the
+front-most part (the part-id map of frame t); background pixels have zero
+flow. The flow of a video's last frame is all zeros (there is no next frame).
+
+Conventions (as in ``flowpose_jax.heatmaps``): coordinates are (x, y) pixels,
+0-based, with pixel centres at integers; joints are in BBC Pose order
+(``flowpose_jax.joints.JOINT_NAMES``) and "right" is the person's right, which
+for this camera-facing signer appears on the image's left at rest. A joint is
+``visible`` iff it lies inside the frame (0 <= x <= W-1, 0 <= y <= H-1);
+occlusion by another part or the foreground object does not hide it.
+
+Pure numpy + OpenCV; all randomness comes from ``np.random.default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from flowpose_jax import joints as joints_lib
+from flowpose_jax.errors import ConfigError
+
+# Part ids of the part-id map, also the order in ``RenderParams``-independent
+# tables below. 0 is the background.
+BACKGROUND, TORSO, HEAD = 0, 1, 2
+R_UPPER, R_FORE, R_HAND = 3, 4, 5
+L_UPPER, L_FORE, L_HAND = 6, 7, 8
+OCCLUDER = 9
+NUM_PARTS = 10
+PART_NAMES: tuple[str, ...] = (
+    "background", "torso", "head", "right_upper_arm", "right_forearm",
+    "right_hand", "left_upper_arm", "left_forearm", "left_hand", "occluder")
+BODY_PARTS: tuple[int, ...] = (TORSO, HEAD, R_UPPER, R_FORE, R_HAND, L_UPPER, L_FORE, L_HAND)
+
+# Parts whose motion carries each joint exactly (BBC Pose joint order): the
+# flow at a joint equals the joint's motion when the pixel belongs to one of
+# these parts (i.e. the joint is not hidden by another part).
+JOINT_PARTS: tuple[tuple[int, ...], ...] = (
+    (HEAD,),               # head
+    (R_FORE, R_HAND),      # right wrist
+    (L_FORE, L_HAND),      # left wrist
+    (R_UPPER, R_FORE),     # right elbow
+    (L_UPPER, L_FORE),     # left elbow
+    (TORSO, R_UPPER),      # right shoulder
+    (TORSO, L_UPPER),      # left shoulder
+)
+
+_SUPERSAMPLE = 2  # canvas pixels per image pixel (sprites are drawn finer).
+_DRAW_SHIFT = 4  # fractional bits for cv2 drawing (sub-pixel polygons).
+_FLOW_EXTRA_FRAMES = 2  # key-frame tracks cover [-2, T+2] for blur sub-frames.
+
+# Body proportions in body units U (one head height): U = person_height / _BODY_UNITS_TALL,
+# where person_height is the distance from the top of the head to the frame bottom.
+_BODY_UNITS_TALL = 3.2
+_HEAD_RX, _HEAD_RY = 0.38, 0.5
+_NECK_LEN = 0.32  # neck base (shoulder line) to the bottom of the head.
+_SHOULDER_HALF = 0.92
+_UPPER_LEN, _FORE_LEN, _HAND_LEN = 1.2, 1.1, 0.5
+_UPPER_R0, _UPPER_R1 = 0.24, 0.19  # limb half-thickness at its two ends.
+_FORE_R0, _FORE_R1 = 0.18, 0.13
+_TORSO_DEPTH = 3.6  # torso polygon length below the shoulder line (leaves the frame).
+
+# Gestures: (abduction rad, elbow flexion rad, upper-arm foreshortening, forearm
+# foreshortening, wrist angle rad). Abduction > 0 moves the elbow away from the
+# body; flexion folds the forearm inwards/upwards.
+_GESTURES = np.array([
+    (0.15, 1.3, 0.95, 0.95, 0.0),    # rest: hands at the belly
+    (0.10, 2.0, 0.85, 0.90, 0.2),    # chest
+    (-0.15, 1.95, 0.90, 0.95, 0.1),  # cross the midline
+    (0.30, 2.9, 0.55, 0.90, -0.2),   # at the face
+    (0.90, 2.3, 0.80, 0.90, 0.3),    # hand raised at the side
+    (0.70, 1.0, 0.90, 0.90, 0.0),    # arm out
+], np.float64)
+_GESTURE_JITTER = np.array([0.15, 0.25, 0.08, 0.06, 0.3])
+_GESTURE_LO = np.array([-0.35, 0.2, 0.45, 0.6, -0.8])
+_GESTURE_HI = np.array([1.2, 3.05, 1.0, 1.0, 0.8])
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderParams:
+  """Knobs of the video generator (defaults give the standard data set).
+
+  Lengths are in body units U (one head height) unless the name says px or
+  a fraction; times are in frames.
+  """
+  person_height_range: tuple[float, float] = (0.6, 0.9)  # fraction of H, head top to bottom.
+  centre_jitter: float = 0.06  # fraction of W, horizontal offset of the body.
+  gesture_gap_frames: tuple[int, int] = (4, 14)  # between key-frame gestures.
+  symmetric_gesture_prob: float = 0.3  # both arms take the same gesture.
+  wiggle_rad: float = 0.06  # amplitude of sinusoidal arm wiggle.
+  wiggle_freq: tuple[float, float] = (0.03, 0.12)  # cycles per frame.
+  torso_shift: float = 0.15  # U, sway amplitude.
+  torso_angle_rad: float = 0.05
+  head_angle_rad: float = 0.15
+  head_shift: float = 0.06  # U, nod/turn offset of the head.
+  body_gap_frames: tuple[int, int] = (15, 40)  # key frames of torso/head motion.
+  occluder_prob: float = 0.6  # videos with a foreground object.
+  occluder_passes: tuple[int, int] = (1, 3)
+  occluder_size: tuple[float, float] = (0.6, 1.2)  # U.
+  occluder_pass_frames: tuple[int, int] = (10, 30)
+  max_exposure_frames: float = 0.7  # motion-blur shutter, fraction of a frame.
+  blur_subframes: int = 3
+  lighting_gain: float = 0.25  # max relative global gain drift.
+  lighting_colour: float = 0.08  # max relative per-channel drift.
+  lighting_gap_frames: tuple[int, int] = (20, 60)
+  pixel_noise: tuple[float, float] = (1.0, 3.0)  # std of additive noise, grey levels.
+  background_shapes: tuple[int, int] = (15, 40)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelNoise:
+  """Automatic-tracker label errors (see ``corrupt_labels``); px, frames, rates per frame."""
+  jitter_px: float = 1.5  # stationary std of the per-joint jitter.
+  jitter_corr_frames: float = 4.0  # e-folding time of the jitter's AR(1) process.
+  swap_rate: float = 0.01  # chance per frame that a left/right arm swap starts.
+  swap_frames: tuple[int, int] = (4, 15)
+  lost_rate: float = 0.01  # chance per frame that a wrist/elbow track is lost.
+  lost_frames: tuple[int, int] = (5, 20)
+  lost_drift_px: float = 1.0  # std of the drift velocity (px/frame) of a lost track.
+
+  def scaled(self, factor: float) -> "LabelNoise":
+    """The same noise for frames ``factor`` times larger (px fields scaled)."""
+    return dataclasses.replace(self, jitter_px=self.jitter_px * factor,
+                               lost_drift_px=self.lost_drift_px * factor)
+
+
+# ---------------------------------------------------------------- tracks
+
+
+def _ease_track(times: np.ndarray, key_t: np.ndarray, key_v: np.ndarray) -> np.ndarray:
+  """Cosine-eased interpolation of key frames (zero velocity at each key).
+
+  Args:
+    times: [N] float frames.
+    key_t: [K] increasing key times covering ``times``.
+    key_v: [K, D] key values.
+
+  Returns:
+    [N, D] float64.
+  """
+  idx = np.clip(np.searchsorted(key_t, times, side="right") - 1, 0, len(key_t) - 2)
+  t0, t1 = key_t[idx], key_t[idx + 1]
+  s = np.clip((times - t0) / (t1 - t0), 0.0, 1.0)
+  s = 0.5 - 0.5 * np.cos(np.pi * s)
+  return key_v[idx] * (1 - s)[:, None] + key_v[idx + 1] * s[:, None]
+
+
+def _key_times(rng: np.random.Generator, num_frames: int, gap: tuple[int, int]) -> np.ndarray:
+  """[K] key times from before -_FLOW_EXTRA_FRAMES to after the last frame."""
+  t = [-float(_FLOW_EXTRA_FRAMES) - rng.uniform(0, gap[1])]
+  while t[-1] <= num_frames + _FLOW_EXTRA_FRAMES:
+    t.append(t[-1] + rng.uniform(gap[0], gap[1]))
+  return np.asarray(t)
+
+
+def _smooth_random(rng, times, num_frames, gap, amp, dims) -> np.ndarray:
+  """[N, dims] eased random walk between uniform keys in [-amp, amp]."""
+  key_t = _key_times(rng, num_frames, gap)
+  key_v = rng.uniform(-1, 1, (len(key_t), dims)) * amp
+  return _ease_track(times, key_t, key_v)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Motion:
+  """Random trajectories of one video, evaluated at arbitrary times."""
+  arm_keys: tuple  # (key_t [K], right [K,5], left [K,5])
+  wiggle: np.ndarray  # [2 arms, 2 comps, 3 (amp, freq, phase)]
+  torso_keys: tuple  # (key_t, [K, 3] dx, dy (U), angle)
+  head_keys: tuple  # (key_t, [K, 3] dx, dy (U), angle)
+  occluder: np.ndarray  # [P, 7] t0, t1, x0, y0, x1, y1, spin (rad/frame)
+  light_keys: tuple  # (key_t, [K, 3] per-channel gains)
+
+
+def _sample_motion(rng: np.random.Generator, num_frames: int, p: RenderParams,
+                   height: int, width: int, unit: float) -> _Motion:
+  key_t = _key_times(rng, num_frames, p.gesture_gap_frames)
+  n_keys = len(key_t)
+  arms = []
+  first = None
+  for side in range(2):
+    g = rng.integers(0, len(_GESTURES), n_keys)
+    if side == 1:
+      same = rng.random(n_keys) < p.symmetric_gesture_prob
+      g = np.where(same, first, g)
+    first = g
+    v = _GESTURES[g] + rng.uniform(-1, 1, (n_keys, 5)) * _GESTURE_JITTER
+    arms.append(np.clip(v, _GESTURE_LO, _GESTURE_HI))
+  lo, hi = p.wiggle_freq
+  wiggle = np.stack([
+      rng.uniform(0.3, 1.0, (2, 2)) * p.wiggle_rad,
+      rng.uniform(lo, hi, (2, 2)),
+      rng.uniform(0, 2 * np.pi, (2, 2))], -1)
+
+  tk = _key_times(rng, num_frames, p.body_gap_frames)
+  torso_v = rng.uniform(-1, 1, (len(tk), 3)) * np.array(
+      [p.torso_shift, p.torso_shift / 3, p.torso_angle_rad])
+  hk = _key_times(rng, num_frames, (p.body_gap_frames[0] // 2, p.body_gap_frames[1] // 2))
+  head_v = rng.uniform(-1, 1, (len(hk), 3)) * np.array(
+      [p.head_shift, p.head_shift, p.head_angle_rad])
+
+  passes = []
+  if rng.random() < p.occluder_prob:
+    n_pass = rng.integers(p.occluder_passes[0], p.occluder_passes[1] + 1)
+    for _ in range(n_pass):
+      dur = rng.uniform(*p.occluder_pass_frames)
+      t0 = rng.uniform(-dur / 2, num_frames - dur / 2)
+      size = p.occluder_size[1] * unit
+      # Enter from the left or right edge, leave through the other one.
+      y0, y1 = rng.uniform(0.3, 1.0, 2) * height
+      xa, xb = -size, width + size
+      if rng.random() < 0.5:
+        xa, xb = xb, xa
+      passes.append((t0, t0 + dur, xa, y0, xb, y1, rng.uniform(-0.05, 0.05)))
+  occ = np.asarray(passes, np.float64).reshape(-1, 7)
+
+  lk = _key_times(rng, num_frames, p.lighting_gap_frames)
+  light_v = 1.0 + rng.uniform(-1, 1, (len(lk), 1)) * p.lighting_gain
+  light_v = light_v + rng.uniform(-1, 1, (len(lk), 3)) * p.lighting_colour
+  return _Motion((key_t, arms[0], arms[1]), wiggle, (tk, torso_v), (hk, head_v), occ,
+                 (lk, light_v))
+
+
+# ---------------------------------------------------------------- sprites
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sprite:
+  rgba: np.ndarray  # [h, w, 4] float32, premultiplied colour 0..255, alpha 0..1.
+  anchor: np.ndarray  # [2] canvas point mapped to the part's origin.
+  length: float  # canvas length of the limb axis (limbs only; 0 otherwise).
+
+
+def _canvas(h: float, w: float) -> tuple[np.ndarray, np.ndarray]:
+  hh, ww = int(np.ceil(h)), int(np.ceil(w))
+  return np.zeros((hh, ww, 3), np.float32), np.zeros((hh, ww), np.float32)
+
+
+def _pts(xy) -> np.ndarray:
+  return np.round(np.asarray(xy, np.float64) * (1 << _DRAW_SHIFT)).astype(np.int32)
+
+
+def _poly(img, pts, colour):
+  cv2.fillPoly(img, [_pts(pts)], colour, cv2.LINE_AA, _DRAW_SHIFT)
+
+
+def _ellipse(img, centre, axes, angle_deg, colour, thickness=-1):
+  c = tuple(int(v) for v in _pts(centre))
+  a = tuple(int(v) for v in _pts(axes))
+  cv2.ellipse(img, c, a, angle_deg, 0, 360, colour, thickness, cv2.LINE_AA, _DRAW_SHIFT)
+
+
+def _pattern(rng: np.random.Generator, h: int, w: int, base: np.ndarray, scale: float) -> np.ndarray:
+  """[h, w, 3] float32 clothing texture around colour ``base`` (0..255)."""
+  yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+  kind = rng.integers(0, 4)
+  second = np.clip(base + rng.uniform(-110, 110, 3), 0, 255)
+  period = rng.uniform(0.25, 0.6) * scale
+  ang = rng.uniform(0, np.pi)
+  u = xx * np.cos(ang) + yy * np.sin(ang)
+  v = -xx * np.sin(ang) + yy * np.cos(ang)
+  if kind == 0:  # stripes
+    m = (np.mod(u, period) < period * rng.uniform(0.3, 0.6)).astype(np.float32)
+  elif kind == 1:  # checks
+    m = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
+  elif kind == 2:  # dots
+    m = ((np.mod(u, period) - period / 2) ** 2 + (np.mod(v, period) - period / 2) ** 2
+         < (period * 0.25) ** 2).astype(np.float32)
+  else:  # plain with mottled noise
+    m = np.zeros((h, w), np.float32)
+  tex = base[None, None, :] * (1 - m[..., None]) + second[None, None, :] * m[..., None]
+  small = rng.normal(0, 1, (max(2, h // 8), max(2, w // 8), 1)).astype(np.float32)
+  mottle = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+  tex = tex + 12.0 * mottle.reshape(h, w, 1)
+  return np.clip(tex, 0, 255).astype(np.float32)
+
+
+def _finish(rgb: np.ndarray, alpha: np.ndarray, anchor, length=0.0) -> _Sprite:
+  alpha = np.clip(alpha, 0, 1)
+  rgba = np.concatenate([rgb * alpha[..., None], alpha[..., None]], -1)
+  return _Sprite(np.ascontiguousarray(rgba, np.float32), np.asarray(anchor, np.float64), length)
+
+
+def _limb_sprite(rng, length, r0, r1, cloth_tex_fn, skin, sleeve_frac, scale) -> _Sprite:
+  """Tapered limb along canvas +x from (pad, cy) to (pad + length, cy); all canvas px."""
+  pad = max(r0, r1) + 2
+  h, w = 2 * pad, length + 2 * pad
+  alpha = np.zeros((int(np.ceil(h)), int(np.ceil(w))), np.float32)
+  cy = h / 2
+  a, b = np.array([pad, cy]), np.array([pad + length, cy])
+  outline = [(a[0], cy - r0), (b[0], cy - r1), (b[0], cy + r1), (a[0], cy + r0)]
+  _poly(alpha, outline, 1.0)
+  _ellipse(alpha, a, (r0, r0), 0, 1.0)
+  _ellipse(alpha, b, (r1, r1), 0, 1.0)
+  cloth = cloth_tex_fn(alpha.shape[0], alpha.shape[1])
+  # Sleeve ends at sleeve_frac of the axis; skin beyond it, with a cuff line.
+  x_cut = pad + sleeve_frac * length
+  xs = np.arange(alpha.shape[1], dtype=np.float32)[None, :, None]
+  rgb = np.where(xs < x_cut, cloth, skin[None, None, :]).astype(np.float32)
+  if sleeve_frac < 1.0:
+    cuff = (np.abs(xs - x_cut) < 0.04 * scale)
+    rgb = np.where(cuff, cloth * 0.6, rgb).astype(np.float32)
+  # Shade the edges for a rounded look.
+  yy = np.abs(np.arange(alpha.shape[0], dtype=np.float32) - cy)[:, None, None]
+  rgb = rgb * (1.0 - 0.35 * np.clip(yy / max(r0, r1), 0, 1) ** 2)
+  alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+  return _finish(rgb, alpha, a, length)
+
+
+def _hand_sprite(rng, scale, skin) -> _Sprite:
+  """Mitten-like hand along canvas +x from the wrist at (pad, cy)."""
+  length = _HAND_LEN * scale
+  pad = 0.3 * scale
+  h, w = 2 * pad + 0.2 * scale, length + 2 * pad
+  rgb, alpha = _canvas(h, w)
+  cy = h / 2
+  wx = pad
+  dark = tuple(float(c) for c in skin * 0.75)
+  for img, col in ((alpha, 1.0), (rgb, dark)):
+    _ellipse(img, (wx + 0.45 * length, cy), (0.45 * length, 0.2 * scale), 0, col)
+    _ellipse(img, (wx + 0.35 * length, cy - 0.17 * scale), (0.22 * length, 0.07 * scale), -35, col)
+    _poly(img, [(wx, cy - 0.1 * scale), (wx + 0.3 * length, cy - 0.18 * scale),
+                (wx + 0.3 * length, cy + 0.18 * scale), (wx, cy + 0.1 * scale)], col)
+  inner = tuple(float(c) for c in skin)
+  _ellipse(rgb, (wx + 0.45 * length, cy), (0.4 * length, 0.16 * scale), 0, inner)
+  for k in (-1, 0, 1):  # finger lines
+    y = cy + k * 0.06 * scale
+    cv2.line(rgb, tuple(int(v) for v in _pts((wx + 0.6 * length, y))),
+             tuple(int(v) for v in _pts((wx + 0.9 * length, y))), dark, 1, cv2.LINE_AA, _DRAW_SHIFT)
+  alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+  return _finish(rgb, alpha, (wx, cy))
+
+
+def _head_sprite(rng, scale, skin) -> _Sprite:
+  rx, ry = _HEAD_RX * scale, _HEAD_RY * scale
+  pad = 0.25 * scale
+  h, w = 2 * (ry + pad), 2 * (rx + pad)
+  rgb, alpha = _canvas(h, w)
+  c = np.array([w / 2, h / 2])
+  hair = np.clip(rng.uniform(0, 90, 3) * rng.uniform(0.3, 1.5), 0, 255)
+  hair_t = tuple(float(v) for v in hair)
+  skin_t = tuple(float(v) for v in skin)
+  dark = tuple(float(v) for v in skin * 0.55)
+  for img, col in ((alpha, 1.0), (rgb, skin_t)):
+    _ellipse(img, c, (rx, ry), 0, col)
+    for s in (-1, 1):  # ears
+      _ellipse(img, c + (s * rx, 0.05 * scale), (0.08 * scale, 0.13 * scale), 0, col)
+  hair_len = rng.uniform(0.0, 0.5)
+  _ellipse(alpha, c - (0, 0.12 * scale), (rx * 1.08, ry * 0.95), 0, 1.0)
+  cv2.ellipse(rgb, tuple(int(v) for v in _pts(c - (0, 0.12 * scale))),
+              tuple(int(v) for v in _pts((rx * 1.08, ry * 0.95))), 0, 180 - 30 * hair_len,
+              360 + 30 * hair_len, hair_t, -1, cv2.LINE_AA, _DRAW_SHIFT)
+  eye_y = c[1] + 0.02 * scale
+  for s in (-1, 1):
+    _ellipse(rgb, (c[0] + s * 0.15 * scale, eye_y), (0.06 * scale, 0.035 * scale), 0, (245., 245., 245.))
+    _ellipse(rgb, (c[0] + s * 0.15 * scale, eye_y), (0.03 * scale, 0.03 * scale), 0, (30., 25., 20.))
+    cv2.line(rgb, tuple(int(v) for v in _pts((c[0] + s * 0.08 * scale, eye_y - 0.08 * scale))),
+             tuple(int(v) for v in _pts((c[0] + s * 0.24 * scale, eye_y - 0.09 * scale))),
+             hair_t, max(1, int(0.03 * scale)), cv2.LINE_AA, _DRAW_SHIFT)
+  _poly(rgb, [(c[0], eye_y + 0.04 * scale), (c[0] - 0.04 * scale, eye_y + 0.17 * scale),
+              (c[0] + 0.03 * scale, eye_y + 0.17 * scale)], dark)
+  _ellipse(rgb, (c[0], eye_y + 0.28 * scale), (0.1 * scale, 0.03 * scale), 0,
+           (150., 60., 60.))
+  alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+  return _finish(rgb, alpha, c)
+
+
+def _torso_sprite(rng, scale, skin, cloth_tex_fn) -> _Sprite:
+  """Shirt and neck; anchor = neck base (mid-point of the shoulders)."""
+  sw = _SHOULDER_HALF * scale
+  pad = 0.2 * scale
+  top = (_NECK_LEN + 0.3) * scale
+  h, w = top + _TORSO_DEPTH * scale + pad, 2 * (sw + pad)
+  o = np.array([w / 2, top])
+  rgb, alpha = _canvas(h, w)
+  neck_w = rng.uniform(0.14, 0.2) * scale
+  neck = [(o[0] - neck_w, o[1] - top + 0.05 * scale), (o[0] + neck_w, o[1] - top + 0.05 * scale),
+          (o[0] + neck_w, o[1] + 0.1 * scale), (o[0] - neck_w, o[1] + 0.1 * scale)]
+  _poly(alpha, neck, 1.0)
+  _poly(rgb, neck, tuple(float(v) for v in skin * 0.85))
+  shirt = [(o[0] - 0.3 * scale, o[1] - 0.12 * scale), (o[0] + 0.3 * scale, o[1] - 0.12 * scale),
+           (o[0] + sw * 0.98, o[1] - 0.02 * scale), (o[0] + sw * 1.05, o[1] + 0.25 * scale),
+           (o[0] + sw * 0.85, o[1] + _TORSO_DEPTH * scale),
+           (o[0] - sw * 0.85, o[1] + _TORSO_DEPTH * scale),
+           (o[0] - sw * 1.05, o[1] + 0.25 * scale), (o[0] - sw * 0.98, o[1] - 0.02 * scale)]
+  shirt_mask = np.zeros_like(alpha)
+  _poly(shirt_mask, shirt, 1.0)
+  vdepth = rng.uniform(0.05, 0.4) * scale
+  collar = [(o[0] - 0.2 * scale, o[1] - 0.12 * scale), (o[0] + 0.2 * scale, o[1] - 0.12 * scale),
+            (o[0], o[1] + vdepth)]
+  _poly(shirt_mask, collar, 0.0)
+  _poly(alpha, shirt, 1.0)
+  tex = cloth_tex_fn(alpha.shape[0], alpha.shape[1])
+  rgb = np.where(shirt_mask[..., None] > 0.5, tex, rgb).astype(np.float32)
+  # A seam down the middle and darker flanks give the torso some structure.
+  xs = np.abs(np.arange(alpha.shape[1], dtype=np.float32) - o[0])[None, :, None]
+  rgb = rgb * (1.0 - 0.3 * np.clip(xs / sw, 0, 1) ** 3)
+  alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+  return _finish(rgb, alpha, o)
+
+
+def _occluder_sprite(rng, size) -> _Sprite:
+  pad = 2.0
+  h, w = size * rng.uniform(0.6, 1.0) + 2 * pad, size + 2 * pad
+  rgb, alpha = _canvas(h, w)
+  base = rng.uniform(0, 255, 3)
+  tex = _pattern(rng, alpha.shape[0], alpha.shape[1], base, size / 2)
+  if rng.random() < 0.5:
+    _ellipse(alpha, (w / 2, h / 2), (w / 2 - pad, h / 2 - pad), 0, 1.0)
+  else:
+    _poly(alpha, [(pad, pad), (w - pad, pad), (w - pad, h - pad), (pad, h - pad)], 1.0)
+  alpha = cv2.GaussianBlur(alpha, (0, 0), 0.7)
+  return _finish(tex, alpha, (w / 2, h / 2))
+
+
+def _background(rng: np.random.Generator, height: int, width: int, p: RenderParams) -> np.ndarray:
+  """[H, W, 3] float32 static clutter: gradient, shapes, lines, noise."""
+  yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+  ang = rng.uniform(0, 2 * np.pi)
+  g = (xx * np.cos(ang) + yy * np.sin(ang)) / max(height, width)
+  g = (g - g.min()) / max(float(g.max() - g.min()), 1e-6)
+  c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+  img = (c0 * (1 - g[..., None]) + c1 * g[..., None]).astype(np.float32)
+  size = max(height, width)
+  for _ in range(rng.integers(*p.background_shapes)):
+    col = tuple(float(v) for v in rng.uniform(0, 255, 3))
+    kind = rng.integers(0, 4)
+    cx, cy = rng.uniform(-0.1, 1.1) * width, rng.uniform(-0.1, 1.1) * height
+    r = rng.uniform(0.03, 0.25) * size
+    if kind == 0:
+      _poly(img, [(cx - r, cy - r * rng.uniform(0.3, 1)), (cx + r, cy - r * rng.uniform(0.3, 1)),
+                  (cx + r, cy + r), (cx - r, cy + r)], col)
+    elif kind == 1:
+      _ellipse(img, (cx, cy), (r, r * rng.uniform(0.3, 1)), rng.uniform(0, 180), col)
+    elif kind == 2:
+      t = max(1, int(rng.uniform(0.003, 0.02) * size))
+      x2, y2 = rng.uniform(0, width), rng.uniform(0, height)
+      cv2.line(img, tuple(int(v) for v in _pts((cx, cy))), tuple(int(v) for v in _pts((x2, y2))),
+               col, t, cv2.LINE_AA, _DRAW_SHIFT)
+    else:
+      n = rng.integers(3, 7)
+      _poly(img, np.stack([cx + rng.uniform(-r, r, n), cy + rng.uniform(-r, r, n)], -1), col)
+  small = rng.normal(0, 1, (max(2, height // 16), max(2, width // 16), 3)).astype(np.float32)
+  img += rng.uniform(5, 25) * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+  img += rng.uniform(2, 8) * rng.normal(0, 1, img.shape).astype(np.float32)
+  img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+  return np.clip(img, 0, 255).astype(np.float32)
+
+
+# ---------------------------------------------------------------- kinematics
+
+
+def _rot(theta: np.ndarray) -> np.ndarray:
+  """[N, 2, 2] rotation matrices (image coordinates, y down)."""
+  c, s = np.cos(theta), np.sin(theta)
+  return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+
+
+def _rigid(sprite: _Sprite, origin: np.ndarray, theta: np.ndarray) -> np.ndarray:
+  """[N, 2, 3] canvas -> image maps: rotate by theta, put the anchor at origin [N, 2]."""
+  lin = _rot(theta) / _SUPERSAMPLE
+  t = origin - lin @ sprite.anchor
+  return np.concatenate([lin, t[..., None]], -1)
+
+
+def _limb(sprite: _Sprite, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """[N, 2, 3] maps sending the canvas axis (anchor -> anchor + length) onto a -> b [N, 2].
+
+  Across the axis the scale is 1/_SUPERSAMPLE (thickness is kept); along it
+  the limb stretches with |b - a|. The columns are (axis, normal) with the
+  normal the axis turned +90 degrees, so the map never mirrors.
+  """
+  d = b - a
+  u = d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)
+  col0 = d / sprite.length
+  col1 = np.stack([-u[..., 1], u[..., 0]], -1) / _SUPERSAMPLE
+  lin = np.stack([col0, col1], -1)
+  t = a - lin @ sprite.anchor
+  return np.concatenate([lin, t[..., None]], -1)
+
+
+def _pose(motion: _Motion, times: np.ndarray, layout: dict) -> dict:
+  """Joint positions and part angles at ``times`` [N].
+
+  Returns a dict of [N, ...] float64 arrays: 'neck' [N,2], 'torso_theta' [N],
+  'head' [N,2], 'head_theta' [N], 'shoulder'/'elbow'/'wrist' [N,2,2]
+  (index 0 = person's right), 'hand_theta' [N,2].
+  """
+  unit = layout["unit"]
+  tk, tv = motion.torso_keys
+  torso = _ease_track(times, tk, tv)
+  neck = layout["neck0"] + torso[:, :2] * unit
+  theta = torso[:, 2]
+  rot = _rot(theta)
+  hk, hv = motion.head_keys
+  head_m = _ease_track(times, hk, hv)
+  neck_top = neck + (rot @ np.array([0.0, -_NECK_LEN * unit]))
+  head_theta = theta + head_m[:, 2]
+  head = neck_top + (_rot(head_theta) @ np.array([0.0, -_HEAD_RY * unit * 0.95])) \
+      + head_m[:, :2] * unit
+  key_t, right, left = motion.arm_keys
+  shoulders, elbows, wrists, hand_theta = [], [], [], []
+  for side, keys in enumerate((right, left)):
+    g = _ease_track(times, key_t, keys)
+    w = motion.wiggle[side]
+    wig = w[:, 0][None] * np.sin(2 * np.pi * w[:, 1][None] * times[:, None] + w[:, 2][None])
+    abd, flex = g[:, 0] + wig[:, 0], g[:, 1] + wig[:, 1]
+    # Person's right arm on the image's left: outward is -x for side 0.
+    out = -1.0 if side == 0 else 1.0
+    sh = neck + rot @ np.array([out * _SHOULDER_HALF * unit, 0.0])
+    d1 = np.stack([out * np.sin(abd), np.cos(abd)], -1)
+    d1 = (rot @ d1[..., None])[..., 0]
+    el = sh + d1 * (_UPPER_LEN * unit * g[:, 2])[:, None]
+    phi = abd - flex
+    d2 = np.stack([out * np.sin(phi), np.cos(phi)], -1)
+    d2 = (rot @ d2[..., None])[..., 0]
+    wr = el + d2 * (_FORE_LEN * unit * g[:, 3])[:, None]
+    shoulders.append(sh)
+    elbows.append(el)
+    wrists.append(wr)
+    hand_theta.append(np.arctan2(d2[:, 1], d2[:, 0]) + out * g[:, 4])
+  return dict(neck=neck, torso_theta=theta, head=head, head_theta=head_theta,
+              shoulder=np.stack(shoulders, 1), elbow=np.stack(elbows, 1),
+              wrist=np.stack(wrists, 1), hand_theta=np.stack(hand_theta, 1))
+
+
+def _occluder_pos(motion: _Motion, times: np.ndarray, far: float) -> tuple[np.ndarray, np.ndarray]:
+  """Occluder centre [N, 2] (far off-frame between passes) and angle [N]."""
+  pos = np.full((len(times), 2), -far)
+  ang = np.zeros(len(times))
+  for t0, t1, xa, ya, xb, yb, spin in motion.occluder:
+    s = (times - t0) / (t1 - t0)
+    on = (s >= 0) & (s <= 1)
+    pos[on] = np.stack([xa + (xb - xa) * s[on], ya + (yb - ya) * s[on]], -1)
+    ang[on] = spin * (times[on] - t0)
+  return pos, ang
+
+
+def _part_maps(sprites: dict, motion: _Motion, times: np.ndarray, layout: dict) -> tuple:
+  """Canvas -> image maps of every part, and joints, at ``times`` [N].
+
+  Returns:
+    maps: [N, NUM_PARTS, 2, 3] float64 (background row unused).
+    joints: [N, 7, 2] float64 in BBC Pose order.
+  """
+  pose = _pose(motion, times, layout)
+  n = len(times)
+  maps = np.zeros((n, NUM_PARTS, 2, 3))
+  maps[:, BACKGROUND, :, :2] = np.eye(2)
+  maps[:, TORSO] = _rigid(sprites[TORSO], pose["neck"], pose["torso_theta"])
+  maps[:, HEAD] = _rigid(sprites[HEAD], pose["head"], pose["head_theta"])
+  for side, (up, fo, ha) in enumerate(((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND))):
+    sh, el, wr = pose["shoulder"][:, side], pose["elbow"][:, side], pose["wrist"][:, side]
+    maps[:, up] = _limb(sprites[up], sh, el)
+    maps[:, fo] = _limb(sprites[fo], el, wr)
+    maps[:, ha] = _rigid(sprites[ha], wr, pose["hand_theta"][:, side])
+  pos, ang = _occluder_pos(motion, times, layout["far"])
+  maps[:, OCCLUDER] = _rigid(sprites[OCCLUDER], pos, ang)
+  joints = np.stack([pose["head"], pose["wrist"][:, 0], pose["wrist"][:, 1],
+                     pose["elbow"][:, 0], pose["elbow"][:, 1],
+                     pose["shoulder"][:, 0], pose["shoulder"][:, 1]], 1)
+  return maps, joints
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _compose(background, sprites, maps_t, order, height, width, want_ids):
+  """One rendered instant: colour [H,W,3] float32 and optionally part ids / body mask."""
+  img = background.copy()
+  ids = np.zeros((height, width), np.uint8) if want_ids else None
+  body = np.zeros((height, width), bool) if want_ids else None
+  for pid in order:
+    warped = cv2.warpAffine(sprites[pid].rgba, maps_t[pid].astype(np.float32), (width, height),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=(0, 0, 0, 0))
+    a = warped[..., 3:4]
+    img = img * (1.0 - a) + warped[..., :3]
+    if want_ids:
+      front = a[..., 0] > 0.5
+      ids[front] = pid
+      if pid != OCCLUDER:
+        body |= warped[..., 3] > 0.5
+  return img, ids, body
+
+
+def _flow_from_maps(ids: np.ndarray, maps_t: np.ndarray, maps_next: np.ndarray) -> np.ndarray:
+  """[H, W, 2] float32 forward flow: pixel of part p moves by maps_next[p] @ inv(maps_t[p])."""
+  h, w = ids.shape
+  aff = np.zeros((NUM_PARTS, 2, 3))
+  aff[:, :, :2] = np.eye(2)  # identity => zero flow (background).
+  for pid in range(1, NUM_PARTS):
+    m0 = np.vstack([maps_t[pid], [0.0, 0.0, 1.0]])
+    m1 = np.vstack([maps_next[pid], [0.0, 0.0, 1.0]])
+    aff[pid] = (m1 @ np.linalg.inv(m0))[:2]
+  a = aff[ids]  # [H, W, 2, 3]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  nx = a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2]
+  ny = a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2]
+  return np.stack([nx - xs, ny - ys], -1).astype(np.float32)
+
+
+def render_video(seed: int, num_frames: int, height: int, width: int,
+                 params: RenderParams = RenderParams()) -> dict[str, np.ndarray]:
+  """Renders one deterministic signer video.
+
+  Args:
+    seed: any non-negative int; the same seed gives bit-identical output.
+    num_frames: T >= 1.
+    height, width: frame size H, W in pixels (need not be square).
+    params: generator knobs.
+
+  Returns:
+    dict of stacked arrays:
+      'image': [T, H, W, 3] uint8 RGB.
+      'joints': [T, 7, 2] float32 true joints, (x, y) px, BBC Pose order.
+      'visible': [T, 7] bool, joint inside the frame.
+      'box': [T, 4] float32 x0, y0, x1, y1: the extreme pixel centres covered
+        by body parts (occluder excluded), inside the frame.
+      'flow': [T, H, W, 2] float32 exact forward flow t -> t+1 (dx, dy) px; the
+        last frame's flow is all zeros.
+      'part_ids': [T, H, W] uint8 front-most part per pixel (see PART_NAMES).
+  """
+  if num_frames < 1 or height < 16 or width < 16:
+    raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
+                      f"T={num_frames}, H={height}, W={width}")
+  p = params
+  rng = np.random.default_rng(seed)
+  person_h = rng.uniform(*p.person_height_range) * height
+  unit = person_h / _BODY_UNITS_TALL
+  head_top = height - person_h
+  neck_y = head_top + (2 * _HEAD_RY + _NECK_LEN) * unit
+  neck_x = width / 2 + rng.uniform(-1, 1) * p.centre_jitter * width
+  layout = dict(unit=unit, neck0=np.array([neck_x, neck_y]), far=10.0 * max(height, width))
+
+  scale = unit * _SUPERSAMPLE  # canvas pixels per body unit.
+  skin = np.array([rng.uniform(60, 255)] * 3) * np.array([1.0, rng.uniform(0.7, 0.85), rng.uniform(0.5, 0.75)])
+  cloth_base = rng.uniform(0, 255, 3)
+  pattern_seed = int(rng.integers(0, 2**31))
+  cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale)
+  sleeve = rng.choice([1.0, 1.0, 0.9, 0.5])
+  sprites = {
+      TORSO: _torso_sprite(rng, scale, skin, cloth_fn),
+      HEAD: _head_sprite(rng, scale, skin),
+      OCCLUDER: _occluder_sprite(rng, rng.uniform(*p.occluder_size) * scale),
+  }
+  for up, fo, ha in ((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND)):
+    sprites[up] = _limb_sprite(rng, _UPPER_LEN * scale, _UPPER_R0 * scale, _UPPER_R1 * scale,
+                               cloth_fn, skin, 1.0 if sleeve >= 1.0 else min(1.0, 2 * sleeve),
+                               scale)
+    sprites[fo] = _limb_sprite(rng, _FORE_LEN * scale, _FORE_R0 * scale, _FORE_R1 * scale,
+                               cloth_fn, skin, max(0.0, 2 * sleeve - 1.0) if sleeve < 1 else 0.97,
+                               scale)
+    sprites[ha] = _hand_sprite(rng, scale, skin)
+  background = _background(rng, height, width, p)
+  motion = _sample_motion(rng, num_frames, p, height, width, unit)
+  front_arm = rng.integers(0, 2)
+  arms = [(R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND)]
+  order = [TORSO, HEAD, *arms[1 - front_arm], *arms[front_arm], OCCLUDER]
+  exposure = rng.uniform(0, p.max_exposure_frames)
+  n_sub = p.blur_subframes if exposure > 0 else 1
+  noise_std = rng.uniform(*p.pixel_noise)
+
+  frames = np.arange(num_frames, dtype=np.float64)
+  offsets = (np.linspace(-0.5, 0.5, n_sub) * exposure) if n_sub > 1 else np.zeros(1)
+  centre_sub = int(np.argmin(np.abs(offsets)))
+  sub_times = (frames[:, None] + offsets[None, :]).reshape(-1)
+  sub_maps, _ = _part_maps(sprites, motion, sub_times, layout)
+  sub_maps = sub_maps.reshape(num_frames, n_sub, NUM_PARTS, 2, 3)
+  # Exact-time maps for labels and flow (t and t+1).
+  maps, joints = _part_maps(sprites, motion, np.arange(num_frames + 1, dtype=np.float64), layout)
+  lk, lv = motion.light_keys
+  light = _ease_track(frames, lk, lv).astype(np.float32)  # [T, 3]
+
+  images = np.empty((num_frames, height, width, 3), np.uint8)
+  flows = np.zeros((num_frames, height, width, 2), np.float32)
+  part_ids = np.empty((num_frames, height, width), np.uint8)
+  boxes = np.empty((num_frames, 4), np.float32)
+  for t in range(num_frames):
+    acc = np.zeros((height, width, 3), np.float32)
+    for k in range(n_sub):
+      img, _, _ = _compose(background, sprites, sub_maps[t, k], order, height, width, False)
+      acc += img
+    _, ids, body = _compose(background, sprites, maps[t], order, height, width, True)
+    img = acc / n_sub * light[t][None, None, :]
+    img += rng.normal(0, noise_std, img.shape).astype(np.float32)
+    images[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    part_ids[t] = ids
+    if t + 1 < num_frames:
+      flows[t] = _flow_from_maps(ids, maps[t], maps[t + 1])
+    rows, cols = np.flatnonzero(body.any(1)), np.flatnonzero(body.any(0))
+    if rows.size:
+      boxes[t] = (cols[0], rows[0], cols[-1], rows[-1])
+    else:
+      boxes[t] = 0.0
+  joints = joints[:num_frames].astype(np.float32)
+  visible = ((joints[..., 0] >= 0) & (joints[..., 0] <= width - 1)
+             & (joints[..., 1] >= 0) & (joints[..., 1] <= height - 1))
+  return dict(image=images, joints=joints, visible=visible, box=boxes, flow=flows,
+              part_ids=part_ids)
+
+
+# ---------------------------------------------------------------- label noise
+
+
+def corrupt_labels(joints: np.ndarray, visible: np.ndarray, rng: np.random.Generator, *,
+                   jitter_px: float = LabelNoise.jitter_px,
+                   jitter_corr_frames: float = LabelNoise.jitter_corr_frames,
+                   swap_rate: float = LabelNoise.swap_rate,
+                   swap_frames: tuple[int, int] = LabelNoise.swap_frames,
+                   lost_rate: float = LabelNoise.lost_rate,
+                   lost_frames: tuple[int, int] = LabelNoise.lost_frames,
+                   lost_drift_px: float = LabelNoise.lost_drift_px) -> np.ndarray:
+  """Automatic-tracker-like errors on one video's labels (inputs not modified).
+
+  Applied in this order: (1) runs of left/right arm swaps (wrists and elbows
+  exchange labels; each frame starts a run with prob. ``swap_rate``, lengths
+  uniform in ``swap_frames``); (2) lost tracks: a wrist or elbow label freezes
+  at its value when the run starts and drifts with a random constant velocity
+  (std ``lost_drift_px`` px/frame) for a run of ``lost_frames``; each frame
+  starts such a run with prob. ``lost_rate``; (3) temporally correlated
+  Gaussian jitter, an AR(1) process per joint and axis with stationary std
+  ``jitter_px`` and e-folding time ``jitter_corr_frames``. Invisible joints
+  are returned unchanged. Keyword names match ``LabelNoise`` fields, so
+  ``corrupt_labels(j, v, rng, **dataclasses.asdict(noise))`` works.
+
+  Args:
+    joints: [T, 7, 2] float, true joints of consecutive frames, BBC Pose order.
+    visible: [T, 7] bool.
+    rng: the generator to draw from.
+
+  Returns:
+    [T, 7, 2] float32 noisy joints.
+  """
+  joints = np.asarray(joints, np.float64)
+  visible = np.asarray(visible, bool)
+  if joints.ndim != 3 or joints.shape[1:] != (joints_lib.NUM_JOINTS, 2):
+    raise ValueError(f"joints must be [T, {joints_lib.NUM_JOINTS}, 2], got {joints.shape}")
+  if visible.shape != joints.shape[:2]:
+    raise ValueError(f"visible must be {joints.shape[:2]}, got {visible.shape}")
+  t_len = joints.shape[0]
+  out = joints.copy()
+  names = joints_lib.JOINT_NAMES
+  arm = np.array([names.index(n) for n in ("right_wrist", "left_wrist", "right_elbow", "left_elbow")])
+  flip = np.asarray(joints_lib.FLIP_INDEX)
+
+  t = 0
+  while t < t_len:  # (1) swaps
+    if rng.random() < swap_rate:
+      n = int(rng.integers(swap_frames[0], swap_frames[1] + 1))
+      out[t:t + n, arm] = joints[t:t + n][:, flip[arm]]
+      t += n
+    else:
+      t += 1
+
+  for j in arm:  # (2) lost tracks
+    t = 0
+    while t < t_len:
+      if rng.random() < lost_rate:
+        n = int(rng.integers(lost_frames[0], lost_frames[1] + 1))
+        n = min(n, t_len - t)
+        vel = rng.normal(0, lost_drift_px, 2)
+        out[t:t + n, j] = out[t, j] + vel[None, :] * np.arange(n)[:, None]
+        t += n
+      else:
+        t += 1
+
+  if jitter_px > 0:  # (3) AR(1) jitter
+    rho = float(np.exp(-1.0 / max(jitter_corr_frames, 1e-6)))
+    innov = rng.normal(0, jitter_px * np.sqrt(1 - rho**2), joints.shape)
+    jit = np.empty_like(joints)
+    jit[0] = rng.normal(0, jitter_px, joints.shape[1:])
+    for k in range(1, t_len):
+      jit[k] = rho * jit[k - 1] + innov[k]
+    out += jit
+  return np.where(visible[..., None], out, joints).astype(np.float32)

@@ -1,0 +1,64 @@
+"""Runs a predict function over eval batches and scores it (paper protocol).
+
+The evaluator is given a predict function (big_vision style), so this module
+never imports models: ``predict_fn(images [B, S, S, 3] uint8) -> heatmaps
+[B, h, w, J]``. Errors are measured in the ORIGINAL frame's pixels: decoded
+heatmap peaks go heatmap grid -> network input -> frame through the inverse of
+the affine each batch carries.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+from tqdm import tqdm
+
+from flowpose_jax import heatmaps
+from flowpose_jax.evaluate.pck import PCKAccumulator
+
+
+def frame_joints_from_heatmaps(hm: np.ndarray, matrix: np.ndarray, stride: float
+                               ) -> tuple[np.ndarray, np.ndarray]:
+  """Decodes heatmaps to frame pixels.
+
+  Args:
+    hm: [B, h, w, J] heatmaps.
+    matrix: [B, 2, 3] frame -> network-input affine.
+    stride: input px per heatmap px.
+
+  Returns:
+    joints [B, J, 2] (x, y) frame px, confidence [B, J].
+  """
+  uv, conf = heatmaps.decode(hm)
+  xy_input = heatmaps.heatmap_to_input(uv, stride)
+  return heatmaps.apply_affine(xy_input, heatmaps.invert_affine(matrix)), conf
+
+
+def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[dict], *,
+             stride: float, max_distance: int, total: int | None = None, desc: str = "eval") -> dict:
+  """Accuracy-vs-distance curves for d = 0..max_distance px.
+
+  Args:
+    predict_fn: images [B, S, S, 3] uint8 -> heatmaps [B, h, w, J].
+    batches: dicts with "image", "matrix" [B, 2, 3], "frame_joints" [B, J, 2],
+      "frame_visible" [B, J] and optionally "_mask" [B] (padding).
+    stride: input px per heatmap px.
+    max_distance: largest d of the curve, px.
+    total: number of batches, for the progress bar.
+
+  Returns:
+    ``PCKAccumulator.result()`` plus "predictions": joints [N, J, 2] in frame px.
+  """
+  acc = PCKAccumulator(np.arange(max_distance + 1, dtype=np.float32))
+  preds = []
+  for batch in tqdm(batches, total=total, desc=desc, leave=False, unit="batch"):
+    hm = np.asarray(predict_fn(batch["image"]))
+    joints, _ = frame_joints_from_heatmaps(hm, batch["matrix"], stride)
+    mask = np.asarray(batch.get("_mask", np.ones(len(joints), bool)), bool)
+    visible = np.asarray(batch["frame_visible"], bool) & mask[:, None]
+    acc.update(joints, batch["frame_joints"], visible)
+    preds.append(joints[mask])
+  result = acc.result()
+  result["predictions"] = np.concatenate(preds) if preds else np.zeros((0, hm.shape[-1], 2), np.float32)
+  return result

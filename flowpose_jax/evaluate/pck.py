@@ -1,0 +1,171 @@
+"""Accuracy vs. distance (paper §4): a joint is correct iff its error <= d px.
+
+Pure numpy, no config. The functions return sums and counts; the accumulator
+divides once in ``result()``. Errors are Euclidean distances in the pixels of
+whatever frame the caller measures in (the evaluator uses original frame px).
+
+Masking: a ground-truth joint counts only if it is visible and its coordinates
+are finite and not ``MISSING_SENTINEL``. A non-finite *prediction* of a counted
+joint is a miss (error = inf), never excluded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowpose_jax.joints import JOINT_NAMES, JOINT_TYPES, MISSING_SENTINEL
+
+AVERAGE = "average"  # name of the curve pooled over all joints
+
+
+def _check_inputs(pred, gt, visible) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  pred = np.asarray(pred, np.float64)
+  gt = np.asarray(gt, np.float64)
+  visible = np.asarray(visible, bool)
+  if gt.ndim != 3 or gt.shape[-1] != 2:
+    raise ValueError(f"gt must be [N, J, 2], got shape {gt.shape}")
+  if pred.shape != gt.shape:
+    raise ValueError(f"pred shape {pred.shape} != gt shape {gt.shape}")
+  if visible.shape != gt.shape[:2]:
+    raise ValueError(f"visible must be {gt.shape[:2]}, got {visible.shape}")
+  return pred, gt, visible
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+  thresholds = np.array(thresholds, np.float64).reshape(-1)
+  if thresholds.size == 0 or not np.all(np.isfinite(thresholds)) or np.any(thresholds < 0):
+    raise ValueError(f"thresholds must be a non-empty list of finite distances >= 0 px, got {thresholds}")
+  return thresholds
+
+
+def joint_errors(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.ndarray:
+  """Euclidean error per joint.
+
+  Args:
+    pred: [N, J, 2] float, predicted (x, y) px.
+    gt: [N, J, 2] float, ground-truth (x, y) px; non-finite or
+      ``MISSING_SENTINEL`` coordinates mark a missing joint.
+    visible: [N, J] bool.
+
+  Returns:
+    [N, J] float64 error in px; NaN where the joint is masked (not visible or
+    missing gt); inf where gt counts but the prediction is non-finite.
+  """
+  pred, gt, visible = _check_inputs(pred, gt, visible)
+  valid = visible & np.all(np.isfinite(gt) & (gt != MISSING_SENTINEL), axis=-1)
+  with np.errstate(invalid="ignore"):
+    err = np.sqrt(np.sum((pred - gt) ** 2, axis=-1))
+  err = np.where(np.isfinite(err), err, np.inf)
+  return np.where(valid, err, np.nan)
+
+
+def hits_and_counts(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,
+                    thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Correct-joint counts at each distance.
+
+  Args:
+    pred, gt, visible: as in ``joint_errors``: [N, J, 2], [N, J, 2], [N, J].
+    thresholds: [D] distances d in px (>= 0).
+
+  Returns:
+    hits: [D, J] int64, number of counted joints with error <= d.
+    counts: [J] int64, number of counted (unmasked) joints.
+  """
+  thresholds = _check_thresholds(thresholds)
+  err = joint_errors(pred, gt, visible)  # [N, J]
+  valid = ~np.isnan(err)
+  with np.errstate(invalid="ignore"):
+    correct = (err[None] <= thresholds[:, None, None]) & valid[None]  # [D, N, J]
+  return correct.sum(axis=1, dtype=np.int64), valid.sum(axis=0, dtype=np.int64)
+
+
+def _ratio(hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
+  """hits / counts as float64, NaN where counts == 0 (no divide warning)."""
+  out = np.full(np.broadcast(hits, counts).shape, np.nan)
+  np.divide(hits, counts, out=out, where=counts > 0)
+  return out
+
+
+class PCKAccumulator:
+  """Sums hits and counts over batches; ``result()`` divides once.
+
+  Batched updates give exactly the same result as one update with all data.
+  """
+
+  def __init__(self, thresholds: np.ndarray, joint_names: tuple[str, ...] = JOINT_NAMES,
+               joint_types: dict[str, tuple[int, ...]] | None = None):
+    """Args:
+      thresholds: [D] distances d in px.
+      joint_names: names of the J joints, in order.
+      joint_types: type name -> joint indices pooled into one curve
+        (default ``JOINT_TYPES``: head, wrists, elbows, shoulders).
+    """
+    self.thresholds = _check_thresholds(thresholds)
+    self.joint_names = tuple(joint_names)
+    self.joint_types = dict(JOINT_TYPES if joint_types is None else joint_types)
+    num_joints = len(self.joint_names)
+    self.hits = np.zeros((self.thresholds.size, num_joints), np.int64)
+    self.counts = np.zeros(num_joints, np.int64)
+
+  def update(self, pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> None:
+    """Adds a batch: pred [N, J, 2], gt [N, J, 2], visible [N, J] (see ``joint_errors``)."""
+    hits, counts = hits_and_counts(pred, gt, visible, self.thresholds)
+    if counts.shape != self.counts.shape:
+      raise ValueError(f"expected {self.counts.size} joints, got {counts.size}")
+    self.hits += hits
+    self.counts += counts
+
+  def result(self) -> dict:
+    """Accuracy curves (fractions in [0, 1]; NaN where nothing was counted).
+
+    Returns:
+      dict with
+        "thresholds": [D] float64 px;
+        "joint_names": tuple of J names;
+        "hits": [D, J] int64; "counts": [J] int64;
+        "per_joint": [D, J] float64 accuracy;
+        "per_type": {type: [D]} accuracy pooling the type's joints' hits and
+          counts (left and right together);
+        "type_counts": {type: int};
+        "average": [D] accuracy pooled over all joints (equals the mean of
+          the per-joint curves when every joint has the same count).
+    """
+    per_type, type_counts = {}, {}
+    for name, idx in self.joint_types.items():
+      idx = list(idx)
+      count = self.counts[idx].sum()
+      per_type[name] = _ratio(self.hits[:, idx].sum(axis=1), count)
+      type_counts[name] = int(count)
+    return {
+        "thresholds": self.thresholds.copy(),
+        "joint_names": self.joint_names,
+        "hits": self.hits.copy(),
+        "counts": self.counts.copy(),
+        "per_joint": _ratio(self.hits, self.counts[None]),
+        "per_type": per_type,
+        "type_counts": type_counts,
+        AVERAGE: _ratio(self.hits.sum(axis=1), self.counts.sum()),
+    }
+
+
+def accuracy_at(result: dict, d: float) -> dict[str, float]:
+  """Headline accuracies at one distance.
+
+  Args:
+    result: ``PCKAccumulator.result()``.
+    d: distance in px; must be one of ``result["thresholds"]``.
+
+  Returns:
+    {joint name or type name or "average": accuracy in [0, 1] (NaN if no
+    joints counted)}. Joint names come first, then types, then "average";
+    a type named like a joint (head) holds the same value.
+  """
+  thresholds = np.asarray(result["thresholds"], np.float64)
+  matches = np.flatnonzero(np.isclose(thresholds, d))
+  if matches.size == 0:
+    raise ValueError(f"d = {d} px is not among the evaluated thresholds {thresholds.tolist()}")
+  i = int(matches[0])
+  out = {name: float(result["per_joint"][i, j]) for j, name in enumerate(result["joint_names"])}
+  out.update({name: float(curve[i]) for name, curve in result["per_type"].items()})
+  out[AVERAGE] = float(result[AVERAGE][i])
+  return out

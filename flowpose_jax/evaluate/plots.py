@@ -1,0 +1,142 @@
+"""Accuracy-vs-distance plots, tables and JSON (paper Fig. 6/7 style).
+
+Every function takes ``results: {method label: PCKAccumulator.result()}`` so
+several methods ("single-frame", "+fusion", "+flow") share one figure/table.
+Plots use ``matplotlib.figure.Figure`` with an Agg canvas: no pyplot, no
+global backend switch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from flowpose_jax.evaluate.pck import AVERAGE, accuracy_at
+from flowpose_jax.media import atomic_output
+
+DEFAULT_THRESHOLD = 6.0  # px; the paper's headline distance (§4).
+PANEL_COLS = 3  # subplot grid columns; the last free cell holds the legend
+PANEL_SIZE = (4.0, 3.2)  # inches per subplot (width, height)
+DPI = 100
+PERCENT = 100.0
+
+
+def _panels(result: dict) -> list[str]:
+  return list(result["per_type"]) + [AVERAGE]
+
+
+def _curve(result: dict, panel: str) -> np.ndarray:
+  return np.asarray(result[AVERAGE] if panel == AVERAGE else result["per_type"][panel])
+
+
+def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = DEFAULT_THRESHOLD,
+                         title: str = "") -> None:
+  """Writes one PNG: a subplot per joint type plus "average", a line per method.
+
+  Args:
+    curves: {method label: ``PCKAccumulator.result()``}; each has
+      "thresholds" [D] px, "per_type" {type: [D]} and "average" [D] in [0, 1].
+    path: output .png path (written atomically).
+    threshold: headline distance d in px, drawn as a dashed vertical line.
+    title: figure title.
+  """
+  if not curves:
+    raise ValueError("curves is empty: pass {method label: PCKAccumulator.result()}")
+  panels = _panels(next(iter(curves.values())))
+  rows = math.ceil((len(panels) + 1) / PANEL_COLS)
+  fig = Figure(figsize=(PANEL_SIZE[0] * PANEL_COLS, PANEL_SIZE[1] * rows), dpi=DPI)
+  FigureCanvasAgg(fig)
+  axes = fig.subplots(rows, PANEL_COLS, squeeze=False).ravel()
+  for ax, panel in zip(axes, panels):
+    for label, result in curves.items():
+      ax.plot(result["thresholds"], PERCENT * _curve(result, panel), label=label, linewidth=2)
+    ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    ax.set_title(panel.capitalize())
+    ax.set_xlabel("distance from GT (px)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, PERCENT)
+    ax.set_xlim(left=0)
+    ax.grid(True, alpha=0.3)
+  handles, labels = axes[0].get_legend_handles_labels()
+  for ax in axes[len(panels):]:
+    ax.axis("off")
+  axes[len(panels)].legend(handles, labels, loc="center", title=f"dashed: d = {threshold:g} px")
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  with atomic_output(path) as tmp:
+    fig.savefig(tmp, format="png")
+
+
+def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD) -> str:
+  """Markdown table of accuracy (%) at distance ``d``, one row per method.
+
+  Columns: every joint (``result["joint_names"]``), then every joint type
+  whose name is not already a joint column (wrists, elbows, shoulders), then
+  "average". NaN (no joints counted) prints as "-".
+
+  Args:
+    results: {method label: ``PCKAccumulator.result()``}.
+    d: distance in px; must be one of the results' thresholds.
+
+  Returns:
+    the table as a string (no trailing newline).
+  """
+  if not results:
+    raise ValueError("results is empty: pass {method label: PCKAccumulator.result()}")
+  first = next(iter(results.values()))
+  names = list(first["joint_names"])
+  columns = names + [t for t in first["per_type"] if t not in names] + [AVERAGE]
+  lines = [f"| method (d = {d:g} px) | " + " | ".join(columns) + " |",
+           "|---" * (len(columns) + 1) + "|"]
+  for label, result in results.items():
+    acc = accuracy_at(result, d)
+    cells = ["-" if math.isnan(acc[c]) else f"{PERCENT * acc[c]:.1f}" for c in columns]
+    lines.append(f"| {label} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def _jsonable(x):
+  """numpy -> lists and Python scalars; NaN/inf -> None (strict JSON)."""
+  if isinstance(x, dict):
+    return {str(k): _jsonable(v) for k, v in x.items()}
+  if isinstance(x, np.ndarray):
+    return _jsonable(x.tolist())
+  if isinstance(x, (list, tuple)):
+    return [_jsonable(v) for v in x]
+  if isinstance(x, np.generic):
+    return _jsonable(x.item())
+  if isinstance(x, float) and not math.isfinite(x):
+    return None
+  return x
+
+
+def write_results_json(path: str, results: dict[str, dict], meta: dict,
+                       d: float = DEFAULT_THRESHOLD) -> None:
+  """Writes curves, counts and the table at ``d`` as strict JSON (NaN -> null).
+
+  Args:
+    path: output .json path (written atomically).
+    results: {method label: ``PCKAccumulator.result()``}; extra keys such as
+      "predictions" are not written.
+    meta: free-form JSON-able info (config, checkpoint, commit, device).
+    d: headline distance in px for the "table" entry.
+
+  Layout: {"meta", "threshold", "methods": {label: {"thresholds" [D],
+  "joint_names" [J], "counts" [J], "hits" [D][J], "per_joint" [D][J],
+  "per_type" {type: [D]}, "type_counts", "average" [D], "at_threshold"
+  {name: accuracy}}}, "table": markdown string}.
+  """
+  keys = ("thresholds", "joint_names", "counts", "hits", "per_joint", "per_type", "type_counts",
+          AVERAGE)
+  methods = {label: {**{k: r[k] for k in keys}, "at_threshold": accuracy_at(r, d)}
+             for label, r in results.items()}
+  doc = {"meta": meta, "threshold": d, "methods": methods, "table": format_table(results, d)}
+  text = json.dumps(_jsonable(doc), indent=1, allow_nan=False)
+  with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    f.write(text + "\n")
+

@@ -1,0 +1,124 @@
+"""Inference: ``flowpose_jax.load(workdir)`` -> a ``Predictor``.
+
+A Predictor maps uint8 RGB frames of any size to heatmaps and to joints in the
+input frame's pixels. With no box the whole frame is letterboxed (aspect kept)
+into the network input; with a person box [x0, y0, x1, y1] that region is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import jax
+import ml_collections
+import numpy as np
+
+from flowpose_jax import heatmaps as codec
+from flowpose_jax.errors import FlowposeError, InputError
+from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train import state as state_lib
+from flowpose_jax.train import step as step_lib
+from flowpose_jax.train.loop import CONFIG_FILE
+
+DEFAULT_BATCH = 16
+
+
+def _as_frames(frames) -> list[np.ndarray]:
+  """[T, H, W, 3] uint8 array or a list of [H, W, 3] uint8 arrays -> list."""
+  if isinstance(frames, np.ndarray) and frames.ndim == 3:
+    raise InputError(f"frames must be [T, H, W, 3] uint8; got one image of shape {frames.shape}: "
+                     f"wrap it as frames[None]")
+  out = list(frames)
+  for i, f in enumerate(out):
+    f = np.asarray(f)
+    if f.ndim != 3 or f.shape[-1] != 3:
+      raise InputError(f"frame {i} has shape {f.shape}; expected [H, W, 3] RGB")
+    if f.dtype != np.uint8:
+      raise InputError(f"frame {i} has dtype {f.dtype}; expected uint8 (0..255)")
+  return out
+
+
+class Predictor:
+  """A trained single-frame model, ready to run.
+
+  Attributes:
+    config: the run's ConfigDict.
+    input_size: network input side S (px).
+    stride: input px per heatmap px; heatmap side h = S / stride.
+  """
+
+  def __init__(self, config, graphdef, params, *, batch_size: int = DEFAULT_BATCH):
+    self.config = config
+    self.input_size = int(config.input.size)
+    self.stride = int(config.input.stride)
+    self.batch_size = batch_size
+    self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef)
+    self.params = params
+
+  def preprocess(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
+    """frames: [T, H, W, 3] uint8 (or list of differently sized frames);
+    boxes: None or [T, 4] (x0, y0, x1, y1) frame px.
+
+    Returns: inputs [T, S, S, 3] uint8, matrices [T, 2, 3] frame -> input.
+    """
+    frames = _as_frames(frames)
+    if boxes is not None:
+      boxes = np.asarray(boxes, np.float32)
+      if boxes.shape != (len(frames), 4):
+        raise InputError(f"boxes must be [T, 4] = [{len(frames)}, 4] (x0, y0, x1, y1); got {boxes.shape}")
+    s = self.input_size
+    inputs = np.zeros((len(frames), s, s, 3), np.uint8)
+    mats = np.zeros((len(frames), 2, 3), np.float32)
+    for i, f in enumerate(frames):
+      mats[i] = codec.letterbox_matrix(f.shape[:2], None if boxes is None else boxes[i], s)
+      inputs[i] = cv2.warpAffine(f, mats[i], (s, s), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return inputs, mats
+
+  def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
+    """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32 (fixed-size jitted batches)."""
+    n = len(inputs)
+    out = []
+    for i in range(0, n, self.batch_size):
+      chunk = inputs[i:i + self.batch_size]
+      pad = self.batch_size - len(chunk)
+      if pad:
+        chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+      out.append(self._predict(self.params, chunk)[: self.batch_size - pad])
+    h = self.input_size // self.stride
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, h, h, 7), np.float32)
+
+  def heatmaps(self, frames, boxes=None) -> np.ndarray:
+    """frames [T, H, W, 3] uint8 -> heatmaps [T, h, w, 7] float32 (h = S / stride; 64 for the paper model)."""
+    inputs, _ = self.preprocess(frames, boxes)
+    return self.predict_inputs(inputs)
+
+  def joints(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
+    """frames [T, H, W, 3] uint8 -> joints [T, 7, 2] (x, y) in each frame's px, confidence [T, 7]."""
+    inputs, mats = self.preprocess(frames, boxes)
+    hm = self.predict_inputs(inputs)
+    uv, conf = codec.decode(hm)
+    xy = codec.apply_affine(codec.heatmap_to_input(uv, self.stride), codec.invert_affine(mats))
+    return xy, conf
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FlowposeError(f"{path} not found: {workdir} is not a training workdir "
+                        f"(train one with `flowpose train --config configs/demo.py --workdir {workdir}`)")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def load(workdir: str, *, step: int | None = None, batch_size: int = DEFAULT_BATCH) -> Predictor:
+  """Loads the latest (or given) checkpoint of a training workdir."""
+  config = load_config(workdir)
+  graphdef, abstract = state_lib.abstract_model(config)
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                          sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
+                          abstract)
+  params, _ = ckpt_lib.Checkpointer(workdir).restore_params(abstract, step)
+  return Predictor(config, graphdef, params, batch_size=batch_size)

@@ -1,0 +1,164 @@
+"""Whole jobs behind the CLI: demo, train, evaluate, predict, data build.
+
+Each is a plain function (callable from Python and tests); ``cli`` only parses
+arguments. Only this module and ``cli`` import ``data_builders``, to build a
+missing dataset on first use.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import logging
+import os
+import time
+
+import numpy as np
+
+from flowpose_jax import inference, joints as joints_lib, media, visualize
+from flowpose_jax.data import pipeline
+from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
+from flowpose_jax.errors import FlowposeError
+from flowpose_jax.evaluate import evaluator, plots
+from flowpose_jax.evaluate.pck import accuracy_at
+
+log = logging.getLogger("flowpose")
+
+# TFDS dataset name -> module that registers its builder.
+BUILDER_MODULES = {"synthetic_signers": "data_builders.synthetic_signers"}
+
+
+def build_dataset(name: str, data_dir: str | None) -> str:
+  """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir."""
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  base = name.split("/")[0].split(":")[0]
+  if base not in BUILDER_MODULES:
+    raise FlowposeError(f"no builder for dataset {name!r}; known: {sorted(BUILDER_MODULES)}")
+  importlib.import_module(BUILDER_MODULES[base])
+  root = resolve_data_dir(data_dir)
+  try:
+    builder = tfds.builder(name, data_dir=root)
+  except Exception as e:  # unknown config name etc.
+    raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
+  if not builder.is_prepared():
+    log.info("building %s into %s", name, root)
+    builder.download_and_prepare()
+  return root
+
+
+def ensure_dataset(name: str, data_dir: str | None) -> None:
+  """Builds the dataset on first use (synthetic sets; real ones need manual files)."""
+  if not is_prepared(name, data_dir):
+    build_dataset(name, data_dir)
+
+
+def train(config, workdir: str) -> None:
+  from flowpose_jax.train.loop import train_and_evaluate  # pylint: disable=import-outside-toplevel
+  ensure_dataset(config.dataset.name, config.dataset.data_dir)
+  train_and_evaluate(config, workdir)
+
+
+def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None = None,
+                     data_dir: str | None = None, out_dir: str | None = None,
+                     label: str = "model") -> tuple[dict, str]:
+  """Scores a trained workdir on a dataset split (paper protocol, frame px).
+
+  Writes ``results_<split>.json``, ``accuracy_<split>.png`` and
+  ``results_<split>.md`` to ``out_dir`` (default: the workdir).
+  Returns (result, table text).
+  """
+  predictor = inference.load(workdir)
+  cfg = predictor.config
+  dataset = dataset or cfg.dataset.name
+  data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
+  ensure_dataset(dataset, data_dir)
+  source = load_source(dataset, split, data_dir)
+  bs = int(cfg.eval.batch_size)
+  batches = pipeline.make_eval_batches(source, cfg, batch_size=bs, max_examples=0)
+  result = evaluator.evaluate(predictor.predict_inputs, batches, stride=predictor.stride,
+                              max_distance=int(cfg.eval.max_distance), total=-(-len(source) // bs),
+                              desc=f"evaluate {split}")
+  d = float(cfg.eval.threshold)
+  out_dir = out_dir or workdir
+  os.makedirs(out_dir, exist_ok=True)
+  name = dataset.replace("/", "_")
+  results = {label: result}
+  table = plots.format_table(results, d)
+  plots.plot_accuracy_curves(results, os.path.join(out_dir, f"accuracy_{split}.png"), threshold=d,
+                             title=f"{dataset} {split}: accuracy vs distance (frame px)")
+  plots.write_results_json(os.path.join(out_dir, f"results_{split}.json"), results,
+                           {"dataset": dataset, "split": split, "workdir": os.path.abspath(workdir),
+                            "num_examples": len(source)})
+  with open(os.path.join(out_dir, f"results_{split}.md"), "w") as f:
+    f.write(f"# {name} {split}: accuracy at d = {d:g} px (original frame pixels)\n\n{table}\n")
+  return result, table
+
+
+def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_frames: int = 120,
+                  fps: float = 12.0) -> str:
+  """Predicts one video of a record source and writes an overlay video (GT thin, prediction thick)."""
+  first = source[0]
+  vid = int(first["video_id"])
+  frames, gts, vis = [], [], []
+  for i in range(min(len(source), max_frames)):
+    rec = source[i]
+    if int(rec["video_id"]) != vid:
+      break
+    frames.append(np.asarray(rec["image"]))
+    gts.append(np.asarray(rec.get("joints_true", rec["joints"])))
+    vis.append(np.asarray(rec["visible"]))
+  joints, conf = predictor.joints(np.stack(frames))
+  drawn = [visualize.draw_pose(f, j, c, None, gt=g) for f, j, c, g in zip(frames, joints, conf, gts)]
+  media.write_video(out_path, np.stack(drawn), fps)
+  return out_path
+
+
+def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None) -> list[str]:
+  """Runs a trained model on images, folders of frames and videos.
+
+  Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
+  x, y in the input's pixels) and overlays (an image per image, a video per
+  video or folder). Returns the written paths.
+  """
+  predictor = inference.load(workdir)
+  os.makedirs(out_dir, exist_ok=True)
+  written = []
+  for item in media.collect_inputs(paths):
+    frames, fps = media.load_item(item)
+    boxes = None if box is None else np.tile(np.asarray(box, np.float32), (len(frames), 1))
+    joints, conf = predictor.joints(frames, boxes)
+    stem = os.path.join(out_dir, item.name)
+    records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
+                "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}
+               for i, (j, c) in enumerate(zip(joints, conf))]
+    with open(stem + ".json", "w") as f:
+      json.dump({"input": item.path, "joint_names": list(joints_lib.JOINT_NAMES), "frames": records}, f, indent=1)
+    with open(stem + ".csv", "w", newline="") as f:
+      w = csv.writer(f)
+      w.writerow(["frame", "joint", "x", "y", "confidence"])
+      for i, (j, c) in enumerate(zip(joints, conf)):
+        for n, (x, y), v in zip(joints_lib.JOINT_NAMES, j, c):
+          w.writerow([i, n, f"{x:.2f}", f"{y:.2f}", f"{v:.4f}"])
+    drawn = [visualize.draw_pose(fr, j, c) for fr, j, c in zip(frames, joints, conf)]
+    if item.kind == "image":
+      out = stem + "_overlay.jpg"
+      media.write_image(out, drawn[0])
+    else:
+      out = stem + "_overlay.mp4"
+      media.write_video(out, np.stack(drawn), fps)
+    written += [stem + ".json", stem + ".csv", out]
+  return written
+
+
+def demo(config, workdir: str) -> dict:
+  """Builds data (if needed), trains, evaluates on test, renders; returns a summary."""
+  t0 = time.perf_counter()
+  train(config, workdir)
+  t_train = time.perf_counter() - t0
+  result, table = evaluate_workdir(workdir, split=config.dataset.test_split, label="HeatmapNet+fusion")
+  predictor = inference.load(workdir)
+  source = load_source(config.dataset.name, config.dataset.test_split, config.dataset.data_dir)
+  video = overlay_video(predictor, source, os.path.join(workdir, "overlay_test_video.mp4"))
+  return {"table": table, "accuracy": accuracy_at(result, float(config.eval.threshold)),
+          "seconds": time.perf_counter() - t0, "train_seconds": t_train, "video": video}

@@ -1,0 +1,312 @@
+"""Reading and writing images and videos (host side, OpenCV).
+
+All frames are uint8 RGB ``[H, W, 3]`` (videos ``[T, H, W, 3]``). Every read
+failure raises ``InputError`` with one line naming the file and what to do.
+Writes go to a temp file in the target folder and are renamed into place at
+the end, so a failed write never replaces an earlier good file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import tempfile
+import warnings
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from flowpose_jax.errors import InputError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+# Codec per output container (cv2.VideoWriter fourcc).
+WRITE_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
+DEFAULT_FPS = 25.0  # BBC Pose frame rate; used when a video reports no valid fps
+
+_JPEG_SOI, _JPEG_SOS, _JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+_PNG_SIGNATURE, _PNG_IEND = b"\x89PNG\r\n\x1a\n", b"IEND"
+_ACCEPTED = (f"an image ({' '.join(IMAGE_EXTENSIONS)}), a folder of such images, "
+             f"or a video ({' '.join(VIDEO_EXTENSIONS)})")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputItem:
+  """One resolved input.
+
+  Attributes:
+    kind: "image", "frames" (a folder of images read as one sequence) or "video".
+    path: the file or folder as given.
+    frames: image files in order (kind "image": the file; "frames": the
+      folder's images naturally sorted; "video": empty).
+  """
+  kind: str
+  path: str
+  frames: tuple[str, ...] = ()
+
+  @property
+  def name(self) -> str:
+    """Base name without extension, e.g. for output files."""
+    return os.path.splitext(os.path.basename(os.path.normpath(self.path)))[0]
+
+
+def _ext(path: str) -> str:
+  return os.path.splitext(path)[1].lower()
+
+
+def _require_file(path: str, what: str) -> None:
+  if not os.path.exists(path):
+    raise InputError(f"{path}: no such file; check the path (expected {what})")
+  if not os.path.isfile(path):
+    raise InputError(f"{path}: not a file; pass {what}")
+
+
+def _truncation(data: bytes) -> str | None:
+  """Why an encoded JPEG/PNG looks cut short, or None.
+
+  JPEG: the last end-of-image marker must follow the last start-of-scan
+  (scan data byte-stuffs 0xFF, so neither marker occurs inside it; an EXIF
+  thumbnail's EOI comes before the main scan). PNG: the IEND chunk must exist.
+  """
+  if data.startswith(_JPEG_SOI):
+    if data.rfind(_JPEG_EOI) < max(data.rfind(_JPEG_SOS), len(_JPEG_SOI)):
+      return "JPEG has no end-of-image marker after its last scan"
+  elif data.startswith(_PNG_SIGNATURE):
+    if data.rfind(_PNG_IEND) < 0:
+      return "PNG has no IEND chunk"
+  return None
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
+  """Decodes encoded image bytes.
+
+  Args:
+    data: encoded JPEG/PNG/BMP bytes.
+    name: shown in error messages.
+
+  Returns:
+    [H, W, 3] uint8 RGB (grey is replicated, alpha dropped, 16-bit scaled).
+  """
+  if not data:
+    raise InputError(f"{name}: empty file; re-export or re-download it")
+  reason = _truncation(data)
+  if reason:
+    raise InputError(f"{name}: truncated image ({reason}); re-export or re-download it")
+  image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+  if image is None:
+    raise InputError(f"{name}: not a readable image (corrupt or unsupported format); "
+                     f"convert it to .png or .jpg")
+  return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str) -> np.ndarray:
+  """Reads an image file.
+
+  Args:
+    path: JPEG/PNG/BMP file.
+
+  Returns:
+    [H, W, 3] uint8 RGB.
+  """
+  _require_file(path, "an image file")
+  with open(path, "rb") as f:
+    return decode_image(f.read(), path)
+
+
+def _open_video(path: str) -> tuple[cv2.VideoCapture, float, int]:
+  """Opens a video; returns (capture, fps, frame count reported by the container; 0 if unknown)."""
+  _require_file(path, f"a video ({' '.join(VIDEO_EXTENSIONS)})")
+  cap = cv2.VideoCapture(path)
+  if not cap.isOpened():
+    cap.release()
+    raise InputError(f"{path}: not a readable video (corrupt, truncated or unsupported codec); "
+                     f"re-encode it, e.g. `ffmpeg -i {path} -c:v libx264 out.mp4`")
+  fps = float(cap.get(cv2.CAP_PROP_FPS))
+  if not np.isfinite(fps) or fps <= 0:
+    fps = DEFAULT_FPS
+  expected = int(max(cap.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+  return cap, fps, expected
+
+
+def iter_frames(path: str, max_frames: int | None = None, strict: bool = False
+                ) -> Iterator[np.ndarray]:
+  """Yields a video's frames one at a time (for long videos).
+
+  The file is opened here, so a missing or unreadable video raises at the
+  call, not at the first ``next``.
+
+  Args:
+    path: video file.
+    max_frames: stop after this many frames (None: all).
+    strict: if the video ends before the frame count its container reports
+      (truncated), raise ``InputError``; otherwise warn and stop.
+
+  Returns:
+    an iterator of [H, W, 3] uint8 RGB frames.
+  """
+  cap, _, expected = _open_video(path)
+  return _frames(cap, path, expected, max_frames, strict)
+
+
+def _frames(cap: cv2.VideoCapture, path: str, expected: int, max_frames: int | None,
+            strict: bool) -> Iterator[np.ndarray]:
+  read = 0
+  try:
+    while max_frames is None or read < max_frames:
+      ok, frame = cap.read()
+      if not ok or frame is None:
+        break
+      read += 1
+      yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+  finally:
+    cap.release()
+  if read == 0:
+    raise InputError(f"{path}: video has no decodable frames; re-encode or re-download it")
+  wanted = expected if max_frames is None else min(expected, max_frames)
+  if read < wanted:
+    message = (f"{path}: video ended after {read} of {expected} frames (truncated?); "
+               f"re-download it or pass max_frames={read}")
+    if strict:
+      raise InputError(message)
+    warnings.warn(message, stacklevel=3)
+
+
+def read_video(path: str, max_frames: int | None = None, strict: bool = False
+               ) -> tuple[np.ndarray, float]:
+  """Reads a whole video into memory.
+
+  Args:
+    path: video file.
+    max_frames: read at most this many frames (None: all).
+    strict: raise ``InputError`` on a truncated video instead of warning.
+
+  Returns:
+    frames: [T, H, W, 3] uint8 RGB, T >= 1.
+    fps: frames per second (``DEFAULT_FPS`` if the file reports none).
+  """
+  cap, fps, expected = _open_video(path)
+  return np.stack(list(_frames(cap, path, expected, max_frames, strict))), fps
+
+
+def _natural_key(name: str) -> list:
+  """Sort key with digit runs compared as numbers: 2.jpg < 10.jpg."""
+  return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def _resolve(path: str) -> InputItem:
+  if os.path.isdir(path):
+    names = sorted((n for n in os.listdir(path) if _ext(n) in IMAGE_EXTENSIONS), key=_natural_key)
+    if not names:
+      raise InputError(f"{path}: folder holds no images ({' '.join(IMAGE_EXTENSIONS)}); "
+                       f"pass {_ACCEPTED}")
+    return InputItem("frames", path, tuple(os.path.join(path, n) for n in names))
+  if not os.path.exists(path):
+    raise InputError(f"{path}: no such file or folder; pass {_ACCEPTED}")
+  ext = _ext(path)
+  if ext in IMAGE_EXTENSIONS:
+    return InputItem("image", path, (path,))
+  if ext in VIDEO_EXTENSIONS:
+    return InputItem("video", path)
+  raise InputError(f"{path}: unknown extension {ext!r}; pass {_ACCEPTED}")
+
+
+def collect_inputs(paths: list[str]) -> list[InputItem]:
+  """Resolves each path to an image, a folder of frames or a video.
+
+  Nothing is decoded here; errors (missing path, unknown extension, folder
+  without images) are raised before any work starts.
+
+  Args:
+    paths: files or folders.
+
+  Returns:
+    one ``InputItem`` per path, in the given order.
+  """
+  if isinstance(paths, (str, os.PathLike)):
+    paths = [paths]
+  return [_resolve(os.fspath(p)) for p in paths]
+
+
+def iter_item_frames(item: InputItem, max_frames: int | None = None) -> Iterator[np.ndarray]:
+  """Yields an item's frames: [H, W, 3] uint8 RGB (an image is a 1-frame sequence)."""
+  if item.kind == "video":
+    yield from iter_frames(item.path, max_frames)
+    return
+  for path in item.frames[:max_frames]:
+    yield read_image(path)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[str]:
+  """Yields a temp path beside ``path`` (same extension); renames it to ``path`` on success.
+
+  On any exception the temp file is removed and ``path`` is left untouched.
+  The parent folder is created if needed.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-",
+                             suffix=os.path.splitext(path)[1])
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
+  image = np.asarray(image)
+  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f"{what} must be uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
+  return image
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+  """Writes a uint8 [H, W, 3] RGB image; the format follows the extension."""
+  image = _check_rgb(image, "image")
+  ext = _ext(path)
+  if ext not in IMAGE_EXTENSIONS:
+    raise InputError(f"{path}: cannot write extension {ext!r}; use one of {' '.join(IMAGE_EXTENSIONS)}")
+  ok, data = cv2.imencode(ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+  if not ok:
+    raise InputError(f"{path}: OpenCV could not encode the image as {ext}; try .png")
+  with atomic_output(path) as tmp, open(tmp, "wb") as f:
+    f.write(data.tobytes())
+
+
+def write_video(path: str, frames: np.ndarray, fps: float) -> None:
+  """Writes frames as a video ('mp4v' for .mp4/.m4v/.mov, 'MJPG' for .avi).
+
+  Args:
+    path: output file; its extension picks the codec.
+    frames: [T, H, W, 3] uint8 RGB, T >= 1 (or a list of [H, W, 3]).
+    fps: frames per second, > 0.
+  """
+  frames = np.asarray(frames)
+  if frames.ndim != 4 or len(frames) == 0:
+    raise ValueError(f"frames must be uint8 [T, H, W, 3] with T >= 1, got shape {frames.shape}")
+  _check_rgb(frames[0], "each frame")
+  if not fps > 0:
+    raise ValueError(f"fps must be > 0, got {fps}")
+  ext = _ext(path)
+  if ext not in WRITE_FOURCC:
+    raise InputError(f"{path}: cannot write video extension {ext!r}; use one of {' '.join(WRITE_FOURCC)}")
+  height, width = frames.shape[1:3]
+  with atomic_output(path) as tmp:
+    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*WRITE_FOURCC[ext]), float(fps),
+                             (width, height))
+    if not writer.isOpened():
+      raise InputError(f"{path}: OpenCV could not open a video writer for {ext} "
+                       f"({WRITE_FOURCC[ext]}); check the folder is writable or use .avi")
+    try:
+      for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+      writer.release()
+    if os.path.getsize(tmp) == 0:
+      raise InputError(f"{path}: OpenCV wrote an empty video; check the codec or use .avi")

@@ -1,0 +1,24 @@
+"""Models, by name: ``MODELS[config.model.name]``."""
+
+from __future__ import annotations
+
+from flax import nnx
+
+from flowpose_jax.models.fusion import FUSION_VARIANTS, SpatialFusion
+from flowpose_jax.models.heatmap_net import OUTPUT_STRIDE, HeatmapNet, final_heatmaps
+
+MODELS = {"heatmap_net": HeatmapNet}
+
+
+def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
+  """Builds ``MODELS[model_cfg.name]`` from a config section."""
+  name = model_cfg.name
+  if name not in MODELS:
+    from flowpose_jax.errors import ConfigError
+    raise ConfigError(f"config.model.name={name!r} is not a model; choose one of {sorted(MODELS)}")
+  kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
+  return MODELS[name](num_joints=num_joints, rngs=nnx.Rngs(params=seed), **kwargs)
+
+
+__all__ = ["MODELS", "FUSION_VARIANTS", "OUTPUT_STRIDE", "HeatmapNet", "SpatialFusion",
+           "build_model", "final_heatmaps"]

@@ -1,0 +1,98 @@
+"""HeatmapNet (the paper's SpatialNet, conv1-conv8) with optional fusion.
+
+Layer table of the authors' Caffe release (tpfister/caffe-heatmap,
+models/heatmap-flic-fusion/train_val.prototxt): all convs stride 1, 'same'
+padding, ReLU; 2x2/2 max-pool after conv1 and conv2, so a 256x256 input gives
+64x64 maps (stride 4).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from flowpose_jax.models import layers
+from flowpose_jax.models.fusion import SpatialFusion
+
+# (name, kernel, output channels, max-pool after).
+SPATIAL_LAYERS: tuple[tuple[str, int, int, bool], ...] = (
+    ("conv1", 5, 128, True),
+    ("conv2", 5, 128, True),
+    ("conv3", 5, 128, False),
+    ("conv4", 9, 256, False),
+    ("conv5", 9, 512, False),
+    ("conv6", 1, 256, False),
+    ("conv7", 1, 256, False),
+)
+FUSION_INPUTS = ("conv3", "conv7")
+OUTPUT_STRIDE = 4
+PIXEL_SCALE = 1.0 / 255.0  # uint8 -> [0, 1]; then centred at 0.
+PIXEL_CENTRE = 0.5
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+class HeatmapNet(nnx.Module):
+  """Frame -> joint heatmaps, plus the spatial-fusion refinement.
+
+  Args:
+    num_joints: output channels (7 for BBC Pose).
+    width: channel multiplier (1.0 = paper).
+    fusion: "release", "slides" or "none" (see ``fusion.FUSION_VARIANTS``).
+    final_relu: ReLU on conv8 as in the release (default off, PAPER.md P2).
+    dtype: compute dtype name ("float32" | "bfloat16" | "float16"); params stay float32.
+  """
+
+  def __init__(self, *, num_joints: int = 7, width: float = 1.0, fusion: str = "release",
+               final_relu: bool = False, dtype: str = "float32", rngs: nnx.Rngs):
+    if dtype not in DTYPES:
+      raise ValueError(f"model.dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    self.dtype = DTYPES[dtype]
+    self.final_relu = final_relu
+    self.names = tuple(name for name, *_ in SPATIAL_LAYERS)
+    self.pools = tuple(pool for *_, pool in SPATIAL_LAYERS)
+    self.convs = nnx.List([])
+    channels = {}
+    c = 3
+    for name, kernel, out, _ in SPATIAL_LAYERS:
+      out = layers.scaled(out, width)
+      self.convs.append(layers.conv(c, out, kernel, dtype=self.dtype, rngs=rngs))
+      channels[name] = c = out
+    self.conv8 = layers.conv(c, num_joints, 1, dtype=self.dtype, rngs=rngs, head=True)
+    if fusion == "none":
+      self.fusion = None
+    else:
+      self.fusion = SpatialFusion(sum(channels[n] for n in FUSION_INPUTS), variant=fusion,
+                                  width=width, num_joints=num_joints, dtype=self.dtype, rngs=rngs)
+
+  def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
+    """Runs the net.
+
+    Args:
+      images: [B, S, S, 3] uint8 RGB (or float in 0..255), S divisible by 4.
+
+    Returns:
+      dict with "heatmap" (conv8) and, with fusion, "fusion": each
+      [B, S/4, S/4, J] float32.
+    """
+    x = images.astype(self.dtype) * PIXEL_SCALE - PIXEL_CENTRE
+    feats = {}
+    for name, conv, pool in zip(self.names, self.convs, self.pools):
+      x = nnx.relu(conv(x))
+      if pool:
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+      feats[name] = x
+    heat = self.conv8(x)
+    if self.final_relu:
+      heat = nnx.relu(heat)
+    out = {"heatmap": heat.astype(jnp.float32)}
+    if self.fusion is not None:
+      fused = self.fusion(jnp.concatenate([feats[n] for n in FUSION_INPUTS], axis=-1))
+      out["fusion"] = fused.astype(jnp.float32)
+    return out
+
+
+def final_heatmaps(outputs: dict[str, jax.Array]) -> jax.Array:
+  """The model's answer: the fusion output when present, else conv8. [B, h, w, J]."""
+  return outputs["fusion"] if "fusion" in outputs else outputs["heatmap"]

@@ -1,0 +1,279 @@
+"""Synthetic signer renderer, label noise and the ``synthetic_signers`` TFDS builder."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from flowpose_jax import joints as joints_lib
+from flowpose_jax.data import synthetic
+
+H, W, T = 80, 96, 16  # non-square on purpose.
+_J = {n: i for i, n in enumerate(joints_lib.JOINT_NAMES)}
+
+
+@functools.lru_cache(maxsize=None)
+def _video(seed: int, num_frames: int = T, height: int = H, width: int = W):
+  return synthetic.render_video(seed, num_frames, height, width)
+
+
+def test_deterministic_and_seed_dependent():
+  a = synthetic.render_video(3, 6, H, W)
+  b = synthetic.render_video(3, 6, H, W)
+  c = synthetic.render_video(4, 6, H, W)
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  assert not np.array_equal(a["image"], c["image"])
+  assert not np.array_equal(a["joints"], c["joints"])
+
+
+def test_shapes_and_dtypes():
+  v = _video(0)
+  expected = {
+      "image": ((T, H, W, 3), np.uint8),
+      "joints": ((T, 7, 2), np.float32),
+      "visible": ((T, 7), np.bool_),
+      "box": ((T, 4), np.float32),
+      "flow": ((T, H, W, 2), np.float32),
+      "part_ids": ((T, H, W), np.uint8),
+  }
+  assert set(v) == set(expected)
+  for k, (shape, dtype) in expected.items():
+    assert v[k].shape == shape, k
+    assert v[k].dtype == dtype, k
+  np.testing.assert_array_equal(v["flow"][-1], 0.0)  # documented: last frame flows to itself.
+  assert np.abs(v["flow"][:-1]).max() > 0.5
+
+
+def test_joints_mostly_inside_and_visible_flags_consistent():
+  for seed in range(6):
+    v = _video(seed)
+    j = v["joints"]
+    inside = (j[..., 0] >= 0) & (j[..., 0] <= W - 1) & (j[..., 1] >= 0) & (j[..., 1] <= H - 1)
+    np.testing.assert_array_equal(v["visible"], inside)
+    assert inside.mean() > 0.8, seed
+    assert inside[:, [_J["head"], _J["right_shoulder"], _J["left_shoulder"]]].all(), seed
+    box = v["box"]
+    assert (box[:, 0] <= box[:, 2]).all() and (box[:, 1] <= box[:, 3]).all()
+    assert (box >= 0).all() and (box[:, [0, 2]] <= W - 1).all() and (box[:, [1, 3]] <= H - 1).all()
+    vis_j = np.where(v["visible"][..., None], j, np.nan)
+    # Visible joints lie in (or within a limb's half-thickness of) the person box.
+    margin = 3.0
+    assert np.nanmin(vis_j[..., 0] - box[:, None, 0]) > -margin
+    assert np.nanmax(vis_j[..., 0] - box[:, None, 2]) < margin
+    # The person fills 60-90 % of the frame height: head top well below 0, box reaches bottom.
+    assert (box[:, 3] >= H - 2).all()
+    assert (box[:, 1] > 0.05 * H).all() and (box[:, 1] < 0.5 * H).all()
+
+
+def test_person_right_is_image_left():
+  """BBC Pose order: the person's right shoulder is at smaller x, always."""
+  for seed in range(6):
+    j = _video(seed)["joints"]
+    assert (j[:, _J["right_shoulder"], 0] < j[:, _J["head"], 0]).all()
+    assert (j[:, _J["head"], 0] < j[:, _J["left_shoulder"], 0]).all()
+    # Elbows at rest tend to be outside the shoulders' midline on their own side.
+    mid = j[:, [_J["right_shoulder"], _J["left_shoulder"]], 0].mean(1)
+    assert np.mean(j[:, _J["right_elbow"], 0] < mid) > 0.7
+    assert np.mean(j[:, _J["left_elbow"], 0] > mid) > 0.7
+
+
+def test_hands_cross_over_a_long_video():
+  v = synthetic.render_video(11, 200, 64, 64)
+  j = v["joints"]
+  crossed = j[:, _J["right_wrist"], 0] > j[:, _J["left_wrist"], 0]
+  assert 0.0 < crossed.mean() < 0.6
+  head_dist = np.linalg.norm(j[:, 1:3] - j[:, :1], axis=-1).min(1)
+  assert (head_dist < 0.4 * 64).any()  # a hand comes near the face.
+
+
+def _warp_back(frame_next: np.ndarray, flow: np.ndarray) -> np.ndarray:
+  h, w = flow.shape[:2]
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+  return cv2.remap(frame_next, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_flow_warps_next_frame_onto_current():
+  for seed in range(4):
+    v = _video(seed)
+    img = v["image"].astype(np.float32)
+    ids = v["part_ids"]
+    errs, zero_errs = [], []
+    for t in range(T - 1):
+      f = v["flow"][t]
+      warped = _warp_back(img[t + 1], f)
+      xd = np.clip(np.rint(np.mgrid[0:H, 0:W][1] + f[..., 0]), 0, W - 1).astype(int)
+      yd = np.clip(np.rint(np.mgrid[0:H, 0:W][0] + f[..., 1]), 0, H - 1).astype(int)
+      same = (ids[t] > 0) & (ids[t] != synthetic.OCCLUDER) & (ids[t + 1][yd, xd] == ids[t])
+      moving = same & (np.hypot(f[..., 0], f[..., 1]) > 1.0)
+      if moving.sum() < 20:
+        continue
+      errs.append(np.abs(warped - img[t]).mean(-1)[moving])
+      zero_errs.append(np.abs(img[t + 1] - img[t]).mean(-1)[moving])
+    assert errs, seed
+    err, zero = np.median(np.concatenate(errs)), np.median(np.concatenate(zero_errs))
+    # Blur, lighting drift, noise and edges leave a few grey levels.
+    assert err < 8.0, (seed, err)
+    assert err < 0.5 * zero, (seed, err, zero)
+
+
+def test_flow_at_joints_moves_joints():
+  n_checked = 0
+  for seed in range(6):
+    v = _video(seed)
+    j, f, ids = v["joints"], v["flow"], v["part_ids"]
+    for t in range(T - 1):
+      for k in range(joints_lib.NUM_JOINTS):
+        x, y = np.rint(j[t, k]).astype(int)
+        if not (0 <= x < W and 0 <= y < H) or ids[t, y, x] not in synthetic.JOINT_PARTS[k]:
+          continue
+        moved = j[t, k] + f[t, y, x]
+        tol = 0.5 if k != _J["head"] else 1.0
+        assert np.linalg.norm(moved - j[t + 1, k]) < tol, (seed, t, k)
+        n_checked += 1
+  assert n_checked > 0.7 * 6 * (T - 1) * joints_lib.NUM_JOINTS
+
+
+def test_flow_is_zero_on_background():
+  v = _video(1)
+  bg = v["part_ids"][:-1] == synthetic.BACKGROUND
+  assert bg.any()
+  np.testing.assert_array_equal(v["flow"][:-1][bg], 0.0)
+
+
+def _smooth_joints(num_frames: int, seed: int = 0):
+  v = synthetic.render_video(seed, num_frames, 64, 64)
+  return v["joints"], np.ones_like(v["visible"])
+
+
+def test_corrupt_labels_jitter_statistics():
+  j, vis = _smooth_joints(300)
+  noisy = synthetic.corrupt_labels(j, vis, np.random.default_rng(0), jitter_px=2.0,
+                                   jitter_corr_frames=4.0, swap_rate=0.0, lost_rate=0.0)
+  assert noisy.dtype == np.float32 and noisy.shape == j.shape
+  d = (noisy - j).reshape(len(j), -1)
+  assert 1.4 < d.std() < 2.6
+  lag1 = np.mean([np.corrcoef(d[1:, i], d[:-1, i])[0, 1] for i in range(d.shape[1])])
+  assert lag1 > 0.5  # temporally correlated, as a tracker's drift.
+
+
+def test_corrupt_labels_swaps_and_lost_tracks():
+  j, vis = _smooth_joints(400, seed=2)
+  rw, lw = _J["right_wrist"], _J["left_wrist"]
+  swapped = synthetic.corrupt_labels(j, vis, np.random.default_rng(1), jitter_px=0.0,
+                                     swap_rate=0.02, lost_rate=0.0)
+  is_swap = np.all(swapped[:, rw] == j[:, lw], -1) & np.all(swapped[:, lw] == j[:, rw], -1)
+  assert 0.05 < is_swap.mean() < 0.6
+  runs = np.diff(np.flatnonzero(np.diff(np.r_[0, is_swap.astype(int), 0])))[::2]
+  assert runs.max() >= 4  # swaps last several frames.
+  np.testing.assert_array_equal(swapped[:, [_J["head"], 5, 6]], j[:, [_J["head"], 5, 6]])
+
+  lost = synthetic.corrupt_labels(j, vis, np.random.default_rng(2), jitter_px=0.0,
+                                  swap_rate=0.0, lost_rate=0.03, lost_drift_px=0.5)
+  err = np.linalg.norm(lost - j, axis=-1)
+  assert (err[:, [rw, lw, 3, 4]] > 5).any()
+  np.testing.assert_array_equal(err[:, [0, 5, 6]], 0.0)
+
+
+def test_corrupt_labels_default_noise_and_invisible_untouched():
+  j, vis = _smooth_joints(200, seed=3)
+  vis = vis.copy()
+  vis[::7, 1] = False
+  j_in = j.copy()
+  noisy = synthetic.corrupt_labels(j, vis, np.random.default_rng(5),
+                                   **dataclasses.asdict(synthetic.LabelNoise()))
+  np.testing.assert_array_equal(j, j_in)  # input not modified.
+  np.testing.assert_array_equal(noisy[::7, 1], j[::7, 1])
+  med = np.median(np.linalg.norm(noisy - j, axis=-1))
+  assert 0.5 < med < 5.0
+
+
+# ---------------------------------------------------------------- TFDS builder
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+  from data_builders import synthetic_signers
+  d = str(tmp_path_factory.mktemp("tfds"))
+  synthetic_signers.build("tiny", d)
+  synthetic_signers.build("tiny_noisy", d)
+  return d
+
+
+def _source(name, split, data_dir):
+  import tensorflow_datasets as tfds
+  return tfds.data_source(f"synthetic_signers/{name}", split=split, data_dir=data_dir)
+
+
+def test_builder_registered_and_configs(tiny_dir):
+  import tensorflow_datasets as tfds
+  from data_builders import synthetic_signers
+  names = {c.name for c in synthetic_signers.CONFIGS}
+  assert names == {"tiny", "demo", "large", "tiny_noisy", "demo_noisy", "large_noisy"}
+  builder = tfds.builder("synthetic_signers/tiny", data_dir=tiny_dir)
+  assert isinstance(builder, synthetic_signers.SyntheticSigners)
+  assert builder.info.disable_shuffling
+  assert builder.info.splits["train"].num_examples == 4 * 12
+  cfg = {c.name: c for c in synthetic_signers.CONFIGS}
+  assert cfg["tiny"].noise is None and cfg["tiny_noisy"].noise is not None
+  assert (cfg["large"].height, cfg["large"].width) == (256, 256)
+
+
+def test_builder_tiny_reads_back_in_order(tiny_dir):
+  from data_builders import synthetic_signers
+  cfg = {c.name: c for c in synthetic_signers.CONFIGS}["tiny"]
+  fpv, h, w = cfg.frames_per_video, cfg.height, cfg.width
+  video_sets = {}
+  for split in synthetic_signers.SPLITS:
+    src = _source("tiny", split, tiny_dir)
+    assert len(src) == cfg.num_videos[split] * fpv
+    ids = np.array([(src[i]["video_id"], src[i]["frame_index"]) for i in range(len(src))])
+    np.testing.assert_array_equal(ids[:, 1], np.tile(np.arange(fpv), cfg.num_videos[split]))
+    np.testing.assert_array_equal(ids[:, 0], np.repeat(np.unique(ids[:, 0]), fpv))
+    assert (np.diff(ids[:, 0]) >= 0).all()
+    video_sets[split] = set(ids[:, 0].tolist())
+    ex = src[0]
+    assert ex["image"].dtype == np.uint8 and ex["image"].shape == (h, w, 3)
+    assert ex["joints"].shape == (7, 2) and ex["joints"].dtype == np.float32
+    assert ex["visible"].dtype == np.bool_
+    np.testing.assert_array_equal(ex["joints"], ex["joints_true"])  # clean config.
+  assert not video_sets["train"] & video_sets["validation"]
+  assert not video_sets["train"] & video_sets["test"]
+  assert not video_sets["validation"] & video_sets["test"]
+
+
+def test_builder_record_matches_renderer(tiny_dir):
+  from data_builders import synthetic_signers
+  cfg = {c.name: c for c in synthetic_signers.CONFIGS}["tiny"]
+  src = _source("tiny", "validation", tiny_dir)
+  fpv = cfg.frames_per_video
+  video = synthetic.render_video(synthetic_signers.video_seed("tiny", "validation", 1), fpv,
+                                 cfg.height, cfg.width)
+  for t in (0, 5, fpv - 1):
+    ex = src[fpv + t]
+    assert ex["frame_index"] == t
+    np.testing.assert_array_equal(ex["joints_true"], video["joints"][t])
+    np.testing.assert_array_equal(ex["box"], video["box"][t])
+    np.testing.assert_array_equal(ex["visible"], video["visible"][t])
+    flow = ex["flow"].astype(np.float32)
+    # float16: relative error <= 2**-11 (documented in the builder).
+    np.testing.assert_allclose(flow, video["flow"][t], rtol=2.0**-11, atol=1e-6)
+    jpeg_err = np.abs(ex["image"].astype(float) - video["image"][t].astype(float)).mean()
+    assert jpeg_err < 6.0
+
+
+def test_builder_noisy_train_labels_only(tiny_dir):
+  train_clean = _source("tiny", "train", tiny_dir)
+  train = _source("tiny_noisy", "train", tiny_dir)
+  test = _source("tiny_noisy", "test", tiny_dir)
+  diffs = [np.abs(train[i]["joints"] - train[i]["joints_true"]).max() for i in range(len(train))]
+  assert np.mean(np.array(diffs) > 0.01) > 0.5
+  for i in range(0, len(train), 7):  # same videos as the clean config.
+    np.testing.assert_array_equal(train[i]["joints_true"], train_clean[i]["joints_true"])
+  for i in range(len(test)):
+    np.testing.assert_array_equal(test[i]["joints"], test[i]["joints_true"])

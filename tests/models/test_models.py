@@ -1,0 +1,53 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from flowpose_jax.models import FUSION_VARIANTS, HeatmapNet, final_heatmaps
+
+
+def _count(model):
+  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def test_paper_size_parameter_count_and_shapes():
+  model = nnx.eval_shape(lambda: HeatmapNet(rngs=nnx.Rngs(0)))
+  assert _count(model) == 17_615_886  # conv1-8 14,299,911 + release fusion 3,315,975
+  out = nnx.eval_shape(lambda m: m(jnp.zeros((2, 256, 256, 3), jnp.uint8)), model)
+  assert out["heatmap"].shape == (2, 64, 64, 7)
+  assert out["fusion"].shape == (2, 64, 64, 7)
+
+
+def test_spatialnet_alone_and_slides_variant():
+  assert _count(nnx.eval_shape(lambda: HeatmapNet(fusion="none", rngs=nnx.Rngs(0)))) == 14_299_911
+  slides = nnx.eval_shape(lambda: HeatmapNet(fusion="slides", rngs=nnx.Rngs(0)))
+  kernels = [c.kernel.shape for c in slides.fusion.hidden]
+  assert [(k[0], k[-1]) for k in kernels] == list(FUSION_VARIANTS["slides"])
+
+
+def test_unknown_fusion_variant():
+  with pytest.raises(ValueError, match="release"):
+    HeatmapNet(fusion="bogus", width=0.125, rngs=nnx.Rngs(0))
+
+
+def test_small_model_every_param_gets_gradient():
+  model = HeatmapNet(width=0.125, rngs=nnx.Rngs(0))
+  graphdef, params = nnx.split(model)
+  images = jax.random.randint(jax.random.key(1), (2, 32, 32, 3), 0, 255).astype(jnp.uint8)
+
+  def loss(p):
+    out = nnx.merge(graphdef, p)(images)
+    return sum(jnp.mean(jnp.square(v - 0.5)) for v in out.values())
+
+  grads = jax.grad(loss)(params)
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    assert float(jnp.abs(g).max()) > 0, f"no gradient for {jax.tree_util.keystr(path)}"
+  assert final_heatmaps(nnx.merge(graphdef, params)(images)).shape == (2, 8, 8, 7)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_outputs():
+  model = HeatmapNet(width=0.125, dtype="bfloat16", rngs=nnx.Rngs(0))
+  out = model(np.zeros((1, 32, 32, 3), np.uint8))
+  assert out["fusion"].dtype == jnp.float32
+  assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from flowpose_jax import heatmaps
+
+
+def test_round_trip_subpixel():
+  rng = np.random.default_rng(0)
+  joints = rng.uniform(1.0, 62.0, (64, 7, 2)).astype(np.float32)
+  visible = np.ones((64, 7), bool)
+  decoded, conf = heatmaps.decode(heatmaps.encode(joints, visible, size=64, sigma=1.5))
+  assert np.abs(decoded - joints).max() < 0.05
+  assert (conf > 0.5).all()
+
+
+def test_border_joint_keeps_integer_axis():
+  joints = np.array([[[0.0, 30.3]] * 7], np.float32)
+  decoded, _ = heatmaps.decode(heatmaps.encode(joints, np.ones((1, 7), bool)))
+  assert np.allclose(decoded[0, :, 0], 0.0)
+  assert np.abs(decoded[0, :, 1] - 30.3).max() < 0.05
+
+
+def test_invisible_joint_empty_map_not_origin():
+  joints = np.full((1, 7, 2), -999.0, np.float32)
+  joints[0, 0] = (10.0, 20.0)
+  visible = np.zeros((1, 7), bool)
+  visible[0, 0] = True
+  maps = heatmaps.encode(joints, visible)
+  assert maps[0, ..., 1:].max() == 0.0
+  assert maps[0, 20, 10, 0] == pytest.approx(1.0)
+  _, conf = heatmaps.decode(maps)
+  assert conf[0, 1:].max() == 0.0
+
+
+def test_nan_joint_does_not_poison_map():
+  joints = np.full((1, 7, 2), np.nan, np.float32)
+  maps = heatmaps.encode(joints, np.zeros((1, 7), bool))
+  assert np.isfinite(maps).all() and maps.max() == 0.0
+
+
+def test_stride_transforms_invert_and_centre():
+  xy = np.array([[1.5, 2.0], [0.0, 255.0]], np.float32)
+  assert np.allclose(heatmaps.heatmap_to_input(heatmaps.input_to_heatmap(xy, 4), 4), xy)
+  # heatmap pixel 0 covers input pixels 0..3, centred at 1.5
+  assert np.allclose(heatmaps.input_to_heatmap(np.array([[1.5, 1.5]]), 4), 0.0)
+
+
+def test_letterbox_matrix_maps_extent_and_inverts():
+  m = heatmaps.letterbox_matrix((100, 200), None, 64)
+  corners = heatmaps.apply_affine(np.array([[-0.5, -0.5], [199.5, 99.5]]), m)
+  assert np.allclose(corners[:, 0], [-0.5, 63.5], atol=1e-4)
+  assert np.allclose(corners[:, 1].mean(), 31.5, atol=1e-4)  # centred vertically
+  pts = np.random.default_rng(1).uniform(0, 100, (5, 2))
+  back = heatmaps.apply_affine(heatmaps.apply_affine(pts, m), heatmaps.invert_affine(m))
+  assert np.allclose(back, pts, atol=1e-3)
+
+
+def test_letterbox_box_and_bad_box():
+  m = heatmaps.letterbox_matrix((480, 640), np.array([100, 50, 199, 249]), 128)
+  c = heatmaps.apply_affine(np.array([[149.5, 149.5]]), m)
+  assert np.allclose(c, 63.5, atol=1e-4)
+  with pytest.raises(ValueError, match="x1 > x0"):
+    heatmaps.letterbox_matrix((480, 640), np.array([10, 10, 5, 20]), 128)
+
+
+def test_encode_rejects_bad_shapes():
+  with pytest.raises(ValueError, match=r"\[N, J, 2\]"):
+    heatmaps.encode(np.zeros((7, 2)), np.ones(7, bool))
