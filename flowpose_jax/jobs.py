@@ -38,7 +38,8 @@ def build_dataset(name: str, data_dir: str | None) -> str:
   importlib.import_module(BUILDER_MODULES[base])
   root = resolve_data_dir(data_dir)
   try:
-    builder = tfds.builder(name, data_dir=root)
+    # array_record: readable by grain through tfds.data_source, no TensorFlow.
+    builder = tfds.builder(name, data_dir=root, file_format="array_record")
   except Exception as e:  # unknown config name etc.
     raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
   if not builder.is_prepared():

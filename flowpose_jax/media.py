@@ -123,7 +123,7 @@ def _open_video(path: str) -> tuple[cv2.VideoCapture, float, int]:
   if not cap.isOpened():
     cap.release()
     raise InputError(f"{path}: not a readable video (corrupt, truncated or unsupported codec); "
-                     f"re-encode it, e.g. `ffmpeg -i {path} -c:v libx264 out.mp4`")
+                     f"re-download it or re-encode it, e.g. `ffmpeg -i {path} out.mp4`")
   fps = float(cap.get(cv2.CAP_PROP_FPS))
   if not np.isfinite(fps) or fps <= 0:
     fps = DEFAULT_FPS

@@ -10,3 +10,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)  # configs/ and data_builders/ importable from a clone
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+  """The synthetic_signers/tiny dataset, built once per test session."""
+  from flowpose_jax import jobs
+  data_dir = str(tmp_path_factory.mktemp("tfds"))
+  jobs.build_dataset("synthetic_signers/tiny", data_dir)
+  return data_dir
+
+
+@pytest.fixture()
+def tiny_config(tiny_data_dir):
+  from configs import tiny
+  config = tiny.get_config()
+  config.dataset.data_dir = tiny_data_dir
+  return config

@@ -28,8 +28,13 @@ Features (H, W from the config):
     the same video (zeros on a video's last frame); zlib-compressed float16:
     relative error <= 2**-11, i.e. <= 0.008 px for |flow| < 32 px. Cast with
     ``.astype(np.float32)``.
-  video_id: int32, unique over all splits of a config.
-  frame_index: int32, 0..frames_per_video-1.
+  video_id: int32, unique over all splits of a config (train first, then
+    validation, then test); read back as a Python int.
+  frame_index: int32, 0..frames_per_video-1; read back as a Python int.
+
+Measured on a 2-core CPU: ``tiny`` builds in ~0.5 s (1.3 MB), ``demo`` in
+~22 s (50 MB, mostly flow); ``large`` is ~3 s per video (~25 min, not built
+by tests).
 
 Seeds: each video's seed is derived from the config's base name (without
 ``_noisy``), the split and the video index, so ``tiny`` and ``tiny_noisy`` hold

@@ -38,8 +38,7 @@ import numpy as np
 from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import ConfigError
 
-# Part ids of the part-id map, also the order in ``RenderParams``-independent
-# tables below. 0 is the background.
+# Part ids of the part-id map ('part_ids'); 0 is the background.
 BACKGROUND, TORSO, HEAD = 0, 1, 2
 R_UPPER, R_FORE, R_HAND = 3, 4, 5
 L_UPPER, L_FORE, L_HAND = 6, 7, 8
@@ -65,7 +64,7 @@ JOINT_PARTS: tuple[tuple[int, ...], ...] = (
 
 _SUPERSAMPLE = 2  # canvas pixels per image pixel (sprites are drawn finer).
 _DRAW_SHIFT = 4  # fractional bits for cv2 drawing (sub-pixel polygons).
-_FLOW_EXTRA_FRAMES = 2  # key-frame tracks cover [-2, T+2] for blur sub-frames.
+_TRACK_MARGIN_FRAMES = 2  # key-frame tracks cover [-2, T+2] for blur sub-frames.
 
 # Body proportions in body units U (one head height): U = person_height / _BODY_UNITS_TALL,
 # where person_height is the distance from the top of the head to the frame bottom.
@@ -77,6 +76,8 @@ _UPPER_LEN, _FORE_LEN, _HAND_LEN = 1.2, 1.1, 0.5
 _UPPER_R0, _UPPER_R1 = 0.24, 0.19  # limb half-thickness at its two ends.
 _FORE_R0, _FORE_R1 = 0.18, 0.13
 _TORSO_DEPTH = 3.6  # torso polygon length below the shoulder line (leaves the frame).
+# Clothing styles: fraction of the (upper arm, forearm) axis covered by the sleeve.
+_SLEEVES = ((1.0, 0.97), (1.0, 0.97), (1.0, 0.8), (0.6, 0.0))
 
 # Gestures: (abduction rad, elbow flexion rad, upper-arm foreshortening, forearm
 # foreshortening, wrist angle rad). Abduction > 0 moves the elbow away from the
@@ -164,9 +165,9 @@ def _ease_track(times: np.ndarray, key_t: np.ndarray, key_v: np.ndarray) -> np.n
 
 
 def _key_times(rng: np.random.Generator, num_frames: int, gap: tuple[int, int]) -> np.ndarray:
-  """[K] key times from before -_FLOW_EXTRA_FRAMES to after the last frame."""
-  t = [-float(_FLOW_EXTRA_FRAMES) - rng.uniform(0, gap[1])]
-  while t[-1] <= num_frames + _FLOW_EXTRA_FRAMES:
+  """[K] key times from before -_TRACK_MARGIN_FRAMES to after the last frame."""
+  t = [-float(_TRACK_MARGIN_FRAMES) - rng.uniform(0, gap[1])]
+  while t[-1] <= num_frames + _TRACK_MARGIN_FRAMES:
     t.append(t[-1] + rng.uniform(gap[0], gap[1]))
   return np.asarray(t)
 
@@ -655,7 +656,7 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
   cloth_base = rng.uniform(0, 255, 3)
   pattern_seed = int(rng.integers(0, 2**31))
   cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale)
-  sleeve = rng.choice([1.0, 1.0, 0.9, 0.5])
+  sleeve_up, sleeve_fore = _SLEEVES[rng.integers(0, len(_SLEEVES))]
   sprites = {
       TORSO: _torso_sprite(rng, scale, skin, cloth_fn),
       HEAD: _head_sprite(rng, scale, skin),
@@ -663,11 +664,9 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
   }
   for up, fo, ha in ((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND)):
     sprites[up] = _limb_sprite(rng, _UPPER_LEN * scale, _UPPER_R0 * scale, _UPPER_R1 * scale,
-                               cloth_fn, skin, 1.0 if sleeve >= 1.0 else min(1.0, 2 * sleeve),
-                               scale)
+                               cloth_fn, skin, sleeve_up, scale)
     sprites[fo] = _limb_sprite(rng, _FORE_LEN * scale, _FORE_R0 * scale, _FORE_R1 * scale,
-                               cloth_fn, skin, max(0.0, 2 * sleeve - 1.0) if sleeve < 1 else 0.97,
-                               scale)
+                               cloth_fn, skin, sleeve_fore, scale)
     sprites[ha] = _hand_sprite(rng, scale, skin)
   background = _background(rng, height, width, p)
   motion = _sample_motion(rng, num_frames, p, height, width, unit)

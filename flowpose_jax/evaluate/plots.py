@@ -59,7 +59,7 @@ def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = 
     ax.set_xlabel("distance from GT (px)")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, PERCENT)
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, max(float(np.max(r["thresholds"])) for r in curves.values()))
     ax.grid(True, alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
   for ax in axes[len(panels):]:

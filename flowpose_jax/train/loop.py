@@ -89,7 +89,8 @@ def _timelapse_image(images: np.ndarray, hm: np.ndarray) -> np.ndarray:
 
 
 def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=None,
-                       mesh=None, show_progress: bool = True) -> state_lib.TrainState:
+                       mesh=None, show_progress: bool = True, until_step: int | None = None
+                       ) -> state_lib.TrainState:
   """Trains ``config`` in ``workdir``, resuming from its latest checkpoint.
 
   Args:
@@ -98,6 +99,8 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     train_source / eval_source: random-access record sequences; default: the
       TFDS splits named by ``config.dataset``.
     mesh: device mesh (default: all devices on a "data" axis).
+    until_step: stop (with a checkpoint) after this step, as a preempted job
+      would; the schedule still spans ``config.num_train_steps``.
 
   Returns:
     The final TrainState (replicated).
@@ -144,7 +147,8 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   last_good = start if start else None
   window_start = start
   t0, seen = time.perf_counter(), 0
-  bar = tqdm(range(start, config.num_train_steps), initial=start, total=config.num_train_steps,
+  end = config.num_train_steps if until_step is None else min(until_step, config.num_train_steps)
+  bar = tqdm(range(start, end), initial=start, total=config.num_train_steps,
              desc="train", unit="step", disable=not show_progress or jax.process_index() != 0)
   for step in bar:
     batch = step_lib.to_global_batch(mesh, next(train_it))
@@ -154,7 +158,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     pending.append(metrics)
     seen += config.batch_size
     done = step + 1
-    is_last = done == config.num_train_steps
+    is_last = done == end
     save_now = done % config.checkpoint_every == 0 or is_last
     if done % config.log_every == 0 or save_now:
       for m in jax.device_get(pending):
@@ -186,7 +190,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
       writer.image(done, "timelapse/val_heatmaps", _timelapse_image(timelapse["image"], hm))
     if eval_source is not None and config.eval_every and (done % config.eval_every == 0 or is_last):
       result = run_eval(predict, state.params, eval_source, config, desc="val")
-      writer.scalars(done, {f"val/acc@{config.eval.threshold:g}px/{k}": v
+      writer.scalars(done, {f"val/acc_{config.eval.threshold:g}px/{k}": v
                             for k, v in accuracy_at(result, config.eval.threshold).items()})
       writer.flush()
   checkpointer.close()

@@ -35,18 +35,20 @@ def test_eight_devices_match_one_device():
   assert jax.device_count() == 8, "conftest should simulate 8 CPU devices"
   config = tiny.get_config()
   config.optimizer.warmup_steps = 0
+  # SGD: the update is linear in the gradient, so this compares the gradients
+  # themselves (Adam would amplify float-order noise in near-zero gradients).
+  config.optimizer.name = "sgd"
+  config.optimizer.learning_rate = 0.05
   batches = [_batch(config, config.batch_size, s) for s in range(2)]
   p8, l8 = _run(config, step_lib.make_mesh(), batches)
   p1, l1 = _run(config, step_lib.make_mesh(jax.devices()[:1]), batches)
   np.testing.assert_allclose(l8, l1, rtol=1e-5)
   flat8, flat1 = jax.tree.leaves(p8), jax.tree.leaves(p1)
   for a, b in zip(flat8, flat1):
-    # Adam normalises tiny gradients, so float reduction order shows as ~1e-6
-    # differences; the updates themselves are ~lr = 1e-3.
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=2e-5)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   # and the update is not trivially zero
   _, p0 = state_lib.make_model(config)
-  assert max(float(np.abs(a - b).max()) for a, b in zip(flat8, jax.tree.leaves(p0))) > 1e-4
+  assert max(float(np.abs(a - b).max()) for a, b in zip(flat8, jax.tree.leaves(p0))) > 1e-5
 
 
 def test_batch_not_divisible_by_devices_names_both_numbers():

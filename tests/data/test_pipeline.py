@@ -1,0 +1,224 @@
+import json
+
+import numpy as np
+import pytest
+from configs.common import base_config
+
+from flowpose_jax import heatmaps
+from flowpose_jax.data import pipeline
+from flowpose_jax.errors import ConfigError
+from flowpose_jax.joints import NUM_JOINTS
+
+FRAME_HW = (72, 128)
+
+
+def _record(i, hw=FRAME_HW):
+  """A synthetic record: seeded random texture, joints well inside the frame."""
+  rng = np.random.default_rng(1000 + i)
+  h, w = hw
+  image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+  joints = rng.uniform([0.3 * w, 0.3 * h], [0.7 * w, 0.7 * h], (NUM_JOINTS, 2)).astype(np.float32)
+  return {
+      "image": image,
+      "joints": joints,
+      "joints_true": joints + np.float32(0.25),
+      "visible": np.ones(NUM_JOINTS, bool),
+      "video_id": np.int32(i),
+      "frame_index": np.int32(10 * i),
+      "flow": np.zeros((h, w, 2), np.float32),
+  }
+
+
+def _config(**overrides):
+  c = base_config()
+  c.input.size = 64
+  c.batch_size = 4
+  c.eval.batch_size = 4
+  c.input.read_threads = 2
+  c.input.prefetch_batches = 2
+  for k, v in overrides.items():
+    node = c
+    *path, last = k.split(".")
+    for p in path:
+      node = node[p]
+    node[last] = v
+  return c
+
+
+def _take(it, n):
+  return [next(it) for _ in range(n)]
+
+
+def _assert_same_batches(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    assert x.keys() == y.keys()
+    for k in x:
+      np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+SOURCE = [_record(i) for i in range(10)]
+
+
+def test_train_example_keys_shapes_and_consistency():
+  config = _config()
+  ex = pipeline.TrainTransform(config).random_map(SOURCE[0], np.random.default_rng(0))
+  h = 64 // 4
+  assert ex["image"].shape == (64, 64, 3) and ex["image"].dtype == np.uint8
+  assert ex["targets"].shape == (h, h, NUM_JOINTS) and ex["targets"].dtype == np.float32
+  assert ex["weights"].shape == (NUM_JOINTS,) and ex["weights"].dtype == np.float32
+  assert ex["joints"].shape == (NUM_JOINTS, 2) and ex["matrix"].shape == (2, 3)
+  assert ex["frame_visible"].dtype == bool and ex["video_id"].dtype == np.int32
+  assert "flow" not in ex
+  on = ex["weights"] > 0
+  decoded, _ = heatmaps.decode(ex["targets"][None])
+  np.testing.assert_allclose(decoded[0][on], ex["joints"][on], atol=0.05)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matrix_maps_labels_back_to_frame_joints_in_channel_order(seed):
+  # With joints_true == joints, channel k of the target maps back to frame_joints[k]
+  # through the inverse of the recorded matrix, flipped or not.
+  record = dict(SOURCE[seed % len(SOURCE)])
+  record["joints_true"] = record["joints"]
+  ex = pipeline.TrainTransform(_config()).random_map(record, np.random.default_rng(seed))
+  back = heatmaps.apply_affine(heatmaps.heatmap_to_input(ex["joints"], 4), heatmaps.invert_affine(ex["matrix"]))
+  np.testing.assert_allclose(back, ex["frame_joints"], atol=1e-3)
+
+
+def test_flip_occurs_and_swaps_frame_joints():
+  transform = pipeline.TrainTransform(_config())
+  flips = [bool(transform.random_map(SOURCE[0], np.random.default_rng(s))["flipped"]) for s in range(8)]
+  assert any(flips) and not all(flips)
+
+
+@pytest.mark.parametrize("transform", ["train", "eval"])
+def test_missing_joints_masked_not_origin(transform):
+  config = _config()
+  record = dict(SOURCE[1])
+  joints = record["joints"].copy()
+  joints[1] = -999.0
+  joints[2] = np.nan
+  visible = np.ones(NUM_JOINTS, bool)
+  visible[3] = False
+  record.update(joints=joints, joints_true=joints, visible=visible)
+  if transform == "train":
+    ex = pipeline.TrainTransform(config).random_map(record, np.random.default_rng(0))
+  else:
+    ex = pipeline.EvalTransform(config).map(record)
+  missing = {1, 2, 3}
+  if ex["flipped"]:
+    missing = {pipeline.augment.FLIP_INDEX[k] for k in missing}
+  missing = sorted(missing)
+  present = sorted(set(range(NUM_JOINTS)) - set(missing))
+  assert (ex["weights"][missing] == 0).all() and (ex["weights"][present] == 1).all()
+  assert ex["targets"][..., missing].max() == 0.0
+  assert (ex["targets"][..., present].max((0, 1)) > 0.5).all()
+  assert np.isnan(ex["joints"][missing]).all()
+  assert np.isnan(ex["frame_joints"][missing]).all() and not ex["frame_visible"][missing].any()
+
+
+def test_off_map_joints_get_zero_weight_and_empty_map():
+  config = _config()
+  record = dict(SOURCE[2])
+  joints = record["joints"].copy()
+  joints[0] = (-40.0, 30.0)  # left of the frame
+  joints[1] = (60.0, FRAME_HW[0] + 50.0)  # far below the letterboxed frame
+  joints[2] = (0.0, 0.0)  # the corner pixel centre is still on the map
+  record.update(joints=joints, joints_true=joints)
+  ex = pipeline.EvalTransform(config).map(record)
+  np.testing.assert_array_equal(ex["weights"], [0, 0, 1, 1, 1, 1, 1])
+  assert ex["targets"][..., :2].max() == 0.0
+  assert ex["frame_visible"][:2].all()  # annotated: evaluation may still score them
+
+
+def test_eval_transform_equals_train_without_augmentation():
+  config = _config(**{"augment.enabled": False})
+  a = pipeline.TrainTransform(config).random_map(SOURCE[3], np.random.default_rng(5))
+  b = pipeline.EvalTransform(config).map(SOURCE[3])
+  _assert_same_batches([a], [b])
+  np.testing.assert_array_equal(b["matrix"], heatmaps.letterbox_matrix(FRAME_HW, None, 64))
+
+
+def test_same_seed_same_batches_and_other_seed_differs():
+  a = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
+  b = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
+  c = _take(pipeline.make_train_iterator(SOURCE, _config(seed=1), shard_index=0, shard_count=1), 4)
+  _assert_same_batches(a, b)
+  assert not np.array_equal(a[0]["image"], c[0]["image"])
+  ids = np.concatenate([x["video_id"] for x in a])  # 16 draws over 2 epochs of 10
+  assert set(ids[:8].tolist()) <= set(range(10)) and len(set(ids[:10].tolist())) == 10
+
+
+def test_checkpoint_state_round_trip():
+  config = _config()
+  it = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
+  _take(it, 3)  # 12 examples: already into the second epoch of 10
+  state = json.loads(json.dumps(it.get_state()))
+  expected = _take(it, 3)
+  resumed = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
+  resumed.set_state(state)
+  _assert_same_batches(_take(resumed, 3), expected)
+
+
+def test_host_shards_are_disjoint():
+  config = _config(batch_size=4)
+  ids = []
+  for index in range(2):
+    it = pipeline.make_train_iterator(SOURCE, config, shard_index=index, shard_count=2)
+    batch = next(it)
+    assert batch["image"].shape[0] == 2
+    ids.append({int(v) for b in _take(it, 5) for v in b["video_id"]})
+  assert ids[0] == set(range(0, 10, 2)) and ids[1] == set(range(1, 10, 2))
+
+
+def test_batch_not_divisible_by_shards_names_both_numbers():
+  with pytest.raises(ConfigError, match=r"batch_size=6.*4"):
+    pipeline.make_train_iterator(SOURCE, _config(batch_size=6), shard_index=0, shard_count=4)
+
+
+def test_workers_match_in_process_and_resume():
+  # grain worker processes (mp_prefetch) give the in-process batches and a restorable state.
+  plain = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 5)
+  config = _config(**{"input.workers": 1})
+  it = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
+  _assert_same_batches(_take(it, 2), plain[:2])
+  state = json.loads(json.dumps(it.get_state()))
+  _assert_same_batches(_take(it, 3), plain[2:])
+  resumed = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
+  resumed.set_state(state)
+  _assert_same_batches(_take(resumed, 3), plain[2:])
+
+
+@pytest.mark.parametrize("batch_size,max_examples", [(4, 0), (3, 7), (5, 0), (16, 0)])
+def test_eval_batches_pad_and_cover_each_example_once(batch_size, max_examples):
+  config = _config()
+  batches = list(pipeline.make_eval_batches(SOURCE, config, batch_size=batch_size, max_examples=max_examples))
+  n = max_examples or len(SOURCE)
+  assert len(batches) == -(-n // batch_size)
+  for b in batches:
+    assert b["image"].shape == (batch_size, 64, 64, 3) and b[pipeline.MASK_KEY].shape == (batch_size,)
+  ids = np.concatenate([b["video_id"][b[pipeline.MASK_KEY]] for b in batches])
+  np.testing.assert_array_equal(ids, np.arange(n))
+  last = batches[-1]
+  assert not last["frame_visible"][~last[pipeline.MASK_KEY]].any()
+  again = list(pipeline.make_eval_batches(SOURCE, config, batch_size=batch_size, max_examples=max_examples))
+  _assert_same_batches(batches, again)
+
+
+def test_eval_batches_default_batch_size_and_optional_shard():
+  config = _config(**{"eval.batch_size": 3})
+  batches = list(pipeline.make_eval_batches(SOURCE, config, shard_index=1, shard_count=2))
+  assert all(len(b["video_id"]) == 3 for b in batches)
+  ids = np.concatenate([b["video_id"][b["_mask"]] for b in batches])
+  np.testing.assert_array_equal(ids, np.arange(1, 10, 2))
+
+
+def test_box_crop_and_any_frame_size():
+  config = _config(**{"input.crop": "box"})
+  record = _record(0, hw=(50, 90))
+  record["box"] = np.array([20, 5, 60, 45], np.float32)
+  ex = pipeline.EvalTransform(config).map(record)
+  expected = pipeline.augment.frame_to_input_matrix((50, 90), record["box"], config.input)
+  np.testing.assert_array_equal(ex["matrix"], expected)
+  assert ex["image"].shape == (64, 64, 3)

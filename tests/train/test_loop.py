@@ -1,0 +1,81 @@
+"""End to end: tiny training lowers the loss; resume is exact; NaN stops cleanly."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from flowpose_jax.errors import ConfigError, TrainingDivergedError
+from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train.loop import train_and_evaluate
+
+
+def _losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    rows = [json.loads(line) for line in f]
+  return {r["step"]: r["train/loss"] for r in rows if "train/loss" in r}
+
+
+def _quiet(config):
+  config.eval_every = 0
+  config.timelapse_frames = 0
+  return config
+
+
+def test_tiny_run_lowers_loss_and_writes_outputs(tiny_config, tmp_path):
+  config = tiny_config
+  config.num_train_steps = 60
+  config.log_every = 10
+  config.eval_every = 60
+  config.eval.max_examples = 16
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, show_progress=False)
+  losses = _losses(workdir)
+  first, last = losses[10], losses[60]
+  assert last < 0.7 * first, losses
+  assert ckpt_lib.Checkpointer(workdir).latest_step() == 60
+  assert os.listdir(os.path.join(workdir, "tensorboard"))
+  assert os.path.exists(os.path.join(workdir, "config.json"))
+
+
+def test_resume_continues_with_identical_losses(tiny_config, tmp_path):
+  config = _quiet(tiny_config)
+  config.num_train_steps = 8
+  config.log_every = 1
+  config.checkpoint_every = 100
+  straight = str(tmp_path / "straight")
+  train_and_evaluate(config, straight, show_progress=False)
+  resumed = str(tmp_path / "resumed")
+  train_and_evaluate(config, resumed, show_progress=False, until_step=4)
+  assert ckpt_lib.Checkpointer(resumed).latest_step() == 4
+  train_and_evaluate(config, resumed, show_progress=False)
+  a, b = _losses(straight), _losses(resumed)
+  assert sorted(a) == sorted(b) == list(range(1, 9))
+  np.testing.assert_allclose([a[s] for s in range(1, 9)], [b[s] for s in range(1, 9)], rtol=1e-6)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
+  config = _quiet(tiny_config)
+  config.optimizer.name = "sgd"
+  config.optimizer.learning_rate = 1e30
+  config.optimizer.warmup_steps = 0
+  config.optimizer.schedule = "constant"
+  config.optimizer.grad_clip = 0.0
+  config.log_every = 1
+  config.checkpoint_every = 1
+  workdir = str(tmp_path / "nan")
+  with pytest.raises(TrainingDivergedError, match=r"last good checkpoint is step \d+"):
+    train_and_evaluate(config, workdir, show_progress=False)
+  step = ckpt_lib.Checkpointer(workdir).latest_step()
+  assert step is not None and step >= 1
+
+
+def test_resume_with_other_model_is_refused(tiny_config, tmp_path):
+  config = _quiet(tiny_config)
+  config.num_train_steps = 1
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, show_progress=False)
+  config.model.width = 0.25
+  with pytest.raises(ConfigError, match="config.model"):
+    train_and_evaluate(config, workdir, show_progress=False)
