@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--config", required=True, help="config file[:arg], e.g. configs/demo.py")
   t.add_argument("--workdir", required=True)
   t.add_argument("--data_dir", default=None)
+  t.add_argument("--distributed", action="store_true",
+                 help="multi-host: call jax.distributed.initialize() (Slurm, TPU pods); see launch/")
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
   e.add_argument("--workdir", required=True)
@@ -79,6 +81,9 @@ def run(argv: list[str]) -> int:
     print(f"\ndemo finished in {summary['seconds'] / 60:.1f} min (training {summary['train_seconds'] / 60:.1f} min)")
     print(f"results, accuracy plot, overlay video and checkpoints: {os.path.abspath(args.workdir)}")
   elif args.command == "train":
+    if args.distributed:
+      import jax  # pylint: disable=import-outside-toplevel
+      jax.distributed.initialize()
     config = _load_config(args.config, overrides, args.data_dir)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")

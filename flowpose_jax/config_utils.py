@@ -79,6 +79,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
       if not isinstance(node, ml_collections.ConfigDict) or part not in node:
         near = difflib.get_close_matches(key, valid, n=3)
         hint = f"; did you mean {', '.join('--config.' + n for n in near)}?" if near else ""
+        if isinstance(node, ml_collections.ConfigDict):
+          section = ".".join(parts[:i]) or "config"
+          hint += f" (keys of {section}: {', '.join(sorted(node.keys()))})"
         raise ConfigError(f"--config.{key}: no such config key{hint}")
       if i < len(parts) - 1:
         node = node[part]

@@ -126,7 +126,10 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None) -> 
   os.makedirs(out_dir, exist_ok=True)
   written = []
   for item in media.collect_inputs(paths):
-    frames, fps = media.load_item(item)
+    if item.kind == "video":
+      frames, fps = media.read_video(item.path)
+    else:
+      frames, fps = [media.read_image(f) for f in item.frames], media.DEFAULT_FPS
     boxes = None if box is None else np.tile(np.asarray(box, np.float32), (len(frames), 1))
     joints, conf = predictor.joints(frames, boxes)
     stem = os.path.join(out_dir, item.name)

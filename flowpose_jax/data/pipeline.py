@@ -217,8 +217,9 @@ def _pad_batch(batch: dict[str, np.ndarray], batch_size: int) -> dict[str, np.nd
   out = {}
   for k, v in batch.items():
     v = np.asarray(v)
-    pad = np.zeros((batch_size - n,) + v.shape[1:], v.dtype)
-    out[k] = np.concatenate([v, pad], 0)
+    # Copies of the last real example: every field stays valid (e.g. an
+    # invertible affine), and "_mask" says which rows count.
+    out[k] = np.concatenate([v, np.repeat(v[-1:], batch_size - n, 0)], 0)
   out[MASK_KEY] = np.arange(batch_size) < n
   return out
 
@@ -239,7 +240,7 @@ def make_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict,
 
   Yields:
     ``EvalTransform`` examples stacked to [batch_size, ...]; the last batch is
-    padded with zeros and ``"_mask"`` [batch_size] bool marks real examples.
+    padded with copies of its last example and ``"_mask"`` [batch_size] bool marks real examples.
   """
   bs = int(config.eval.batch_size if batch_size is None else batch_size)
   if bs < 1:

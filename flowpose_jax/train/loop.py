@@ -186,8 +186,12 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
       checkpointer.save(done, state, train_it, meta=dict(meta, step=done))
       last_good = done
     if timelapse is not None and (done % config.timelapse_every == 0 or is_last):
-      hm = predict(state.params, timelapse["image"])
-      writer.image(done, "timelapse/val_heatmaps", _timelapse_image(timelapse["image"], hm))
+      tiles = _timelapse_image(timelapse["image"], predict(state.params, timelapse["image"]))
+      writer.image(done, "timelapse/val_heatmaps", tiles)
+      if jax.process_index() == 0:
+        from flowpose_jax import media  # pylint: disable=import-outside-toplevel
+        os.makedirs(os.path.join(workdir, "timelapse"), exist_ok=True)
+        media.write_image(os.path.join(workdir, "timelapse", f"step_{done:07d}.png"), tiles)
     if eval_source is not None and config.eval_every and (done % config.eval_every == 0 or is_last):
       result = run_eval(predict, state.params, eval_source, config, desc="val")
       writer.scalars(done, {f"val/acc_{config.eval.threshold:g}px/{k}": v
@@ -195,6 +199,8 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
       writer.flush()
   checkpointer.close()
   writer.close()
+  if hasattr(train_it, "close"):
+    train_it.close()  # stops grain worker processes, if any
   return state
 
 

@@ -1,0 +1,84 @@
+"""Training-step and inference throughput of a config's model on this machine.
+
+  python benchmarks/train_throughput.py --config configs/demo.py [--steps 10] [--config.model.dtype=bfloat16]
+
+Prints images/s for the jitted train step (data-parallel over all local
+devices, random batches, compile excluded) and for the forward pass, with the
+device, JAX version and git commit. Data loading is not included (see
+benchmarks/pipeline_throughput.py).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from flowpose_jax import config_utils, heatmaps  # noqa: E402
+from flowpose_jax.train import state as state_lib  # noqa: E402
+from flowpose_jax.train import step as step_lib  # noqa: E402
+
+
+def _commit() -> str:
+  try:
+    return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                   stderr=subprocess.DEVNULL).strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+
+
+def _batch(config, n, rng):
+  s, h = config.input.size, config.input.size // config.input.stride
+  joints = rng.uniform(2, h - 3, (n, 7, 2)).astype(np.float32)
+  return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
+          "targets": heatmaps.encode(joints, np.ones((n, 7), bool), h, config.input.sigma),
+          "weights": np.ones((n, 7), np.float32)}
+
+
+def main():
+  argv, overrides = config_utils.split_override_args(sys.argv[1:])
+  p = argparse.ArgumentParser()
+  p.add_argument("--config", default="configs/demo.py")
+  p.add_argument("--steps", type=int, default=10)
+  args = p.parse_args(argv)
+  config = config_utils.apply_overrides(config_utils.load_config_file(args.config), overrides)
+  mesh = step_lib.make_mesh()
+  graphdef, params = state_lib.make_model(config)
+  tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)
+  state = step_lib.replicate(mesh, state_lib.init_state(params, tx))
+  fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
+  rng = np.random.default_rng(0)
+  batch = step_lib.to_global_batch(mesh, _batch(config, config.batch_size, rng))
+  t = time.perf_counter()
+  state, m = fn(state, batch)
+  jax.block_until_ready(m)
+  compile_s = time.perf_counter() - t
+  t = time.perf_counter()
+  for _ in range(args.steps):
+    state, m = fn(state, batch)
+  jax.block_until_ready(m)
+  train_s = (time.perf_counter() - t) / args.steps
+
+  predict = step_lib.make_predict_fn(mesh, graphdef)
+  images = np.asarray(batch["image"])
+  predict(state.params, images)
+  t = time.perf_counter()
+  for _ in range(args.steps):
+    predict(state.params, images)
+  fwd_s = (time.perf_counter() - t) / args.steps
+
+  n = sum(x.size for x in jax.tree.leaves(params))
+  print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}  jax {jax.__version__}  commit {_commit()}")
+  print(f"config: {args.config} {overrides or ''}  params {n / 1e6:.2f} M  input {config.input.size}  "
+        f"batch {config.batch_size}  dtype {config.model.dtype}")
+  print(f"train step: {train_s * 1e3:.1f} ms = {config.batch_size / train_s:.1f} images/s (compile {compile_s:.1f} s)")
+  print(f"forward:    {fwd_s * 1e3:.1f} ms = {config.batch_size / fwd_s:.1f} images/s")
+
+
+if __name__ == "__main__":
+  main()
