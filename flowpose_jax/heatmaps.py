@@ -51,20 +51,21 @@ def encode(joints: np.ndarray, visible: np.ndarray, size: int = 64,
 def decode(heatmaps: np.ndarray, sigma: float = DEFAULT_SIGMA) -> tuple[np.ndarray, np.ndarray]:
   """Argmax with sub-pixel refinement.
 
-  The refinement fits a parabola to the log of the map at the argmax and its
-  two neighbours along each axis; for a Gaussian this is exact. Where a
-  neighbour is outside the map or not positive, that axis keeps the integer
-  argmax.
+  Along each axis, with both neighbours of the argmax on the map, a parabola
+  is fitted to the log of the three values (exact for a Gaussian of any
+  width). On the map's border only one neighbour exists; then the offset
+  comes from the log-ratio of the peak and that neighbour for a Gaussian of
+  the given ``sigma`` (exact for the codec's own maps). Where values are not
+  positive the axis keeps the integer argmax.
 
   Args:
     heatmaps: [N, H, W, J] float.
-    sigma: unused by the estimator (kept for API symmetry with ``encode``).
+    sigma: Gaussian width in heatmap px assumed on borders.
 
   Returns:
     joints: [N, J, 2] float32, (x, y) on the heatmap grid.
     confidence: [N, J] float32, the map's maximum value.
   """
-  del sigma
   hm = np.asarray(heatmaps, np.float32)
   if hm.ndim != 4:
     raise ValueError(f"heatmaps must be [N, H, W, J], got shape {hm.shape}")
@@ -75,22 +76,28 @@ def decode(heatmaps: np.ndarray, sigma: float = DEFAULT_SIGMA) -> tuple[np.ndarr
   iy, ix = np.divmod(idx, w)
   maps = np.moveaxis(hm, -1, 1)  # [N, J, H, W]
   nn, jj = np.meshgrid(np.arange(n), np.arange(j), indexing="ij")
+  eps = 1e-10
 
-  def offset(c, lo_ok, hi_ok, lo_val, hi_val):
-    eps = 1e-10
-    valid = lo_ok & hi_ok & (lo_val > eps) & (hi_val > eps) & (c > eps)
-    lc = np.log(np.maximum(c, eps))
+  def offset(i, size, lo_val, hi_val):
+    has_lo, has_hi = i > 0, i < size - 1
+    ok_c = conf > eps
+    lc = np.log(np.maximum(conf, eps))
     ll = np.log(np.maximum(lo_val, eps))
     lh = np.log(np.maximum(hi_val, eps))
     denom = ll - 2 * lc + lh
-    valid &= denom < -1e-8
-    off = np.where(valid, 0.5 * (ll - lh) / np.where(valid, denom, -1.0), 0.0)
+    both = has_lo & has_hi & ok_c & (lo_val > eps) & (hi_val > eps) & (denom < -1e-8)
+    parabola = 0.5 * (ll - lh) / np.where(both, denom, -1.0)
+    only_hi = ~has_lo & has_hi & ok_c & (hi_val > eps)
+    only_lo = has_lo & ~has_hi & ok_c & (lo_val > eps)
+    off = np.where(both, parabola, 0.0)
+    off = np.where(only_hi, 0.5 - sigma**2 * (lc - lh), off)
+    off = np.where(only_lo, -0.5 + sigma**2 * (lc - ll), off)
     return np.clip(off, -0.5, 0.5)
 
   xl, xr = np.clip(ix - 1, 0, w - 1), np.clip(ix + 1, 0, w - 1)
   yl, yr = np.clip(iy - 1, 0, h - 1), np.clip(iy + 1, 0, h - 1)
-  dx = offset(conf, ix > 0, ix < w - 1, maps[nn, jj, iy, xl], maps[nn, jj, iy, xr])
-  dy = offset(conf, iy > 0, iy < h - 1, maps[nn, jj, yl, ix], maps[nn, jj, yr, ix])
+  dx = offset(ix, w, maps[nn, jj, iy, xl], maps[nn, jj, iy, xr])
+  dy = offset(iy, h, maps[nn, jj, yl, ix], maps[nn, jj, yr, ix])
   joints = np.stack([ix + dx, iy + dy], -1).astype(np.float32)
   return joints, conf.astype(np.float32)
 

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from flowpose_jax import inference, joints as joints_lib, media, visualize
+from flowpose_jax import heatmaps, inference, joints as joints_lib, media, visualize
 from flowpose_jax.data import pipeline
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
 from flowpose_jax.errors import FlowposeError
@@ -25,6 +25,7 @@ from flowpose_jax.evaluate.pck import accuracy_at
 
 log = logging.getLogger("flowpose")
 
+MIN_DISPLAY_SIDE = 384  # px; overlay videos of smaller frames are enlarged
 # TFDS dataset name -> module that registers its builder.
 BUILDER_MODULES = {"synthetic_signers": "data_builders.synthetic_signers"}
 
@@ -110,7 +111,12 @@ def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_
     gts.append(np.asarray(rec.get("joints_true", rec["joints"])))
     vis.append(np.asarray(rec["visible"]))
   joints, conf = predictor.joints(np.stack(frames))
-  drawn = [visualize.draw_pose(f, j, c, None, gt=g) for f, j, c, g in zip(frames, joints, conf, gts)]
+  # Small synthetic frames are enlarged (nearest neighbour) so the overlay is legible.
+  k = max(1, -(-MIN_DISPLAY_SIDE // min(frames[0].shape[:2])))
+  enlarge = np.array([[k, 0, (k - 1) / 2], [0, k, (k - 1) / 2]], np.float32)  # pixel-centre convention
+  drawn = [visualize.draw_pose(np.repeat(np.repeat(f, k, 0), k, 1), heatmaps.apply_affine(j, enlarge), c, None,
+                               gt=heatmaps.apply_affine(g, enlarge))
+           for f, j, c, g in zip(frames, joints, conf, gts)]
   media.write_video(out_path, np.stack(drawn), fps)
   return out_path
 

@@ -13,11 +13,11 @@ def test_round_trip_subpixel():
   assert (conf > 0.5).all()
 
 
-def test_border_joint_keeps_integer_axis():
-  joints = np.array([[[0.0, 30.3]] * 7], np.float32)
+def test_border_joints_refined_with_one_neighbour():
+  joints = np.array([[[0.3, 30.3], [-0.4, 0.2], [63.2, 10.0], [62.7, 63.4], [0.0, 0.0],
+                      [63.0, 63.0], [20.0, -0.3]]], np.float32)
   decoded, _ = heatmaps.decode(heatmaps.encode(joints, np.ones((1, 7), bool)))
-  assert np.allclose(decoded[0, :, 0], 0.0)
-  assert np.abs(decoded[0, :, 1] - 30.3).max() < 0.05
+  assert np.abs(decoded - joints).max() < 0.01
 
 
 def test_invisible_joint_empty_map_not_origin():

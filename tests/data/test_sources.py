@@ -1,0 +1,17 @@
+import pytest
+
+from flowpose_jax.data import sources
+from flowpose_jax.errors import InputError
+
+
+def test_missing_dataset_names_the_build_command(tmp_path):
+  with pytest.raises(InputError, match=r"flowpose data build synthetic_signers/tiny --data_dir"):
+    sources.load_source("synthetic_signers/tiny", "train", str(tmp_path))
+  assert not sources.is_prepared("synthetic_signers/tiny", str(tmp_path))
+
+
+def test_built_dataset_is_readable(tiny_data_dir):
+  assert sources.is_prepared("synthetic_signers/tiny", tiny_data_dir)
+  src = sources.load_source("synthetic_signers/tiny", "validation", tiny_data_dir)
+  rec = src[0]
+  assert rec["image"].dtype.name == "uint8" and rec["joints"].shape == (7, 2)
