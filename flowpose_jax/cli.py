@@ -50,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
   b = dsub.add_parser("build", help="build a TFDS dataset, e.g. synthetic_signers/demo")
-  b.add_argument("name")
+  b.add_argument("name", help="TFDS name[/config], e.g. synthetic_signers/demo, bbc_pose/extended")
   b.add_argument("--data_dir", default=None)
+  b.add_argument("--manual_dir", default=None, help="folder with the dataset files you downloaded")
   return p
 
 
@@ -105,7 +106,7 @@ def run(argv: list[str]) -> int:
     for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box):
       print(path)
   elif args.command == "data":
-    root = jobs.build_dataset(args.name, args.data_dir)
+    root = jobs.build_dataset(args.name, args.data_dir, args.manual_dir)
     print(f"{args.name} is ready in {root}")
   return 0
 

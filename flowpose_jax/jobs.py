@@ -27,16 +27,31 @@ log = logging.getLogger("flowpose")
 
 MIN_DISPLAY_SIDE = 384  # px; overlay videos of smaller frames are enlarged
 # TFDS dataset name -> module that registers its builder.
-BUILDER_MODULES = {"synthetic_signers": "data_builders.synthetic_signers"}
+BUILDER_MODULES = {
+    "synthetic_signers": "data_builders.synthetic_signers",
+    "bbc_pose": "data_builders.bbc_pose",
+    "flic": "data_builders.flic",
+    "poses_in_the_wild": "data_builders.poses_in_the_wild",
+    "chalearn": "data_builders.chalearn",
+    "realpose": "data_builders.realpose",
+}
 
 
-def build_dataset(name: str, data_dir: str | None) -> str:
-  """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir."""
+def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None) -> str:
+  """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir.
+
+  ``manual_dir`` holds the files a user downloaded (real datasets). TFDS
+  writes into a temporary folder and renames it when complete, so an
+  interrupted build never looks prepared.
+  """
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   base = name.split("/")[0].split(":")[0]
   if base not in BUILDER_MODULES:
     raise FlowposeError(f"no builder for dataset {name!r}; known: {sorted(BUILDER_MODULES)}")
-  importlib.import_module(BUILDER_MODULES[base])
+  try:
+    importlib.import_module(BUILDER_MODULES[base])
+  except ModuleNotFoundError as e:
+    raise FlowposeError(f"the {base} builder is not available in this version ({e})") from None
   root = resolve_data_dir(data_dir)
   try:
     # array_record: readable by grain through tfds.data_source, no TensorFlow.
@@ -45,7 +60,9 @@ def build_dataset(name: str, data_dir: str | None) -> str:
     raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
   if not builder.is_prepared():
     log.info("building %s into %s", name, root)
-    builder.download_and_prepare()
+    download_config = tfds.download.DownloadConfig(
+        manual_dir=os.path.abspath(os.path.expanduser(manual_dir)) if manual_dir else None)
+    builder.download_and_prepare(download_config=download_config)
   return root
 
 
