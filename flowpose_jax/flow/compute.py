@@ -1,0 +1,304 @@
+"""Dense optical flow on the host (numpy + OpenCV), its composition, resampling and cache.
+
+Convention (the whole project uses it; see ``flowpose_jax.flow.warp``):
+``flow_a_to_b[y, x] = (dx, dy)`` says that pixel (x, y) of frame a shows the
+same point as position (x + dx, y + dy) of frame b. This is what
+``cv2.calcOpticalFlow*(prev=a, next=b)`` returns, and it is the field that
+*backward-warps* b onto a's grid: ``warped_b(x) = b(x + flow_a_to_b(x))``
+(``cv2.remap`` with ``map = grid + flow``, or ``warp.warp``). To bring frame
+t+k's heatmaps to frame t use ``flow_between(frame_t, frame_tk)``.
+
+Coordinates are (x, y) px, pixel centres at integers (``flowpose_jax.heatmaps``).
+Out-of-frame samples while composing are NaN ("unknown"); ``warp.warp`` turns
+NaN vectors into output 0 / valid 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+# Bump when anything here changes the numbers a cached flow would hold.
+FLOW_CODE_VERSION = 1
+
+_DIS_PRESETS = {
+    "dis_ultrafast": cv2.DISOpticalFlow_PRESET_ULTRAFAST,
+    "dis_fast": cv2.DISOpticalFlow_PRESET_FAST,
+    "dis_medium": cv2.DISOpticalFlow_PRESET_MEDIUM,
+}
+# OpenCV's documented example settings (samples/python/opt_flow.py).
+FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
+                        poly_sigma=1.2, flags=0)
+METHODS: tuple[str, ...] = (*_DIS_PRESETS, "farneback")
+MODES: tuple[str, ...] = ("direct", "composed")
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+  """[H, W, 3] RGB or [H, W] -> [H, W] uint8 grey."""
+  frame = np.asarray(frame)
+  if frame.dtype != np.uint8:
+    frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  if frame.ndim == 3:
+    frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+  if frame.ndim != 2:
+    raise ValueError(f"frames must be [H, W, 3] RGB or [H, W] grey, got shape {frame.shape}")
+  return np.ascontiguousarray(frame)
+
+
+def flow_between(frame_a: np.ndarray, frame_b: np.ndarray, method: str = "dis_medium") -> np.ndarray:
+  """Dense flow a -> b (see the module docstring for the convention).
+
+  Args:
+    frame_a, frame_b: [H, W, 3] uint8 RGB (or [H, W] grey) of the same size.
+    method: one of ``METHODS``: "dis_ultrafast" | "dis_fast" | "dis_medium"
+      (OpenCV DIS presets) | "farneback" (``FARNEBACK_PARAMS``).
+
+  Returns:
+    [H, W, 2] float32 (dx, dy) px: pixel (x, y) of a is at (x + dx, y + dy) in b.
+  """
+  if method not in METHODS:
+    raise ValueError(f"flow method {method!r} is unknown; choose one of {list(METHODS)}")
+  a, b = _gray(frame_a), _gray(frame_b)
+  if a.shape != b.shape:
+    raise ValueError(f"frames differ in size: {a.shape} vs {b.shape}")
+  if np.array_equal(a, b):  # repeated frames (clipped windows): exactly no motion.
+    return np.zeros((*a.shape, 2), np.float32)
+  if method == "farneback":
+    flow = cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK_PARAMS)
+  else:
+    flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[method]).calc(a, b, None)
+  return np.asarray(flow, np.float32)
+
+
+def sample_bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray, outside: str = "nan") -> np.ndarray:
+  """Exact bilinear sample of ``field`` at float points (host side).
+
+  Args:
+    field: [H, W, C] float.
+    x, y: [...] float sample coordinates (pixel centres at integers).
+    outside: what points outside ``[0, W-1] x [0, H-1]`` read: "nan", or
+      "edge" (clamp the point onto the image).
+
+  Returns:
+    [..., C] float32.
+  """
+  field = np.asarray(field, np.float32)
+  h, w = field.shape[:2]
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y, np.float64)
+  inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1) & np.isfinite(x) & np.isfinite(y)
+  xc = np.clip(np.nan_to_num(x), 0, w - 1)
+  yc = np.clip(np.nan_to_num(y), 0, h - 1)
+  x0 = np.minimum(np.floor(xc).astype(np.int64), max(w - 2, 0))
+  y0 = np.minimum(np.floor(yc).astype(np.int64), max(h - 2, 0))
+  x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+  ax = (xc - x0)[..., None]
+  ay = (yc - y0)[..., None]
+  out = ((field[y0, x0] * (1 - ax) + field[y0, x1] * ax) * (1 - ay)
+         + (field[y1, x0] * (1 - ax) + field[y1, x1] * ax) * ay)
+  if outside == "nan":
+    out = np.where(inside[..., None], out, np.nan)
+  elif outside != "edge":
+    raise ValueError(f"outside must be 'nan' or 'edge', got {outside!r}")
+  return out.astype(np.float32)
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+  ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+  return xs, ys
+
+
+def compose_flows(f_ab: np.ndarray, f_bc: np.ndarray) -> np.ndarray:
+  """Chains two flows: ``f_ac(x) = f_ab(x) + f_bc(x + f_ab(x))``.
+
+  Args:
+    f_ab: [H, W, 2] flow a -> b.
+    f_bc: [H, W, 2] flow b -> c.
+
+  Returns:
+    [H, W, 2] float32 flow a -> c; NaN where ``x + f_ab(x)`` leaves frame b
+    (or ``f_ab`` is already NaN).
+  """
+  f_ab = np.asarray(f_ab, np.float32)
+  f_bc = np.asarray(f_bc, np.float32)
+  if f_ab.shape != f_bc.shape or f_ab.shape[-1] != 2:
+    raise ValueError(f"flows must both be [H, W, 2]; got {f_ab.shape} and {f_bc.shape}")
+  xs, ys = _grid(*f_ab.shape[:2])
+  return (f_ab + sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])).astype(np.float32)
+
+
+def fb_consistency(f_ab: np.ndarray, f_ba: np.ndarray, outside: float = np.inf) -> np.ndarray:
+  """Forward-backward error ``|f_ab(x) + f_ba(x + f_ab(x))|`` in px.
+
+  Small where the flow is reliable; large at occlusions and flow errors.
+
+  Args:
+    f_ab: [H, W, 2] flow a -> b.
+    f_ba: [H, W, 2] flow b -> a.
+    outside: value where ``x + f_ab(x)`` leaves the frame (or f_ab is NaN).
+
+  Returns:
+    [H, W] float32 error in px on a's grid.
+  """
+  round_trip = compose_flows(f_ab, f_ba)
+  err = np.linalg.norm(round_trip, axis=-1)
+  return np.where(np.isfinite(err), err, outside).astype(np.float32)
+
+
+def window_flows(frames: np.ndarray, centre: int, n: int, method: str = "dis_medium",
+                 mode: str = "direct") -> np.ndarray:
+  """Flows from the centre frame to every frame of the window [centre-n, centre+n].
+
+  Args:
+    frames: [T, H, W, 3] uint8 RGB video (or a clipped 2n+1 window of it).
+    centre: index of the centre frame in ``frames``.
+    n: half window; frames centre-n .. centre+n must exist (the caller
+      clips windows at video bounds, e.g. by repeating edge frames; repeated
+      frames get exactly zero flow).
+    method: see ``flow_between``.
+    mode: "direct" (``flow_between(centre, centre+k)``) or "composed" (chain
+      of k consecutive flows with ``compose_flows``; NaN where a chain leaves
+      the frame).
+
+  Returns:
+    [2n+1, H, W, 2] float32; entry i is the flow centre -> centre + i - n
+    (zero at i = n).
+  """
+  frames = np.asarray(frames)
+  t_len = frames.shape[0]
+  if mode not in MODES:
+    raise ValueError(f"flow mode {mode!r} is unknown; choose one of {list(MODES)}")
+  if n < 0 or centre - n < 0 or centre + n >= t_len:
+    raise ValueError(f"window [{centre - n}, {centre + n}] is outside the {t_len} frames given; "
+                     f"clip the window (repeat edge frames) before calling window_flows")
+  h, w = frames.shape[1:3]
+  out = np.zeros((2 * n + 1, h, w, 2), np.float32)
+  for sign in (1, -1):
+    chain = None
+    for k in range(1, n + 1):
+      target = centre + sign * k
+      if mode == "direct":
+        flow = flow_between(frames[centre], frames[target], method)
+      else:
+        step = flow_between(frames[target - sign], frames[target], method)
+        flow = step if chain is None else compose_flows(chain, step)
+        chain = flow
+      out[n + sign * k] = flow
+  return out
+
+
+def resample_flow(flow: np.ndarray, out_hw: tuple[int, int],
+                  scale: tuple[float, float] | None = None) -> np.ndarray:
+  """Frame-resolution flow -> heatmap-resolution flow.
+
+  Heatmap pixel (u, v) covers frame pixels [sx*u, sx*u + sx) x [sy*v, sy*v + sy),
+  so its centre is frame point (sx*u + (sx-1)/2, sy*v + (sy-1)/2)
+  (``flowpose_jax.heatmaps``). The frame flow is sampled bilinearly there
+  (NaN propagates) and the vectors are divided by (sx, sy), so that a point
+  moving by f frame px moves by f/s heatmap px.
+
+  Args:
+    flow: [H, W, 2] float (dx, dy) frame px.
+    out_hw: (h, w) of the heatmap grid.
+    scale: (sx, sy) frame px per heatmap px (the stride, 4 for 256 -> 64);
+      default (W / w, H / h).
+
+  Returns:
+    [h, w, 2] float32 (dx, dy) in heatmap px.
+  """
+  flow = np.asarray(flow, np.float32)
+  h, w = out_hw
+  if scale is None:
+    scale = (flow.shape[1] / w, flow.shape[0] / h)
+  sx, sy = (float(s) for s in scale)
+  vs, us = np.mgrid[0:h, 0:w].astype(np.float64)
+  x = sx * us + (sx - 1) / 2
+  y = sy * vs + (sy - 1) / 2
+  # Centres lie inside the frame when W = sx * w; clamp guards other layouts.
+  nan = ~np.isfinite(flow)
+  sampled = sample_bilinear(np.where(nan, 0.0, flow), x, y, outside="edge")
+  if nan.any():
+    bad = sample_bilinear(nan.any(-1, keepdims=True).astype(np.float32), x, y, outside="edge")
+    sampled = np.where(bad > 0, np.nan, sampled)
+  return (sampled / np.array([sx, sy], np.float32)).astype(np.float32)
+
+
+def flow_config_key(method: str, mode: str, height: int, width: int, **extra) -> dict:
+  """The settings that determine cached flow values (goes into ``FlowCache``)."""
+  return dict(method=method, mode=mode, height=int(height), width=int(width),
+              version=FLOW_CODE_VERSION, opencv=cv2.__version__, **extra)
+
+
+class FlowCache:
+  """On-disk cache of flows, one compressed ``.npz`` per (video, key).
+
+  Files live under ``root/flow-<hash>/`` where ``<hash>`` is a digest of the
+  flow config (method, mode, resolution, code and OpenCV versions; see
+  ``flow_config_key``), written next to them as ``config.json``. A changed
+  config therefore lands in a new directory and never reuses stale flow.
+  Writes are atomic (temp file in the same directory + ``os.replace``), so a
+  killed writer never leaves a half file.
+
+  Args:
+    root: cache root directory (created on first write).
+    config_key: dict (JSON-serialisable) or string describing the flow config.
+  """
+
+  def __init__(self, root: str, config_key: dict | str):
+    text = config_key if isinstance(config_key, str) else json.dumps(config_key, sort_keys=True)
+    self.config_text = text
+    self.digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    self.directory = os.path.join(os.fspath(root), f"flow-{self.digest}")
+
+  def path(self, video_id: str, key: str) -> str:
+    """File of (video_id, key); key e.g. ``window_key(centre, n)`` or "video"."""
+    safe = str(video_id).replace(os.sep, "_")
+    return os.path.join(self.directory, safe, f"{key}.npz")
+
+  def load(self, video_id: str, key: str) -> np.ndarray | None:
+    """The stored [...] float32 flow, or None if absent."""
+    p = self.path(video_id, key)
+    if not os.path.exists(p):
+      return None
+    with np.load(p) as data:
+      return data["flow"]
+
+  def save(self, video_id: str, key: str, flow: np.ndarray) -> str:
+    """Atomically writes ``flow``; returns the file path."""
+    p = self.path(video_id, key)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    cfg = os.path.join(self.directory, "config.json")
+    if not os.path.exists(cfg):
+      _atomic_write(cfg, lambda f: f.write(self.config_text.encode()))
+    _atomic_write(p, lambda f: np.savez_compressed(f, flow=np.asarray(flow, np.float32)))
+    return p
+
+  def get_or_compute(self, video_id: str, key: str, compute) -> np.ndarray:
+    """``load`` or, on a miss, ``compute()`` then ``save``."""
+    flow = self.load(video_id, key)
+    if flow is None:
+      flow = np.asarray(compute(), np.float32)
+      self.save(video_id, key, flow)
+    return flow
+
+
+def window_key(centre: int, n: int) -> str:
+  """Cache key of the 2n+1 window around ``centre``."""
+  return f"c{int(centre):06d}_n{int(n):02d}"
+
+
+def _atomic_write(path: str, write) -> None:
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      write(f)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
