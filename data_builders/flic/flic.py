@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import os
 
+import cv2
 import numpy as np
 import scipy.io
 import tensorflow_datasets as tfds
@@ -244,8 +245,7 @@ class Flic(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
 
 
 def _image_hw(jpeg: bytes, path) -> tuple[int, int]:
-  import cv2  # pylint: disable=import-outside-toplevel
-  image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+  image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
   if image is None:
     raise InputError(f"{path}: not a decodable image; re-download it")
-  return image.shape[0] * 2, image.shape[1] * 2
+  return image.shape[:2]
