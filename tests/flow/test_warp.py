@@ -9,6 +9,7 @@ from jax.test_util import check_grads
 from scipy import ndimage
 
 from flowpose_jax import heatmaps
+from flowpose_jax.data import synthetic
 from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.flow import Warp, resample_flow, warp
 
@@ -154,28 +155,33 @@ def test_resampled_flow_is_consistent_with_full_resolution():
 
 
 def test_ground_truth_flow_aligns_next_frame_heatmap():
-  video = render_video(seed=3, num_frames=6, height=128, width=128)
-  stride = 4
-  size = 128 // stride
-  checked = 0
+  """Frame t+1's heatmap warped by the exact flow t -> t+1 peaks at frame t's joint.
+
+  Checked for joints that are not occluded and whose flow is smooth over the
+  Gaussian's core (within 1.5 heatmap px the flow varies by < 1 frame px).
+  Elsewhere backward warping legitimately distorts the peak: a background
+  pixel at the joint's t+1 position (zero flow) reads the map in place and
+  makes a "ghost" peak, and fast-rotating hands shear the Gaussian at 4x
+  subsampling. Those cases are what the pooling's confidence inputs are for.
+  """
+  stride, size = 4, 32
   errors = []
-  for t in range(5):
+  for seed in (3, 4):
+    video = render_video(seed=seed, num_frames=6, height=128, width=128)
     joints_hm = heatmaps.input_to_heatmap(video["joints"], stride)
-    hm_next = heatmaps.encode(joints_hm[t + 1:t + 2], video["visible"][t + 1:t + 2], size=size)
-    flow = resample_flow(video["flow"][t], (size, size), (stride, stride))
-    warped = np.asarray(warp(jnp.asarray(hm_next), jnp.asarray(flow[None]))[0])
-    decoded = heatmaps.decode(warped)[0][0]
-    ids = video["part_ids"][t]
-    for j, parts in enumerate(__import__("flowpose_jax.data.synthetic", fromlist=["x"]).JOINT_PARTS):
-      x, y = np.rint(video["joints"][t, j]).astype(int)
-      if not (video["visible"][t, j] and video["visible"][t + 1, j]):
-        continue
-      if not (2 <= x < 126 and 2 <= y < 126):
-        continue
-      # Not occluded: the joint's neighbourhood belongs to its own parts.
-      if not np.isin(ids[y - 2:y + 3, x - 2:x + 3], parts).all():
-        continue
-      errors.append(np.linalg.norm(decoded[j] - joints_hm[t, j]))
-      checked += 1
-  assert checked >= 10
-  assert np.median(errors) < 0.25 and max(errors) < 0.5, errors
+    for t in range(5):
+      hm_next = heatmaps.encode(joints_hm[t + 1:t + 2], video["visible"][t + 1:t + 2], size=size)
+      flow = resample_flow(video["flow"][t], (size, size), (stride, stride))
+      decoded = heatmaps.decode(warp(jnp.asarray(hm_next), jnp.asarray(flow[None]))[0])[0][0]
+      ids, full = video["part_ids"][t], video["flow"][t]
+      for j, parts in enumerate(synthetic.JOINT_PARTS):
+        x, y = np.rint(video["joints"][t, j]).astype(int)
+        if not (video["visible"][t + 1, j] and 8 <= x < 120 and 8 <= y < 120):
+          continue
+        if not np.isin(ids[y - 2:y + 3, x - 2:x + 3], parts).all():
+          continue  # occluded by another part
+        if np.abs(full[y - 6:y + 7, x - 6:x + 7] - full[y, x]).max() > 1.0:
+          continue  # flow discontinuity or fast rotation under the peak
+        errors.append(np.linalg.norm(decoded[j] - joints_hm[t, j]))
+  assert len(errors) >= 20, len(errors)
+  assert np.median(errors) < 0.1 and max(errors) < 0.5, np.round(errors, 2)

@@ -1,0 +1,172 @@
+"""Tests of host-side flow: estimation, composition, resampling, cache."""
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from flowpose_jax.data import synthetic
+from flowpose_jax.data.synthetic import render_video
+from flowpose_jax.flow import compute
+from flowpose_jax.flow.compute import (FlowCache, compose_flows, fb_consistency, flow_between,
+                                       flow_config_key, resample_flow, sample_bilinear,
+                                       window_flows, window_key)
+
+
+@pytest.fixture(scope="module")
+def video():
+  return render_video(seed=5, num_frames=5, height=128, width=128)
+
+
+def _textured(seed, size=128):
+  rng = np.random.default_rng(seed)
+  small = rng.uniform(0, 255, (size // 8, size // 8)).astype(np.float32)
+  img = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+  return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _epe(a, b, mask=None):
+  e = np.linalg.norm(a - b, axis=-1)
+  return np.median(e if mask is None else e[mask])
+
+
+@pytest.mark.parametrize("method", compute.METHODS)
+def test_flow_between_recovers_translation_with_remap_convention(method):
+  a = _textured(0)
+  d = np.array([2.5, -1.5], np.float32)
+  yy, xx = np.mgrid[0:128, 0:128].astype(np.float32)
+  # b(x) = a(x - d): content of a moves by +d, so flow a -> b is +d.
+  b = cv2.remap(a, xx - d[0], yy - d[1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+  flow = flow_between(a, b, method)
+  assert flow.shape == (128, 128, 2) and flow.dtype == np.float32
+  inner = np.s_[16:-16, 16:-16]
+  tol = 0.5 if method == "dis_ultrafast" else 0.25
+  assert _epe(flow[inner], d) < tol
+  # The same field backward-warps b onto a.
+  back = cv2.remap(b, xx + flow[..., 0], yy + flow[..., 1], cv2.INTER_LINEAR)
+  assert np.abs(back[inner].astype(float) - a[inner]).mean() < 4.0
+
+
+def test_flow_between_identical_frames_is_zero_and_bad_method_raises(video):
+  np.testing.assert_array_equal(flow_between(video["image"][0], video["image"][0]), 0.0)
+  with pytest.raises(ValueError, match="choose one of"):
+    flow_between(video["image"][0], video["image"][1], "brox")
+
+
+def test_flow_between_matches_synthetic_ground_truth(video):
+  flow = flow_between(video["image"][1], video["image"][2], "dis_medium")
+  body = video["part_ids"][1] > 0
+  assert _epe(flow, video["flow"][1], body) < 0.5
+
+
+def test_sample_bilinear_exact_and_outside():
+  field = np.arange(12, dtype=np.float32).reshape(3, 4, 1)
+  out = sample_bilinear(field, np.array([0.5, 3.0, -0.1, 1.25]), np.array([0.0, 2.0, 0.0, 1.5]))
+  np.testing.assert_allclose(out[:2, 0], [0.5, 11.0])
+  assert np.isnan(out[2, 0])
+  np.testing.assert_allclose(out[3, 0], 4 * 1.5 + 1.25)
+  edge = sample_bilinear(field, np.array([-3.0]), np.array([0.0]), outside="edge")
+  np.testing.assert_allclose(edge[0, 0], 0.0)
+
+
+def test_compose_affine_flows_is_exact():
+  yy, xx = np.mgrid[0:40, 0:50].astype(np.float64)
+  p = np.stack([xx, yy], -1)
+  a1 = np.array([[1.02, 0.01], [-0.01, 0.99]]); t1 = np.array([1.5, -0.7])
+  a2 = np.array([[0.98, -0.02], [0.015, 1.01]]); t2 = np.array([-0.4, 1.2])
+  f_ab = (p @ a1.T + t1 - p).astype(np.float32)
+  q = p @ a1.T + t1
+  f_bc = (p @ a2.T + t2 - p).astype(np.float32)
+  expected = q @ a2.T + t2 - p
+  f_ac = compose_flows(f_ab, f_bc)
+  inside = np.isfinite(f_ac).all(-1)
+  assert inside.mean() > 0.8
+  np.testing.assert_allclose(f_ac[inside], expected[inside], atol=1e-4)  # affine: bilinear exact
+  outside = (q[..., 0] < 0) | (q[..., 0] > 49) | (q[..., 1] < 0) | (q[..., 1] > 39)
+  np.testing.assert_array_equal(~inside, outside)
+
+
+def test_composed_ground_truth_tracks_joints_two_frames(video):
+  f02 = compose_flows(video["flow"][0], video["flow"][1])
+  ids = video["part_ids"]
+  checked = 0
+  for j, parts in enumerate(synthetic.JOINT_PARTS):
+    p0 = video["joints"][0, j]
+    p1 = video["joints"][1, j]
+    x0, y0 = np.rint(p0).astype(int)
+    x1, y1 = np.rint(p1).astype(int)
+    if not (2 <= min(x0, y0, x1, y1) and max(x0, y0, x1, y1) < 126):
+      continue
+    if not (np.isin(ids[0, y0 - 2:y0 + 3, x0 - 2:x0 + 3], parts).all()
+            and np.isin(ids[1, y1 - 2:y1 + 3, x1 - 2:x1 + 3], parts).all()):
+      continue
+    moved = sample_bilinear(f02, np.array([p0[0]]), np.array([p0[1]]))[0]
+    np.testing.assert_allclose(moved, video["joints"][2, j] - p0, atol=0.3)
+    checked += 1
+  assert checked >= 3
+
+
+def test_fb_consistency_zero_for_inverse_pair_and_large_for_mismatch():
+  yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+  f = np.zeros((32, 32, 2), np.float32); f[..., 0] = 1.5
+  g = -f
+  err = fb_consistency(f, g)
+  assert err.shape == (32, 32) and err.dtype == np.float32
+  np.testing.assert_allclose(err[:, :-2], 0.0, atol=1e-6)
+  assert np.isinf(err[:, -1]).all()  # x + 1.5 leaves the frame
+  assert fb_consistency(f, f, outside=99.0)[5, 5] == pytest.approx(3.0)
+  assert fb_consistency(f, f, outside=99.0)[5, 31] == 99.0
+
+
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_window_flows_shapes_centre_and_direction(video, mode):
+  flows = window_flows(video["image"], centre=2, n=2, method="dis_fast", mode=mode)
+  assert flows.shape == (5, 128, 128, 2)
+  np.testing.assert_array_equal(flows[2], 0.0)
+  body = video["part_ids"][2] > 0
+  # Offset +1 ~ GT flow 2 -> 3; offset -1 ~ inverse direction of GT 1 -> 2 (roughly).
+  assert _epe(flows[3], video["flow"][2], body) < 0.75
+  direct = flow_between(video["image"][2], video["image"][0], "dis_fast")
+  if mode == "direct":
+    np.testing.assert_array_equal(flows[0], direct)
+  with pytest.raises(ValueError, match="clip the window"):
+    window_flows(video["image"], centre=1, n=2, mode=mode)
+
+
+def test_resample_flow_samples_centres_and_scales_vectors():
+  h, w, s = 64, 48, 4
+  yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+  flow = np.stack([0.1 * xx + 2.0, -0.05 * yy + 8.0], -1)  # affine: bilinear sampling exact
+  small = resample_flow(flow, (h // s, w // s), (s, s))
+  assert small.shape == (16, 12, 2)
+  vs, us = np.mgrid[0:16, 0:12].astype(np.float32)
+  cx, cy = s * us + 1.5, s * vs + 1.5
+  np.testing.assert_allclose(small[..., 0], (0.1 * cx + 2.0) / s, atol=1e-5)
+  np.testing.assert_allclose(small[..., 1], (-0.05 * cy + 8.0) / s, atol=1e-5)
+  np.testing.assert_allclose(resample_flow(flow, (16, 12)), small)  # default scale
+  flow[1, 2] = np.nan  # one of the 4 taps of heatmap pixel (0, 0), centre (1.5, 1.5)
+  out = resample_flow(flow, (16, 12))
+  assert np.isnan(out[0, 0]).all() and np.isfinite(out[1:, 1:]).all()
+
+
+def test_flow_cache_round_trip_and_config_isolation(tmp_path):
+  key = flow_config_key("dis_medium", "direct", 256, 256)
+  cache = FlowCache(str(tmp_path), key)
+  flow = np.random.default_rng(0).normal(size=(3, 8, 8, 2)).astype(np.float32)
+  assert cache.load("vid/1", window_key(10, 1)) is None
+  path = cache.save("vid/1", window_key(10, 1), flow)
+  assert os.path.basename(os.path.dirname(os.path.dirname(path))) == f"flow-{cache.digest}"
+  np.testing.assert_array_equal(cache.load("vid/1", window_key(10, 1)), flow)
+  with open(os.path.join(cache.directory, "config.json")) as f:
+    assert json.load(f)["method"] == "dis_medium"
+  assert not [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".tmp-")]
+  other = FlowCache(str(tmp_path), flow_config_key("dis_fast", "direct", 256, 256))
+  assert other.directory != cache.directory
+  assert other.load("vid/1", window_key(10, 1)) is None
+  calls = []
+  got = other.get_or_compute("vid/1", "video", lambda: calls.append(1) or flow)
+  got2 = other.get_or_compute("vid/1", "video", lambda: calls.append(1) or flow)
+  assert len(calls) == 1
+  np.testing.assert_array_equal(got, got2)
