@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
   e.add_argument("--dataset", default=None, help="TFDS name[/config] (default: the training set)")
   e.add_argument("--data_dir", default=None)
   e.add_argument("--out", default=None, help="output folder (default: the workdir)")
+  e.add_argument("--crop", default=None, choices=("frame", "box"),
+                 help="network input: whole frame letterboxed, or the person box (default: as trained)")
 
   r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
   r.add_argument("--workdir", required=True)
@@ -90,7 +92,7 @@ def run(argv: list[str]) -> int:
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
     _, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
-                                     data_dir=args.data_dir, out_dir=args.out)
+                                     data_dir=args.data_dir, out_dir=args.out, crop=args.crop)
     print(table)
     print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")

@@ -36,7 +36,8 @@ def frame_joints_from_heatmaps(hm: np.ndarray, matrix: np.ndarray, stride: float
 
 
 def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[dict], *,
-             stride: float, max_distance: int, total: int | None = None, desc: str = "eval") -> dict:
+             stride: float, max_distance: int, scale: float = 1.0, total: int | None = None,
+             desc: str = "eval") -> dict:
   """Accuracy-vs-distance curves for d = 0..max_distance px.
 
   Args:
@@ -44,7 +45,9 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
     batches: dicts with "image", "matrix" [B, 2, 3], "frame_joints" [B, J, 2],
       "frame_visible" [B, J] and optionally "_mask" [B] (padding).
     stride: input px per heatmap px.
-    max_distance: largest d of the curve, px.
+    max_distance: largest d of the curve, in protocol px.
+    scale: protocol px per frame px (BBC Pose scores at half resolution: 0.5;
+      see ``protocols``); errors are measured in frame px times ``scale``.
     total: number of batches, for the progress bar.
 
   Returns:
@@ -57,7 +60,7 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
     joints, _ = frame_joints_from_heatmaps(hm, batch["matrix"], stride)
     mask = np.asarray(batch.get("_mask", np.ones(len(joints), bool)), bool)
     visible = np.asarray(batch["frame_visible"], bool) & mask[:, None]
-    acc.update(joints, batch["frame_joints"], visible)
+    acc.update(joints * scale, np.asarray(batch["frame_joints"]) * scale, visible)
     preds.append(joints[mask])
   result = acc.result()
   result["predictions"] = np.concatenate(preds) if preds else np.zeros((0, hm.shape[-1], 2), np.float32)

@@ -1,0 +1,72 @@
+"""Evaluation protocols: hand-computed cases."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from flowpose_jax.evaluate import protocols as P
+
+
+def _one(pred_xy, gt_xy, visible=True):
+  return (np.array([[pred_xy]], float), np.array([[gt_xy]], float), np.array([[visible]]))
+
+
+def test_bbc_pose_is_half_resolution_d6():
+  p = P.PROTOCOLS["bbc_pose"]
+  assert p.distances == (6.0,) and p.scale == 0.5 and p.headline == 6.0
+  # 11.9 px off in the frame = 5.95 px at half resolution -> correct; 12.1 px -> wrong.
+  for off, ok in ((11.9, True), (12.1, False)):
+    err = P.apply_protocol(*_one((100.0 + off, 50.0), (100.0, 50.0)), p)
+    np.testing.assert_allclose(err, [[off / 2]])
+    assert P.is_correct(err, p)[0, 0, 0] == ok
+  full = dataclasses.replace(p, scale=1.0)
+  assert not P.is_correct(P.apply_protocol(*_one((107.0, 50.0), (100.0, 50.0)), full), full)[0, 0, 0]
+
+
+def test_matches_the_toolkit_mapping_in_one_based_coordinates():
+  rng = np.random.default_rng(0)
+  gt0 = rng.uniform(0, 600, (5, 7, 2))
+  pred0 = gt0 + rng.normal(0, 8, gt0.shape)
+  half = lambda p1: 0.5 * (p1 - 1) + 1  # the script's mapping, on 1-based coordinates
+  ref = np.linalg.norm(half(pred0 + 1) - half(gt0 + 1), axis=-1)
+  err = P.apply_protocol(pred0, gt0, np.ones((5, 7), bool), P.PROTOCOLS["bbc_pose"])
+  np.testing.assert_allclose(err, ref, atol=1e-9)
+
+
+def test_masking_and_non_finite_prediction():
+  p = P.PROTOCOLS["bbc_pose"]
+  pred = np.array([[[1.0, 1.0], [np.nan, 0.0], [5.0, 5.0]]])
+  gt = np.array([[[1.0, 1.0], [2.0, 2.0], [np.nan, np.nan]]])
+  vis = np.array([[False, True, True]])
+  err = P.apply_protocol(pred, gt, vis, p)
+  assert np.isnan(err[0, 0]) and np.isinf(err[0, 1]) and np.isnan(err[0, 2])
+  assert not P.is_correct(err, p).any()
+  assert np.isnan(gt[0, 2]).all() and np.isnan(pred[0, 1, 0])  # inputs untouched
+
+
+def test_flic_normalised_by_torso():
+  p = P.PROTOCOLS["flic"]
+  assert p.normalised and p.distances == (0.05, 0.1, 0.15, 0.2)
+  norm = P.torso_size(np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[30.0, 40.0], [0.0, 0.0]]))
+  np.testing.assert_allclose(norm, [50.0, 0.0])
+  pred = np.array([[[6.0, 0.0]], [[1.0, 0.0]]])
+  gt = np.zeros((2, 1, 2))
+  err = P.apply_protocol(pred, gt, np.ones((2, 1), bool), p, norm=norm)
+  np.testing.assert_allclose(err[0], [0.12])
+  assert np.isnan(err[1, 0])  # zero torso: not counted
+  np.testing.assert_array_equal(P.is_correct(err, p)[0, 0], [False, False, True, True])
+  with pytest.raises(ValueError, match="norm"):
+    P.apply_protocol(pred, gt, np.ones((2, 1), bool), p)
+  with pytest.raises(ValueError, match="norm"):
+    P.apply_protocol(pred, gt, np.ones((2, 1), bool), P.PROTOCOLS["bbc_pose"], norm=norm)
+
+
+def test_other_protocols_and_lookup():
+  assert P.PROTOCOLS["poses_in_the_wild"].headline == 8.0 and 10.0 in P.PROTOCOLS["poses_in_the_wild"].distances
+  assert P.PROTOCOLS["chalearn"].headline == 6.0
+  assert P.get_protocol("bbc_pose/extended_crops256") is P.PROTOCOLS["bbc_pose"]
+  with pytest.raises(KeyError, match="known"):
+    P.get_protocol("mpii")
+  for p in P.PROTOCOLS.values():
+    assert p.note and p.scale > 0 and list(p.distances)
