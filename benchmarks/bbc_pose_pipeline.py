@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tensorflow_datasets as tfds  # pylint: disable=wrong-import-position
 
 import data_builders.bbc_pose as bp  # pylint: disable=wrong-import-position
-from benchmarks._common import FRAME_HW, commit, textured_frame, time_iterator  # pylint: disable=wrong-import-position
+from benchmarks._common import (  # pylint: disable=wrong-import-position
+    FRAME_HW, commit, textured_frame, time_iterator)
 from configs.common import base_config  # pylint: disable=wrong-import-position
 
 FIELDS = ("videoName", "type", "source", "train_frames", "train_joints", "test_frames", "test_joints")
@@ -53,7 +54,8 @@ def write_fake_download(root: str, frames_per_video: int, seed: int = 0) -> None
     folder = os.path.join(root, str(i + 1))
     os.makedirs(folder, exist_ok=True)
     for f in frames:
-      cv2.imwrite(os.path.join(folder, f"{int(f)}.jpg"), textured_frame(rng, FRAME_HW), [cv2.IMWRITE_JPEG_QUALITY, 90])
+      cv2.imwrite(os.path.join(folder, f"{int(f)}.jpg"), textured_frame(rng, FRAME_HW),
+                  [cv2.IMWRITE_JPEG_QUALITY, 90])
   scipy.io.savemat(os.path.join(root, "bbcpose.mat"), {"bbcpose": struct})
 
 

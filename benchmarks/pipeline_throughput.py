@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -22,13 +21,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks._common import (  # pylint: disable=wrong-import-position
+    FRAME_HW, commit, textured_frame, time_iterator)
 from configs.common import base_config  # pylint: disable=wrong-import-position
 from flowpose_jax.data import pipeline  # pylint: disable=wrong-import-position
 from flowpose_jax.joints import NUM_JOINTS  # pylint: disable=wrong-import-position
 
-FRAME_HW = (360, 640)  # BBC Pose frame size
 JPEG_QUALITY = 90
-TEXTURE_BLUR_PX = 7  # box-blur size that gives the noise some JPEG-realistic structure
 
 
 class JpegSource:
@@ -39,9 +38,7 @@ class JpegSource:
     h, w = FRAME_HW
     self._jpegs, self._joints = [], []
     for _ in range(num):
-      noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-      texture = cv2.addWeighted(cv2.blur(noise, (TEXTURE_BLUR_PX, TEXTURE_BLUR_PX)), 0.8, noise, 0.2, 0)
-      ok, buf = cv2.imencode(".jpg", texture, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+      ok, buf = cv2.imencode(".jpg", textured_frame(rng, FRAME_HW), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
       if not ok:
         raise RuntimeError("cv2.imencode failed")
       self._jpegs.append(buf.tobytes())
@@ -54,27 +51,6 @@ class JpegSource:
     bgr = cv2.imdecode(np.frombuffer(self._jpegs[i], np.uint8), cv2.IMREAD_COLOR)
     return {"image": cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "joints": self._joints[i],
             "visible": np.ones(NUM_JOINTS, bool), "video_id": np.int32(0), "frame_index": np.int32(i)}
-
-
-def _commit() -> str:
-  try:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
-
-
-def time_iterator(source, config, num_batches: int) -> float:
-  """Samples/s over ``num_batches`` batches after one warm-up batch."""
-  it = pipeline.make_train_iterator(source, config, shard_index=0, shard_count=1)
-  next(it)
-  t0 = time.perf_counter()
-  for _ in range(num_batches):
-    next(it)
-  rate = num_batches * config.batch_size / (time.perf_counter() - t0)
-  if hasattr(it, "close"):
-    it.close()
-  return rate
 
 
 def time_transform(source, config, num: int) -> float:
@@ -104,7 +80,7 @@ def main():
   source = JpegSource(args.num, config.seed)
   num_batches = max(1, args.num // args.batch_size)
   print(f"host {platform.node()} ({os.cpu_count()} CPUs), cv2 {cv2.__version__} threads {cv2.getNumThreads()}, "
-        f"commit {_commit()}")
+        f"commit {commit()}")
   print(f"{args.num} records of {FRAME_HW[1]}x{FRAME_HW[0]} JPEG -> {args.size}x{args.size} input, "
         f"batch {args.batch_size}, read_threads {config.input.read_threads}")
   print(f"  bare TrainTransform, 1 thread: {time_transform(source, config, args.num):8.1f} samples/s")

@@ -63,6 +63,102 @@ def require_path(manual_dir, relative: str, dataset: str, hint: str) -> epath.Pa
   return path
 
 
+def configured_manual_dir(dl_manager) -> epath.Path | None:
+  """The manual_dir the user configured (None if none), not yet checked.
+
+  ``DownloadManager.manual_dir`` raises AssertionError for a missing or empty
+  folder without naming our fix, so builders read the configured path and check
+  it themselves.
+  """
+  path = getattr(dl_manager, "_manual_dir", None)
+  return epath.Path(path) if path else None
+
+
+def existing_manual_dir(dl_manager, dataset: str, hint: str) -> epath.Path:
+  """The configured manual_dir, or an InputError ``<dataset> manual_dir <path> not found: <hint>``."""
+  manual = configured_manual_dir(dl_manager)
+  if manual is None or not manual.exists():
+    raise InputError(f"{dataset} manual_dir {manual} not found: {hint}")
+  return manual
+
+
+def archive_root(manual: epath.Path, folder: str, marker: str, hint: str) -> epath.Path:
+  """``manual/folder`` (the extracted archive) or ``manual`` itself, whichever holds ``marker``."""
+  for root in (manual / folder, manual):
+    if (root / marker).exists():
+      return root
+  raise InputError(f"{manual / folder / marker} not found: {hint}")
+
+
+def load_mat_struct(path, variable: str, required_fields, what: str, hint: str, *,
+                    unreadable_hint: str | None = None, as_record: bool = False):
+  """Reads the MATLAB struct (array) ``variable`` from ``path``, checking it is the expected file.
+
+  Args:
+    path: the .mat file.
+    variable: the struct variable to read.
+    required_fields: field names the struct must have.
+    what: the expected file, for messages ("FLIC's examples.mat").
+    hint: what to do about a wrong file.
+    unreadable_hint: what to do about an unreadable (e.g. truncated) file; default ``hint``.
+    as_record: False: ``squeeze_me=True, struct_as_record=False`` and a list of
+      scipy ``mat_struct`` (fields by attribute name) is returned; True:
+      ``squeeze_me=False, struct_as_record=True`` and the struct ndarray
+      (fields by ``[name]``) is returned.
+
+  Raises InputError naming ``path`` when the file does not load (truncated or
+  not MATLAB), lacks ``variable`` (another dataset's file), or the variable is
+  not a struct with ``required_fields``.
+  """
+  import scipy.io  # pylint: disable=import-outside-toplevel
+  try:
+    mat = scipy.io.loadmat(os.fspath(path), squeeze_me=not as_record, struct_as_record=as_record)
+  except Exception as e:  # scipy raises ValueError/TypeError/OSError/MatReadError on bad files.
+    reason = str(e).splitlines()[0] if str(e) else "no details"
+    raise InputError(f"{path}: not a readable MATLAB file ({type(e).__name__}: {reason}); "
+                     f"it may be truncated: {unreadable_hint or hint}") from None
+  if variable not in mat:
+    found = sorted(k for k in mat if not k.startswith("__"))
+    raise InputError(f"{path}: no variable {variable!r} (found {found}); this is not {what}: {hint}")
+  if as_record:
+    data = np.asarray(mat[variable])
+    fields = data.dtype.names
+  else:
+    data = list(np.atleast_1d(mat[variable]))
+    fields = getattr(data[0], "_fieldnames", None) if data else None
+  if fields is None:
+    raise InputError(f"{path}: {variable!r} is not a struct array; this is not {what}: {hint}")
+  missing = [f for f in required_fields if f not in fields]
+  if missing:
+    raise InputError(f"{path}: {variable!r} lacks fields {missing} (found {list(fields)}); "
+                     f"this is not {what}: {hint}")
+  return data
+
+
+def box_from_joints(joints: np.ndarray, visible: np.ndarray | None, hw: tuple[int, int], *,
+                    margin: float = 0.0, pad: float = 0.0, min_points: int = 2) -> np.ndarray:
+  """A person box around joints: [4] float32 x0, y0, x1, y1, clipped to the frame.
+
+  The extent of the visible joints grown on each side by ``margin`` x its larger
+  side (at least 1 px) plus ``pad`` px; the whole frame when fewer than
+  ``min_points`` joints are visible.
+
+  Args:
+    joints: [..., 2] 0-based px (any leading shape, e.g. [J, 2] or [N, J, 2]).
+    visible: [...] bool, or None for all finite joints.
+    hw: the frame's (H, W).
+  """
+  h, w = hw
+  pts = joints[np.isfinite(joints).all(-1) if visible is None else visible]
+  if len(pts) < max(min_points, 1):
+    return np.array([0, 0, w - 1, h - 1], np.float32)
+  x0, y0 = pts.min(0)
+  x1, y1 = pts.max(0)
+  m = margin * max(x1 - x0, y1 - y0, 1.0) + pad
+  box = np.array([x0 - m, y0 - m, x1 + m, y1 + m], np.float32)
+  return np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
+
+
 def image_bytes(path, *, reencode_as_jpeg: bool = True) -> bytes:
   """Reads an image file, checks it decodes (names the file if not), returns JPEG bytes.
 

@@ -44,11 +44,9 @@ Record order: ``examples`` order (``disable_shuffling``), key = index in it.
 from __future__ import annotations
 
 import logging
-import os
 
 import cv2
 import numpy as np
-import scipy.io
 import tensorflow_datasets as tfds
 from etils import epath
 
@@ -92,49 +90,10 @@ def to_ours(coords_0based: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return common.mask_missing(out)
 
 
-def box_from_joints(joints: np.ndarray, visible: np.ndarray, hw: tuple[int, int],
-                    margin: float = BOX_MARGIN) -> np.ndarray:
-  """[J, 2] joints -> [4] float32 box of the visible ones grown by ``margin``, clipped to the frame.
-
-  Falls back to the whole frame when fewer than two joints are visible.
-  """
-  h, w = hw
-  pts = joints[visible]
-  if len(pts) < 2:
-    return np.array([0, 0, w - 1, h - 1], np.float32)
-  x0, y0 = pts.min(0)
-  x1, y1 = pts.max(0)
-  m = margin * max(x1 - x0, y1 - y0, 1.0)
-  box = np.array([x0 - m, y0 - m, x1 + m, y1 + m], np.float32)
-  return np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
-
-
 def load_examples(mat_path: epath.Path) -> list:
   """Reads ``examples`` from examples.mat as a list of scipy ``mat_struct`` (fields by name)."""
-  try:
-    mat = scipy.io.loadmat(os.fspath(mat_path), squeeze_me=True, struct_as_record=False)
-  except Exception as e:  # scipy raises ValueError/TypeError/OSError/MatReadError on bad files.
-    raise InputError(f"{mat_path}: not a readable MATLAB file ({type(e).__name__}: {e}); "
-                     f"it may be truncated: {_HINT}") from None
-  if MAT_VARIABLE not in mat:
-    found = sorted(k for k in mat if not k.startswith("__"))
-    raise InputError(f"{mat_path}: no variable {MAT_VARIABLE!r} (found {found}); this is not "
-                     f"FLIC's examples.mat: {_HINT}")
-  examples = list(np.atleast_1d(mat[MAT_VARIABLE]))
-  if not examples or not hasattr(examples[0], "_fieldnames"):
-    raise InputError(f"{mat_path}: {MAT_VARIABLE!r} is not a struct array; {_HINT}")
-  missing = [f for f in REQUIRED_FIELDS if f not in examples[0]._fieldnames]
-  if missing:
-    raise InputError(f"{mat_path}: {MAT_VARIABLE!r} lacks fields {missing} (found "
-                     f"{list(examples[0]._fieldnames)}); this is not FLIC's examples.mat: {_HINT}")
-  return examples
-
-
-def _manual_path(dl_manager) -> epath.Path | None:
-  # DownloadManager.manual_dir raises AssertionError for a missing/empty folder
-  # without naming our fix; read the configured path and check it ourselves.
-  path = getattr(dl_manager, "_manual_dir", None)
-  return epath.Path(path) if path else None
+  return common.load_mat_struct(mat_path, MAT_VARIABLE, REQUIRED_FIELDS, "FLIC's examples.mat",
+                                _HINT)
 
 
 def _field(ex, name, default=None):
@@ -179,15 +138,10 @@ class Flic(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         disable_shuffling=True, homepage="https://bensapp.github.io/flic-dataset.html")
 
   def _root(self, dl_manager) -> epath.Path:
-    manual = _manual_path(dl_manager)
     folder = self.builder_config.folder
-    if manual is None or not manual.exists():
-      raise InputError(f"FLIC manual_dir {manual} not found: {_HINT} (giving "
-                       f"<manual_dir>/{folder}/examples.mat) and pass --manual_dir")
-    for root in (manual / folder, manual):
-      if (root / "examples.mat").exists():
-        return root
-    raise InputError(f"{manual / folder / 'examples.mat'} not found: {_HINT}")
+    manual = common.existing_manual_dir(
+        dl_manager, "FLIC", f"{_HINT} (giving <manual_dir>/{folder}/examples.mat) and pass --manual_dir")
+    return common.archive_root(manual, folder, "examples.mat", _HINT)
 
   def _split_generators(self, dl_manager):
     root = self._root(dl_manager)
@@ -228,7 +182,7 @@ class Flic(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         box = (torso - 1.0).astype(np.float32)
       else:
         hw = _image_hw(jpeg, image_path)
-        box = box_from_joints(full, vis_full, hw)
+        box = common.box_from_joints(full, vis_full, hw, margin=BOX_MARGIN)
       yield index, {
           "image": jpeg,
           "joints": joints,
