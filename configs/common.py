@@ -54,6 +54,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = ml_collections.ConfigDict()
   c.loss.heatmap_weight = 1.0
   c.loss.fusion_weight = 1.0
+  c.loss.pooled_weight = 1.0  # flowing model's pooled output
+
+  # Staged training: a workdir whose latest params initialise this run (a
+  # single-frame run for the flowing model's "spatial" part); "" = scratch.
+  c.init_from = ""
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adam"  # adam | sgd

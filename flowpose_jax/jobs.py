@@ -118,7 +118,7 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   max_distance = int(max(cfg.eval.max_distance, np.ceil(max(protocol.distances))))
   bs = int(cfg.eval.batch_size)
   batches = pipeline.make_eval_batches(source, cfg, batch_size=bs, max_examples=0)
-  result = evaluator.evaluate(predictor.predict_inputs, batches, stride=predictor.stride,
+  result = evaluator.evaluate(lambda batch: predictor.predict_inputs(batch["image"]), batches, stride=predictor.stride,
                               max_distance=max_distance, scale=protocol.scale,
                               total=-(-len(source) // bs), desc=f"evaluate {split}")
   out_dir = out_dir or workdir

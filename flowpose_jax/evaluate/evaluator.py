@@ -1,8 +1,9 @@
 """Runs a predict function over eval batches and scores it (paper protocol).
 
 The evaluator is given a predict function (big_vision style), so this module
-never imports models: ``predict_fn(images [B, S, S, 3] uint8) -> heatmaps
-[B, h, w, J]``. Errors are measured in the ORIGINAL frame's pixels: decoded
+never imports models: ``predict_fn(batch) -> heatmaps [B, h, w, J]``, where
+``batch`` holds the model's inputs ("image" [B, S, S, 3] uint8 for
+single-frame models; windows for the flowing model). Errors are measured in the ORIGINAL frame's pixels: decoded
 heatmap peaks go heatmap grid -> network input -> frame through the inverse of
 the affine each batch carries.
 """
@@ -41,7 +42,7 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
   """Accuracy-vs-distance curves for d = 0..max_distance px.
 
   Args:
-    predict_fn: images [B, S, S, 3] uint8 -> heatmaps [B, h, w, J].
+    predict_fn: batch -> heatmaps [B, h, w, J].
     batches: dicts with "image", "matrix" [B, 2, 3], "frame_joints" [B, J, 2],
       "frame_visible" [B, J] and optionally "_mask" [B] (padding).
     stride: input px per heatmap px.
@@ -56,7 +57,7 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
   acc = PCKAccumulator(np.arange(max_distance + 1, dtype=np.float32))
   preds = []
   for batch in tqdm(batches, total=total, desc=desc, leave=False, unit="batch"):
-    hm = np.asarray(predict_fn(batch["image"]))
+    hm = np.asarray(predict_fn(batch))
     joints, _ = frame_joints_from_heatmaps(hm, batch["matrix"], stride)
     mask = np.asarray(batch.get("_mask", np.ones(len(joints), bool)), bool)
     visible = np.asarray(batch["frame_visible"], bool) & mask[:, None]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flax import nnx
 
+from flowpose_jax.models.flowing_net import FlowingNet
 from flowpose_jax.models.fusion import FUSION_VARIANTS, SpatialFusion
 from flowpose_jax.models.heatmap_net import OUTPUT_STRIDE, HeatmapNet, final_heatmaps
+from flowpose_jax.models.pooling import POOLING
 
-MODELS = {"heatmap_net": HeatmapNet}
+MODELS = {"heatmap_net": HeatmapNet, "flowing_net": FlowingNet}
 
 
 def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
@@ -16,9 +18,14 @@ def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
   if name not in MODELS:
     from flowpose_jax.errors import ConfigError
     raise ConfigError(f"config.model.name={name!r} is not a model; choose one of {sorted(MODELS)}")
-  kwargs = {k: v for k, v in model_cfg.items() if k != "name"}
+  kwargs = {k: v for k, v in model_cfg.items() if k not in ("name", "freeze")}
   return MODELS[name](num_joints=num_joints, rngs=nnx.Rngs(params=seed), **kwargs)
 
 
-__all__ = ["MODELS", "FUSION_VARIANTS", "OUTPUT_STRIDE", "HeatmapNet", "SpatialFusion",
-           "build_model", "final_heatmaps"]
+def model_inputs(model_cfg) -> tuple[str, ...]:
+  """Batch keys the configured model's __call__ takes, in order."""
+  return MODELS[model_cfg.name].INPUTS
+
+
+__all__ = ["MODELS", "POOLING", "FUSION_VARIANTS", "OUTPUT_STRIDE", "FlowingNet", "HeatmapNet",
+           "SpatialFusion", "build_model", "final_heatmaps", "model_inputs"]

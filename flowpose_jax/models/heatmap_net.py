@@ -44,6 +44,8 @@ class HeatmapNet(nnx.Module):
     dtype: compute dtype name ("float32" | "bfloat16" | "float16"); params stay float32.
   """
 
+  INPUTS = ("image",)  # batch keys passed to __call__, in order
+
   def __init__(self, *, num_joints: int = 7, width: float = 1.0, fusion: str = "release",
                final_relu: bool = False, dtype: str = "float32", rngs: nnx.Rngs):
     if dtype not in DTYPES:
@@ -93,6 +95,9 @@ class HeatmapNet(nnx.Module):
     return out
 
 
+OUTPUT_PRIORITY = ("pooled", "fusion", "heatmap")
+
+
 def final_heatmaps(outputs: dict[str, jax.Array]) -> jax.Array:
-  """The model's answer: the fusion output when present, else conv8. [B, h, w, J]."""
-  return outputs["fusion"] if "fusion" in outputs else outputs["heatmap"]
+  """The model's answer [B, h, w, J]: flow-pooled maps, else fusion, else conv8."""
+  return outputs[next(k for k in OUTPUT_PRIORITY if k in outputs)]

@@ -16,6 +16,7 @@ from flowpose_jax.data.sources import load_source
 from flowpose_jax.errors import ConfigError, TrainingDivergedError
 from flowpose_jax.evaluate import evaluator
 from flowpose_jax.evaluate.pck import accuracy_at
+from flowpose_jax.models import model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
@@ -70,6 +71,15 @@ def _save_config(workdir: str, config) -> None:
     os.replace(tmp, os.path.join(workdir, CONFIG_FILE))
 
 
+def data_functions(config):
+  """(make_train_iterator, make_eval_batches) for the configured model:
+  single frames for HeatmapNet, temporal windows for the flowing model."""
+  if "images" in model_inputs(config.model):
+    from flowpose_jax.data import windows  # pylint: disable=import-outside-toplevel
+    return windows.make_window_train_iterator, windows.make_window_eval_batches
+  return pipeline.make_train_iterator, pipeline.make_eval_batches
+
+
 def _summarise(sums: dict[str, float]) -> dict[str, float]:
   """(sum, count) pairs -> means; "loss"/"grad_norm" are averaged over steps."""
   out = {}
@@ -117,10 +127,15 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     eval_source = load_source(config.dataset.name, config.dataset.eval_split, data_dir)
 
   graphdef, params = state_lib.make_model(config)
-  tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)
+  if config.get("init_from"):
+    params = state_lib.load_pretrained(params, config.init_from)
+  tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps,
+                                freeze=tuple(config.model.get("freeze", ())))
   state = state_lib.init_state(params, tx)
   n_params = sum(x.size for x in jax.tree.leaves(params))
-  train_it = pipeline.make_train_iterator(train_source, config)
+  make_train_iterator, make_eval_batches = data_functions(config)
+  inputs = model_inputs(config.model)
+  train_it = make_train_iterator(train_source, config)
   checkpointer = ckpt_lib.Checkpointer(workdir, config.keep_checkpoints)
   start = checkpointer.latest_step()
   if start is not None:
@@ -129,14 +144,14 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   start = int(start or 0)
   state = step_lib.replicate(mesh, state)
   train_step = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
-  predict = step_lib.make_predict_fn(mesh, graphdef)
+  predict = step_lib.make_predict_fn(mesh, graphdef, inputs)
   writer = MetricWriter(workdir)
   meta = {"config": json.loads(config.to_json_best_effort()), "num_params": int(n_params),
           "num_devices": jax.device_count()}
 
   timelapse = None
   if eval_source is not None and config.timelapse_frames > 0:
-    timelapse = next(iter(pipeline.make_eval_batches(eval_source, config, batch_size=config.timelapse_frames,
+    timelapse = next(iter(make_eval_batches(eval_source, config, batch_size=config.timelapse_frames,
                                                      max_examples=config.timelapse_frames)))
 
   log.info("model %s: %.2f M params; %d devices; global batch %d; steps %d -> %d",
@@ -151,7 +166,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   bar = tqdm(range(start, end), initial=start, total=config.num_train_steps,
              desc="train", unit="step", disable=not show_progress or jax.process_index() != 0)
   for step in bar:
-    batch = step_lib.to_global_batch(mesh, next(train_it))
+    batch = step_lib.to_global_batch(mesh, next(train_it), inputs + step_lib.TARGET_KEYS)
     if step == start:
       bar.set_postfix_str("compiling the train step...")
     state, metrics = train_step(state, batch)
@@ -186,7 +201,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
       checkpointer.save(done, state, train_it, meta=dict(meta, step=done))
       last_good = done
     if timelapse is not None and (done % config.timelapse_every == 0 or is_last):
-      tiles = _timelapse_image(timelapse["image"], predict(state.params, timelapse["image"]))
+      tiles = _timelapse_image(timelapse["image"], predict(state.params, timelapse))
       writer.image(done, "timelapse/val_heatmaps", tiles)
       if jax.process_index() == 0:
         from flowpose_jax import media  # pylint: disable=import-outside-toplevel
@@ -209,8 +224,8 @@ def run_eval(predict, params, source, config, *, desc: str = "eval", max_example
   max_examples = config.eval.max_examples if max_examples is None else max_examples
   n = len(source) if not max_examples else min(max_examples, len(source))
   bs = config.eval.batch_size
-  batches = pipeline.make_eval_batches(source, config, batch_size=bs, max_examples=max_examples)
-  return evaluator.evaluate(lambda images: predict(params, images), batches, stride=config.input.stride,
+  batches = data_functions(config)[1](source, config, batch_size=bs, max_examples=max_examples)
+  return evaluator.evaluate(lambda batch: predict(params, batch), batches, stride=config.input.stride,
                             max_distance=config.eval.max_distance, total=-(-n // bs), desc=desc)
 
 

@@ -44,8 +44,24 @@ def abstract_model(config) -> tuple[nnx.GraphDef, dict]:
   return graphdef, nnx.to_pure_dict(state)
 
 
-def make_optimizer(opt_cfg, num_steps: int) -> optax.GradientTransformation:
-  """optax chain from ``config.optimizer`` (clip -> optimizer with schedule)."""
+def make_optimizer(opt_cfg, num_steps: int, freeze: tuple[str, ...] = ()) -> optax.GradientTransformation:
+  """optax chain from ``config.optimizer`` (clip -> optimizer with schedule).
+
+  ``freeze`` names top-level parameter groups (e.g. "spatial" of the flowing
+  model) that stay fixed: their updates are zero and they hold no optimizer
+  state.
+  """
+  tx = _make_trainable_optimizer(opt_cfg, num_steps)
+  if not freeze:
+    return tx
+
+  def labels(params):
+    return {k: jax.tree.map(lambda _: "frozen" if k in freeze else "train", v) for k, v in params.items()}
+
+  return optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
+
+
+def _make_trainable_optimizer(opt_cfg, num_steps: int) -> optax.GradientTransformation:
   lr = opt_cfg.learning_rate
   warmup = min(opt_cfg.warmup_steps, max(num_steps - 1, 0))
   if opt_cfg.schedule == "cosine":
@@ -65,6 +81,27 @@ def make_optimizer(opt_cfg, num_steps: int) -> optax.GradientTransformation:
   if opt_cfg.grad_clip:
     return optax.chain(optax.clip_by_global_norm(opt_cfg.grad_clip), opt)
   return opt
+
+
+def load_pretrained(params: dict, workdir: str) -> dict:
+  """Initialises ``params`` from the latest checkpoint of an earlier stage.
+
+  Staged training: a flowing model (params {"spatial", "pool"}) takes a
+  single-frame run's params as its "spatial" part; a model of the same kind
+  takes them whole. Shapes must match (same width/fusion).
+  """
+  from flowpose_jax.train.checkpoint import Checkpointer  # pylint: disable=import-outside-toplevel
+  target = params["spatial"] if "spatial" in params else params
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+      x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])), target)
+  try:
+    loaded, _ = Checkpointer(workdir).restore_params(abstract)
+  except (ValueError, KeyError) as e:
+    raise ConfigError(f"config.init_from={workdir!r}: its params do not fit this model "
+                      f"({str(e).splitlines()[0]}); use the same model.width/fusion as that run") from None
+  if "spatial" in params:
+    return dict(params, spatial=loaded)
+  return loaded
 
 
 def init_state(params: dict, tx: optax.GradientTransformation) -> TrainState:

@@ -15,8 +15,9 @@ from flowpose_jax import losses
 from flowpose_jax.train.state import TrainState
 
 DATA_AXIS = "data"
-BATCH_KEYS = ("image", "targets", "weights")
-OUTPUT_WEIGHTS = {"heatmap": "heatmap_weight", "fusion": "fusion_weight"}
+TARGET_KEYS = ("targets", "weights")
+OUTPUT_WEIGHTS = {"heatmap": "heatmap_weight", "fusion": "fusion_weight", "pooled": "pooled_weight"}
+
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -31,15 +32,19 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
 
   Args:
     params: pure-dict params.
-    batch: "image" [B, S, S, 3] uint8, "targets" [B, h, w, J], "weights" [B, J].
+    batch: the model's inputs (``INPUTS``: "image" [B, S, S, 3] uint8 for
+      HeatmapNet; "images", "flows", "confidence" windows for FlowingNet),
+      "targets" [B, h, w, J], "weights" [B, J].
   """
   model = nnx.merge(graphdef, params)
-  outputs = model(batch["image"])
+  outputs = model(*[batch[k] for k in model.INPUTS])
   total = 0.0
   metrics = {}
   for name, pred in outputs.items():
     s, c = losses.heatmap_l2(pred, batch["targets"], batch["weights"])
-    total = total + getattr(loss_cfg, OUTPUT_WEIGHTS[name]) * losses.mean_from((s, c))
+    weight = loss_cfg.get(OUTPUT_WEIGHTS[name], 1.0)
+    if weight:
+      total = total + weight * losses.mean_from((s, c))
     metrics[f"{name}_loss_sum"] = s
     metrics[f"{name}_loss_count"] = c
     metrics[f"{name}_max_sum"] = jnp.sum(jnp.max(pred, axis=(1, 2)) * (batch["weights"] > 0))
@@ -71,7 +76,7 @@ def jit_train_step(mesh: Mesh, *, graphdef, tx, loss_cfg, donate: bool = True):
                  donate_argnums=(0,) if donate else ())
 
 
-def to_global_batch(mesh: Mesh, local_batch: dict, keys=BATCH_KEYS) -> dict:
+def to_global_batch(mesh: Mesh, local_batch: dict, keys=("image",) + TARGET_KEYS) -> dict:
   """Host-local numpy batch -> global jax arrays sharded on "data".
 
   Raises ValueError naming both numbers when the local batch does not split
@@ -94,24 +99,27 @@ def replicate(mesh: Mesh, tree):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def make_predict_fn(mesh: Mesh, graphdef):
-  """Jitted ``(params, images [B, S, S, 3] uint8) -> heatmaps [B, h, w, J]``.
+def make_predict_fn(mesh: Mesh, graphdef, inputs: tuple[str, ...] = ("image",)):
+  """Jitted ``(params, batch) -> heatmaps [B, h, w, J]`` (the model's final maps).
 
-  The batch is split over "data" when it divides evenly, else replicated.
-  Returns the model's final maps (fusion when present).
+  ``batch`` is a dict holding the model's ``inputs`` (or, for single-frame
+  models, the images [B, S, S, 3] uint8 themselves). The batch is split over
+  "data" when it divides evenly, else computed whole.
   """
   from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
 
-  def forward(params, images):
-    return final_heatmaps(nnx.merge(graphdef, params)(images))
+  def forward(params, *args):
+    return final_heatmaps(nnx.merge(graphdef, params)(*args))
 
-  split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()), NamedSharding(mesh, P(DATA_AXIS))))
+  split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()),) + (NamedSharding(mesh, P(DATA_AXIS)),) * len(inputs))
   whole = jax.jit(forward)
   n = mesh.size
 
-  def predict(params, images):
-    images = np.asarray(images)
-    fn = split if images.shape[0] % n == 0 else whole
-    return np.asarray(fn(params, images))
+  def predict(params, batch):
+    if not isinstance(batch, dict):
+      batch = {inputs[0]: batch}
+    args = [np.asarray(batch[k]) for k in inputs]
+    fn = split if args[0].shape[0] % n == 0 else whole
+    return np.asarray(fn(params, *args))
 
   return predict

@@ -32,7 +32,7 @@ def test_perfect_heatmaps_score_within_subpixel_in_frame_pixels():
       current["targets"] = b["targets"]
       yield b
 
-  result = evaluator.evaluate(lambda images: current["targets"], feed(), stride=config.input.stride,
+  result = evaluator.evaluate(lambda batch: current["targets"], feed(), stride=config.input.stride,
                               max_distance=3)
   pred = result["predictions"]
   gt = np.stack([r["joints"] for r in records])
@@ -49,6 +49,6 @@ def test_shifted_prediction_is_scored_as_wrong():
   records = _records(4, 64, 64)
   batches = list(pipeline.make_eval_batches(records, config, batch_size=4))
   shifted = np.roll(batches[0]["targets"], 3, axis=2)  # 3 heatmap px = 12 frame px to the right
-  result = evaluator.evaluate(lambda images: shifted, batches, stride=config.input.stride, max_distance=20)
+  result = evaluator.evaluate(lambda batch: shifted, batches, stride=config.input.stride, max_distance=20)
   assert np.nanmax(result["average"][:10]) == 0.0
   assert result["average"][13] > 0.5

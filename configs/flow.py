@@ -1,0 +1,47 @@
+"""Flowing ConvNet stage: temporal pooling of 2n+1 warped heatmaps.
+
+Staged training as in the paper: first the single-frame HeatmapNet + fusion,
+then this stage on top of it (the arg picks the pooling: parametric (the
+paper's conv9), sum, max or data_dependent):
+
+  flowpose train --config configs/demo.py --workdir workdirs/demo
+  flowpose train --config configs/flow.py:parametric --workdir workdirs/flow_parametric \\
+      --config.init_from=workdirs/demo
+
+The HeatmapNet is frozen by default (``model.freeze``; the paper precomputed
+its maps); ``--config.model.freeze='()' --config.model.finetune_spatial=true
+--config.loss.fusion_weight=1`` fine-tunes it jointly. ``flow.source`` is the
+synthetic set's exact flow ("gt") or OpenCV flow ("dis_medium", "dis_fast",
+"farneback"), computed on the frames and cached (``flow.cache_dir``).
+"""
+
+import ml_collections
+
+from configs import demo
+
+
+def get_config(arg=None):
+  c = demo.get_config()
+  n = ml_collections.FieldReference(3)
+  c.flow = ml_collections.ConfigDict()
+  c.flow.n = n  # window t-n..t+n (paper: up to 15 on BBC Pose)
+  c.flow.source = "gt"
+  c.flow.mode = "direct"  # direct t->t+k flow, or "composed" consecutive flows
+  c.flow.cache_dir = ""  # "" = no cache (computed flow is then recomputed)
+  c.model.name = "flowing_net"
+  c.model.num_frames = n * 2 + 1
+  c.model.pooling = arg or "parametric"
+  c.model.finetune_spatial = False
+  c.model.freeze = ("spatial",)
+  c.loss.heatmap_weight = 0.0
+  c.loss.fusion_weight = 0.0
+  c.loss.pooled_weight = 1.0
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.warmup_steps = 20
+  c.num_train_steps = 400
+  c.log_every = 20
+  c.eval_every = 200
+  c.checkpoint_every = 200
+  c.timelapse_every = 200
+  c.eval.batch_size = 8
+  return c

@@ -1,0 +1,70 @@
+"""The Flowing ConvNet: per-frame HeatmapNet -> warp to the centre frame -> pooling.
+
+For a window of T = 2n+1 frames centred on frame t, the (fusion) heatmaps of
+every frame are warped onto frame t along the flow t -> t+k (heatmap grid,
+backward sampling: ``H_{t+k}(x + F_{t->t+k}(x))``), stacked and combined per
+joint by a temporal pooler (the paper's learned conv9, or sum/max baselines,
+or our data-dependent pooling).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from flowpose_jax.models.heatmap_net import HeatmapNet, final_heatmaps
+from flowpose_jax.models.pooling import POOLING, stack_and_warp
+
+
+class FlowingNet(nnx.Module):
+  """HeatmapNet over a window + warping + temporal pooling.
+
+  Args:
+    num_frames: T = 2n+1.
+    pooling: key of ``POOLING``.
+    finetune_spatial: let the pooled loss's gradient reach the HeatmapNet
+      (False: the per-frame maps are constants to the pooled loss, as in the
+      paper's precomputed pipeline; the optimizer can freeze them too).
+    Other args as ``HeatmapNet``.
+  """
+
+  INPUTS = ("images", "flows", "confidence")
+
+  def __init__(self, *, num_frames: int, pooling: str = "parametric", finetune_spatial: bool = False,
+               num_joints: int = 7, width: float = 1.0, fusion: str = "release", final_relu: bool = False,
+               dtype: str = "float32", rngs: nnx.Rngs):
+    if pooling not in POOLING:
+      raise ValueError(f"unknown pooling {pooling!r}; choose one of {sorted(POOLING)}")
+    if num_frames < 1 or num_frames % 2 == 0:
+      raise ValueError(f"num_frames must be odd (2n+1), got {num_frames}")
+    self.finetune_spatial = finetune_spatial
+    self.spatial = HeatmapNet(num_joints=num_joints, width=width, fusion=fusion, final_relu=final_relu,
+                              dtype=dtype, rngs=rngs)
+    self.pool = POOLING[pooling](num_frames, num_joints, rngs=rngs)
+
+  def __call__(self, images: jax.Array, flows: jax.Array, confidence: jax.Array | None = None
+               ) -> dict[str, jax.Array]:
+    """Runs the window.
+
+    Args:
+      images: [B, T, S, S, 3] uint8 frames of the window (centre at T // 2).
+      flows: [B, T, h, w, 2] flow centre -> frame, heatmap px (zero at the centre).
+      confidence: [B, T, h, w, 1] per-pixel flow confidence in [0, 1], or None.
+
+    Returns:
+      "heatmap", "fusion": the centre frame's single-frame outputs [B, h, w, J];
+      "pooled": the flowing heatmaps [B, h, w, J].
+    """
+    b, t = images.shape[:2]
+    out = self.spatial(images.reshape((b * t,) + images.shape[2:]))
+    maps = final_heatmaps(out)
+    maps = maps.reshape((b, t) + maps.shape[1:])
+    if not self.finetune_spatial:
+      maps = jax.lax.stop_gradient(maps)
+    warped, valid = stack_and_warp(maps, flows)
+    conf = valid if confidence is None else valid * confidence.astype(jnp.float32)
+    centre = t // 2
+    result = {k: v.reshape((b, t) + v.shape[1:])[:, centre] for k, v in out.items()}
+    result["pooled"] = self.pool(warped, conf)
+    return result
