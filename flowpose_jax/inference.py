@@ -17,6 +17,7 @@ import numpy as np
 
 from flowpose_jax import heatmaps as codec
 from flowpose_jax.errors import FlowposeError, InputError
+from flowpose_jax.models import model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
@@ -54,7 +55,8 @@ class Predictor:
     self.input_size = int(config.input.size)
     self.stride = int(config.input.stride)
     self.batch_size = batch_size
-    self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef)
+    self.inputs = model_inputs(config.model)
+    self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef, self.inputs)
     self.params = params
 
   def preprocess(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +79,18 @@ class Predictor:
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return inputs, mats
 
+  def predict_batch(self, batch: dict) -> np.ndarray:
+    """A pipeline batch (the model's inputs) -> heatmaps [B, h, w, J]."""
+    return self._predict(self.params, batch)
+
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
-    """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32 (fixed-size jitted batches)."""
+    """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32 (fixed-size jitted batches).
+
+    Single-frame models only; the flowing model needs windows (``predict_batch``).
+    """
+    if self.inputs != ("image",):
+      raise FlowposeError(f"{self.config.model.name} takes temporal windows, not single images: "
+                          f"use predict_batch with a window batch")
     n = len(inputs)
     out = []
     for i in range(0, n, self.batch_size):

@@ -19,11 +19,11 @@ import ml_collections
 import numpy as np
 
 from flowpose_jax import heatmaps, inference, joints as joints_lib, media, visualize
-from flowpose_jax.data import pipeline
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.evaluate import evaluator, plots, protocols
 from flowpose_jax.evaluate.pck import accuracy_at
+from flowpose_jax.train.loop import data_functions, train_and_evaluate
 
 log = logging.getLogger("flowpose")
 
@@ -75,7 +75,6 @@ def ensure_dataset(name: str, data_dir: str | None) -> None:
 
 
 def train(config, workdir: str) -> None:
-  from flowpose_jax.train.loop import train_and_evaluate  # pylint: disable=import-outside-toplevel
   ensure_dataset(config.dataset.name, config.dataset.data_dir)
   train_and_evaluate(config, workdir)
 
@@ -117,8 +116,8 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   d = protocol.headline
   max_distance = int(max(cfg.eval.max_distance, np.ceil(max(protocol.distances))))
   bs = int(cfg.eval.batch_size)
-  batches = pipeline.make_eval_batches(source, cfg, batch_size=bs, max_examples=0)
-  result = evaluator.evaluate(lambda batch: predictor.predict_inputs(batch["image"]), batches, stride=predictor.stride,
+  batches = data_functions(cfg)[1](source, cfg, batch_size=bs, max_examples=0)
+  result = evaluator.evaluate(predictor.predict_batch, batches, stride=predictor.stride,
                               max_distance=max_distance, scale=protocol.scale,
                               total=-(-len(source) // bs), desc=f"evaluate {split}")
   out_dir = out_dir or workdir
