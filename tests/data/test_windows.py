@@ -1,0 +1,304 @@
+import json
+
+import ml_collections
+import numpy as np
+import pytest
+from configs.common import base_config
+
+from flowpose_jax import heatmaps
+from flowpose_jax.data import pipeline, synthetic, windows
+from flowpose_jax.flow import compute
+from flowpose_jax.joints import FLIP_INDEX
+
+NUM_FRAMES = 12
+FRAME = 96
+SEEDS = (3, 4)
+N = 2
+T = 2 * N + 1
+
+
+def _render():
+  videos, records = [], []
+  for vid, seed in enumerate(SEEDS):
+    v = synthetic.render_video(seed, num_frames=NUM_FRAMES, height=FRAME, width=FRAME)
+    videos.append(v)
+    for t in range(NUM_FRAMES):
+      records.append({
+          "image": v["image"][t],
+          "joints": v["joints"][t],
+          "joints_true": v["joints"][t],
+          "visible": v["visible"][t],
+          "box": v["box"][t],
+          "flow": v["flow"][t].astype(np.float16),
+          "video_id": np.int32(vid),
+          "frame_index": np.int32(t),
+      })
+  return videos, records
+
+
+VIDEOS, SOURCE = _render()
+
+
+def _config(**overrides):
+  c = base_config()
+  c.input.size = FRAME  # letterbox scale 1: input px = frame px
+  c.batch_size = 4
+  c.eval.batch_size = 4
+  c.input.read_threads = 2
+  c.input.prefetch_batches = 2
+  for k, v in overrides.items():
+    node = c
+    *path, last = k.split(".")
+    for p in path:
+      if p not in node:
+        node[p] = ml_collections.ConfigDict()
+      node = node[p]
+    node[last] = v
+  return c
+
+
+def _no_jitter(c):
+  c.augment.brightness = c.augment.contrast = c.augment.saturation = 0.0
+  return c
+
+
+def test_flow_cfg_defaults():
+  c = base_config()
+  assert dict(windows._flow_cfg(c)) == windows.FLOW_DEFAULTS
+  c = _config(**{"flow.source": "dis_fast"})
+  cfg = windows._flow_cfg(c)
+  assert cfg.source == "dis_fast" and cfg.n == 2 and cfg.mode == "direct"
+  with pytest.raises(Exception, match="flow.source"):
+    windows._flow_cfg(_config(**{"flow.source": "bogus"}))
+
+
+def test_layout_and_window_clipping():
+  starts, ends = windows.video_layout(SOURCE)
+  assert starts.tolist() == [0] * NUM_FRAMES + [NUM_FRAMES] * NUM_FRAMES
+  assert ends.tolist() == [NUM_FRAMES] * NUM_FRAMES + [2 * NUM_FRAMES] * NUM_FRAMES
+  vids = np.array([r["video_id"] for r in SOURCE])
+  s2, e2 = windows.video_layout(video_ids=vids)
+  np.testing.assert_array_equal(s2, starts)
+  np.testing.assert_array_equal(e2, ends)
+  assert windows.window_indices(0, N, starts, ends).tolist() == [0, 0, 0, 1, 2]
+  assert windows.window_indices(11, N, starts, ends).tolist() == [9, 10, 11, 11, 11]
+  assert windows.window_indices(12, N, starts, ends).tolist() == [12, 12, 12, 13, 14]
+  assert windows.window_indices(5, N, starts, ends).tolist() == [3, 4, 5, 6, 7]
+  for i in range(len(SOURCE)):
+    idx = windows.window_indices(i, N, starts, ends)
+    assert np.all(vids[idx] == vids[i])
+  # A gap in frame_index splits a run.
+  s3, e3 = windows.video_layout(video_ids=[0, 0, 0, 0], frame_indices=[0, 1, 5, 6])
+  assert s3.tolist() == [0, 0, 2, 2] and e3.tolist() == [2, 2, 4, 4]
+
+
+def _occluded(video, t, j):
+  """Whether joint j of frame t is hidden (the front-most part is not one of its own)."""
+  x, y = np.rint(video["joints"][t, j]).astype(int)
+  if not (0 <= x < FRAME and 0 <= y < FRAME):
+    return True
+  return int(video["part_ids"][t, y, x]) not in synthetic.JOINT_PARTS[j]
+
+
+def test_invert_flow_accuracy():
+  """Backward GT flow (inverted forward flow) moves visible joints t -> t-1."""
+  errs = []
+  for v in VIDEOS:
+    for t in range(1, NUM_FRAMES):
+      back = windows.invert_flow(v["flow"][t - 1])
+      for j in range(v["joints"].shape[1]):
+        if _occluded(v, t, j) or _occluded(v, t - 1, j):
+          continue
+        x, y = v["joints"][t, j]
+        g = compute.sample_bilinear(back, np.array(x), np.array(y))
+        errs.append(np.linalg.norm(v["joints"][t, j] + g - v["joints"][t - 1, j]))
+  errs = np.array(errs)
+  assert len(errs) > 50
+  assert np.all(np.isfinite(errs))
+  assert np.median(errs) < 0.05, np.median(errs)
+  assert np.percentile(errs, 90) < 0.5, np.percentile(errs, 90)
+
+
+def _dot_source():
+  """Black frames with a bright 3x3 dot at a different known place per frame."""
+  recs, dots = [], []
+  rng = np.random.default_rng(0)
+  for i, r in enumerate(SOURCE):
+    img = np.zeros((FRAME, FRAME, 3), np.uint8)
+    x, y = rng.integers(30, FRAME - 30, 2)
+    img[y - 1:y + 2, x - 1:x + 2] = 255
+    dots.append((x, y))
+    recs.append(dict(r, image=img))
+  return recs, np.array(dots, np.float32)
+
+
+def test_same_augmentation_for_whole_window():
+  source, dots = _dot_source()
+  c = _config(**{"augment.rotation": 30.0, "augment.scale": (0.9, 1.1)})
+  tr = windows.WindowTrainTransform(c, source)
+  for seed in range(6):
+    i = [0, 5, 11, 13, 20, 23][seed]
+    ex = tr.random_map(i, np.random.default_rng(seed))
+    idx = windows.window_indices(i, N, tr.starts, tr.ends)
+    assert ex["images"].shape == (T, FRAME, FRAME, 3)
+    np.testing.assert_array_equal(ex["image"], ex["images"][N])
+    for t, j in enumerate(idx):
+      want = heatmaps.apply_affine(dots[j][None], ex["matrix"])[0]
+      grey = ex["images"][t].astype(np.float32).sum(-1)
+      yy, xx = np.mgrid[0:FRAME, 0:FRAME]
+      w = np.where(grey > 0.5 * grey.max(), grey, 0)
+      got = np.array([(w * xx).sum(), (w * yy).sum()]) / w.sum()
+      np.testing.assert_allclose(got, want, atol=1.0)
+    # Centre joints use the same matrix.
+    jt = np.asarray(source[i]["joints"])
+    if ex["flipped"]:
+      jt = jt[list(FLIP_INDEX)]
+    grid = heatmaps.input_to_heatmap(heatmaps.apply_affine(jt, ex["matrix"]), c.input.stride)
+    np.testing.assert_allclose(ex["joints"], grid, atol=1e-4)
+
+
+def _window_joints_grid(ex, idx, stride):
+  """[T, J, 2] heatmap-grid joints of every window frame, in the example's joint order."""
+  out = []
+  for j in idx:
+    jt = np.asarray(SOURCE[j]["joints"], np.float32)
+    if ex["flipped"]:
+      jt = jt[list(FLIP_INDEX)]
+    out.append(heatmaps.input_to_heatmap(heatmaps.apply_affine(jt, ex["matrix"]), stride))
+  return np.stack(out)
+
+
+@pytest.mark.parametrize("augment_on", [False, True])
+def test_gt_window_flow_moves_centre_joints(augment_on):
+  c = _no_jitter(_config(**{"augment.enabled": augment_on, "augment.rotation": 30.0}))
+  tr = windows.WindowTrainTransform(c, SOURCE)
+  errs, still, flips = [], [], 0
+  for i in range(len(SOURCE)):
+    ex = tr.random_map(i, np.random.default_rng(100 + i))
+    flips += bool(ex["flipped"])
+    idx = windows.window_indices(i, N, tr.starts, tr.ends)
+    grid = _window_joints_grid(ex, idx, c.input.stride)
+    vid, t0 = divmod(i, NUM_FRAMES)
+    order = list(FLIP_INDEX) if ex["flipped"] else list(range(grid.shape[1]))
+    assert np.all(ex["flows"][N] == 0)
+    for t in range(T):
+      lo, hi = sorted((t0, int(idx[t]) - vid * NUM_FRAMES))
+      for k, src_j in enumerate(order):
+        if any(_occluded(VIDEOS[vid], f, src_j) for f in range(lo, hi + 1)):
+          continue
+        u, v = grid[N, k]
+        if not (0 <= u <= ex["flows"].shape[2] - 1 and 0 <= v <= ex["flows"].shape[1] - 1):
+          continue
+        conf = compute.sample_bilinear(ex["confidence"][t], np.array(u), np.array(v))[0]
+        if conf < 1:
+          continue
+        f = compute.sample_bilinear(ex["flows"][t], np.array(u), np.array(v))
+        errs.append(np.linalg.norm(grid[N, k] + f - grid[t, k]))
+        still.append(np.linalg.norm(grid[N, k] - grid[t, k]))
+  errs, still = np.array(errs), np.array(still)
+  moving = still > 0.5  # joints that move over half a heatmap px within the window
+  assert moving.sum() > 50
+  assert np.median(errs[moving]) < 0.1 * np.median(still[moving]), (np.median(errs[moving]),
+                                                                     np.median(still[moving]))
+  assert len(errs) > 200
+  if augment_on:
+    assert flips > 0
+  # Bilinear sampling on the heatmap grid mixes in neighbouring parts at joints near edges.
+  assert np.median(errs) < 0.1, np.median(errs)
+  assert np.mean(errs < 0.5) > 0.9, np.mean(errs < 0.5)
+
+
+def test_flip_negates_flow_x():
+  c = _no_jitter(_config(**{"augment.rotation": 0.0, "augment.scale": (1.0, 1.0),
+                            "augment.translate": 0.0}))
+  tr = windows.WindowTrainTransform(c, SOURCE)
+  by_flip = {}
+  for seed in range(20):
+    ex = tr.random_map(5, np.random.default_rng(seed))
+    by_flip.setdefault(bool(ex["flipped"]), ex)
+  plain, flipped = by_flip[False], by_flip[True]
+  mirrored = plain["flows"][:, :, ::-1] * np.array([-1, 1], np.float32)
+  np.testing.assert_allclose(flipped["flows"], mirrored, atol=1e-4)
+  np.testing.assert_array_equal(flipped["confidence"], plain["confidence"][:, :, ::-1])
+  assert np.abs(plain["flows"][..., 0]).max() > 0.1
+
+
+def test_eval_transform_deterministic_and_keys():
+  c = _config()
+  ev = windows.WindowEvalTransform(c, SOURCE)
+  a, b = ev.map(7), ev.map(7)
+  single = pipeline.EvalTransform(c).map(SOURCE[7])
+  assert set(single) | {"images", "flows", "confidence"} == set(a)
+  for k in single:
+    np.testing.assert_array_equal(a[k], single[k], err_msg=k)
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+  h = c.input.size // c.input.stride
+  assert a["flows"].shape == (T, h, h, 2) and a["flows"].dtype == np.float32
+  assert a["confidence"].shape == (T, h, h, 1)
+  assert np.all(np.isfinite(a["flows"]))
+
+
+def _take(it, n):
+  return [next(it) for _ in range(n)]
+
+
+def _assert_same(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b):
+    assert x.keys() == y.keys()
+    for k in x:
+      np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+def test_train_iterator_determinism_and_state():
+  c = _config()
+  first = _take(windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1), 3)
+  it = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
+  again = _take(it, 1)
+  state = json.loads(json.dumps(it.get_state()))
+  rest = _take(it, 2)
+  _assert_same(first, again + rest)
+  it2 = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
+  it2.set_state(state)
+  _assert_same(rest, _take(it2, 2))
+  assert first[0]["images"].shape == (c.batch_size, T, FRAME, FRAME, 3)
+
+
+def test_eval_batches_padding_and_annotated_centres():
+  source = [dict(r, annotated=(i % 3 != 0)) for i, r in enumerate(SOURCE)]
+  c = _config()
+  batches = list(windows.make_window_eval_batches(source, c, batch_size=5))
+  centres = [i for i in range(len(source)) if i % 3 != 0]
+  assert len(batches) == -(-len(centres) // 5)
+  mask = np.concatenate([b[pipeline.MASK_KEY] for b in batches])
+  assert mask.sum() == len(centres) and not mask[-1]
+  got = np.concatenate([b["video_id"] * NUM_FRAMES + b["frame_index"] for b in batches])[mask]
+  assert got.tolist() == centres
+  # Unannotated records still serve as neighbours: frame 0's window holds images.
+  assert batches[0]["images"].shape == (5, T, FRAME, FRAME, 3)
+  few = list(windows.make_window_eval_batches(source, c, batch_size=5, max_examples=3))
+  assert len(few) == 1 and few[0][pipeline.MASK_KEY].sum() == 3
+
+
+def test_computed_flow_cached(tmp_path, monkeypatch):
+  c = _config(**{"flow.source": "dis_ultrafast", "flow.cache_dir": str(tmp_path), "flow.n": 1})
+  ev = windows.WindowEvalTransform(c, SOURCE)
+  a = ev.map(4)
+  assert a["flows"].shape[0] == 3 and np.abs(a["flows"]).max() > 0
+  assert list(tmp_path.rglob("*.npz"))
+
+  def fail(*args, **kwargs):
+    raise AssertionError("recomputed a cached flow")
+
+  monkeypatch.setattr(compute, "window_flows", fail)
+  b = windows.WindowEvalTransform(c, SOURCE).map(4)
+  np.testing.assert_array_equal(a["flows"], b["flows"])
+
+
+def test_workers_match_in_process():
+  plain = _take(windows.make_window_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
+  it = windows.make_window_train_iterator(SOURCE, _config(**{"input.workers": 1}),
+                                          shard_index=0, shard_count=1)
+  _assert_same(_take(it, 2), plain)
+  it.close()
