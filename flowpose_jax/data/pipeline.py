@@ -14,7 +14,8 @@ h = S // ``input.stride``:
   ``image`` [S, S, 3] uint8; ``targets`` [h, h, J] float32 Gaussians;
   ``weights`` [J] float32 (1: annotated and on the map, else 0);
   ``joints`` [J, 2] float32 heatmap grid (NaN where missing);
-  ``matrix`` [2, 3] float32 frame -> input affine actually used;
+  ``matrix`` [2, 3] float32 frame -> input affine actually used (for records
+  with a stored crop, ``crop_matrix`` composed in: original frame -> input);
   ``frame_joints`` [J, 2] float32 frame px of ``joints_true`` in the example's
   joint order (swapped when flipped, so ``invert_affine(matrix)`` maps channel
   k back to ``frame_joints[k]``), NaN where missing; ``frame_visible`` [J] bool;
@@ -91,6 +92,11 @@ def _make_example(record: dict, image: np.ndarray, matrix: np.ndarray, flip: boo
 
   true = record.get("joints_true")
   true = record["joints"] if true is None else true
+  if record.get("crop_matrix") is not None and record.get("joints_frame") is not None:
+    # Stored person crops (e.g. bbc_pose/*_crops256): score in the ORIGINAL
+    # frame's pixels, so the example's affine starts at the frame.
+    true = record["joints_frame"]
+    matrix = augment.compose_affine(matrix, np.asarray(record["crop_matrix"], np.float32))
   frame_joints, frame_visible = augment.clean_joints(true, visible)
   if flip:
     order = list(augment.FLIP_INDEX)

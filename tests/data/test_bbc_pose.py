@@ -205,6 +205,20 @@ def test_index_folder_layout_and_crops(tmp_path):
     np.testing.assert_allclose(back[r["visible"]], r["joints_frame"][r["visible"]], atol=1e-3)
     pts = r["joints"][r["visible"]]
     assert np.all((pts > r["box"][:2]) & (pts < r["box"][2:]))
+  # evaluation of a crop config scores in original frame pixels
+  from configs import tiny
+  from flowpose_jax.data import pipeline
+  from flowpose_jax.evaluate.evaluator import frame_joints_from_heatmaps
+  config = tiny.get_config()
+  config.input.crop = "box"
+  records = _records(src["test"])
+  for b, batch in enumerate(pipeline.make_eval_batches(src["test"], config, batch_size=4)):
+    got, _ = frame_joints_from_heatmaps(batch["targets"], batch["matrix"], config.input.stride)
+    ok = (batch["weights"] > 0) & batch["_mask"][:, None]
+    assert ok.any()
+    want = np.stack([r["joints_frame"] for r in records[4 * b:4 * b + 4]])
+    n = len(want)
+    np.testing.assert_allclose(got[:n][ok[:n]], want[ok[:n]], atol=0.1)  # frame, not crop, px
 
 
 def test_context_frames_around_val_test(tmp_path, manual):
