@@ -5,7 +5,8 @@
 Trains ``configs/flow.py:<pooling>`` on top of the single-frame run in
 ``--stage1`` (frozen HeatmapNet) for each pooling, evaluates every model on
 the test split of the stage-1 dataset, and writes one table
-(``pooling_test.md``) and one accuracy-vs-distance plot (``pooling_test.png``).
+(``pooling_test.md``), one accuracy-vs-distance plot (``pooling_test.png``)
+and the learned parametric weights per joint (``pooling_weights.png``).
 """
 
 import argparse
@@ -17,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import flow as flow_config  # noqa: E402
 from flowpose_jax import config_utils, jobs  # noqa: E402
 from flowpose_jax.evaluate import plots  # noqa: E402
-from flowpose_jax.inference import load_config  # noqa: E402
+from flowpose_jax.inference import load, load_config  # noqa: E402
 from flowpose_jax.models import POOLING  # noqa: E402
 
 
@@ -50,6 +51,10 @@ def main():
     jobs.train(c, workdir)
     res, _ = jobs.evaluate_workdir(workdir, split=args.split)
     results[f"flow n={args.n}, {pooling}"] = res
+    if pooling == "parametric":
+      plots.plot_pooling_weights(load(workdir).params["pool"]["kernel"],
+                                 os.path.join(args.out, "pooling_weights.png"),
+                                 title=f"parametric pooling weights (n={args.n}, {args.steps} steps)")
   d = float(stage1.eval.threshold)
   table = plots.format_table(results, d)
   plots.plot_accuracy_curves(results, os.path.join(args.out, f"pooling_{args.split}.png"), threshold=d,

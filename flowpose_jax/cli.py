@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
   r.add_argument("--out", required=True)
   r.add_argument("--box", default=None, help="person box x0,y0,x1,y1 in frame px (default: whole frame)")
+  r.add_argument("--flow", action="store_true",
+                 help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
+  r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
+  r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -105,7 +109,8 @@ def run(argv: list[str]) -> int:
         box = []
       if len(box) != 4:
         raise FlowposeError(f"--box {args.box!r}: expected four numbers x0,y0,x1,y1")
-    for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box):
+    for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
+                                   causal=args.causal, flow_method=args.flow_method):
       print(path)
   elif args.command == "data":
     root = jobs.build_dataset(args.name, args.data_dir, args.manual_dir)

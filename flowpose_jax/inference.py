@@ -56,6 +56,7 @@ class Predictor:
     self.stride = int(config.input.stride)
     self.batch_size = batch_size
     self.inputs = model_inputs(config.model)
+    self._graphdef = graphdef
     self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef, self.inputs)
     self.params = params
 
@@ -102,15 +103,95 @@ class Predictor:
     h = self.input_size // self.stride
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, h, h, 7), np.float32)
 
+  def _submodule_fns(self):
+    """Jitted per-frame HeatmapNet and window pooling of a flowing model."""
+    if not hasattr(self, "_spatial_fn"):
+      from flax import nnx  # pylint: disable=import-outside-toplevel
+      from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
+      from flowpose_jax.models.pooling import stack_and_warp  # pylint: disable=import-outside-toplevel
+      model = nnx.merge(self._graphdef, self.params)
+      spatial_def, _ = nnx.split(model.spatial)
+      pool_def, _ = nnx.split(model.pool)
+      self._spatial_fn = jax.jit(lambda p, x: final_heatmaps(nnx.merge(spatial_def, p)(x)))
+
+      def pool(p, maps, flows, conf):
+        warped, valid = stack_and_warp(maps, flows)
+        return nnx.merge(pool_def, p)(warped, valid * conf)
+
+      self._pool_fn = jax.jit(pool)
+    return self._spatial_fn, self._pool_fn
+
+  def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", causal: bool = False,
+                       timings: dict | None = None) -> np.ndarray:
+    """Flowing heatmaps of a video: every frame's maps warped to frame t and pooled.
+
+    Each frame runs through the HeatmapNet once; for each centre t the maps of
+    frames t-n..t+n (clipped to the video: near its ends the available
+    neighbours repeat) are warped along OpenCV flow t -> t+k computed on the
+    frames, and pooled by the trained pooler. ``causal``: only frames <= t
+    (for live use; future neighbours are replaced by frame t itself).
+
+    Args:
+      frames: [T, H, W, 3] uint8, one video (all frames the same size).
+      boxes: None or [T, 4] person boxes.
+      method: OpenCV flow method (``flowpose_jax.flow.METHODS``).
+      timings: optional dict; seconds spent per stage are added to it.
+
+    Returns:
+      [T, h, w, 7] float32 flowing heatmaps.
+    """
+    import time  # pylint: disable=import-outside-toplevel
+    from flowpose_jax.data import windows  # pylint: disable=import-outside-toplevel
+    from flowpose_jax.flow import compute  # pylint: disable=import-outside-toplevel
+    if "flows" not in self.inputs:
+      raise FlowposeError(f"the model in this workdir ({self.config.model.name}) has no temporal stage: "
+                          f"train one with configs/flow.py, or predict without --flow")
+    frames = _as_frames(frames)
+    if len({f.shape for f in frames}) != 1:
+      raise InputError("flowing prediction needs one video: all frames must have the same size")
+    timings = {} if timings is None else timings
+    tick = time.perf_counter()
+    inputs, mats = self.preprocess(frames, boxes)
+    spatial_fn, pool_fn = self._submodule_fns()
+    maps = np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
+                           for i in range(0, len(inputs), self.batch_size)])
+    timings["heatmapnet_s"] = timings.get("heatmapnet_s", 0.0) + time.perf_counter() - tick
+    t_total = len(frames)
+    n = (int(self.config.model.num_frames) - 1) // 2
+    out = np.zeros_like(maps)
+    for t in range(t_total):
+      tick = time.perf_counter()
+      idx = np.clip(np.arange(t - n, t + n + 1), 0, (t if causal else t_total - 1))
+      flows = np.stack([np.zeros(frames[t].shape[:2] + (2,), np.float32) if j == t
+                        else compute.flow_between(frames[t], frames[j], method) for j in idx])
+      grid, conf = windows.flows_to_heatmap(flows, mats[t], self.input_size, self.stride)
+      timings["flow_s"] = timings.get("flow_s", 0.0) + time.perf_counter() - tick
+      tick = time.perf_counter()
+      out[t] = np.asarray(pool_fn(self.params["pool"], maps[idx][None], grid[None], conf[None]))[0]
+      timings["warp_pool_s"] = timings.get("warp_pool_s", 0.0) + time.perf_counter() - tick
+    return out
+
   def heatmaps(self, frames, boxes=None) -> np.ndarray:
     """frames [T, H, W, 3] uint8 -> heatmaps [T, h, w, 7] float32 (h = S / stride; 64 for the paper model)."""
     inputs, _ = self.preprocess(frames, boxes)
     return self.predict_inputs(inputs)
 
-  def joints(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
-    """frames [T, H, W, 3] uint8 -> joints [T, 7, 2] (x, y) in each frame's px, confidence [T, 7]."""
+  def joints(self, frames, boxes=None, *, flow: bool = False, **flow_kwargs
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """frames [T, H, W, 3] uint8 -> joints [T, 7, 2] (x, y) in each frame's px, confidence [T, 7].
+
+    ``flow``: use the temporal stage (``flowing_heatmaps``; kwargs go there).
+    A flowing model without ``flow`` predicts with its single-frame part.
+    """
     inputs, mats = self.preprocess(frames, boxes)
-    hm = self.predict_inputs(inputs)
+    if flow:
+      hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
+    elif "flows" in self.inputs:
+      spatial_fn, _ = self._submodule_fns()
+      hm = np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
+                           for i in range(0, len(inputs), self.batch_size)])
+    else:
+      hm = self.predict_inputs(inputs)
     uv, conf = codec.decode(hm)
     xy = codec.apply_affine(codec.heatmap_to_input(uv, self.stride), codec.invert_affine(mats))
     return xy, conf

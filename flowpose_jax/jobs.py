@@ -162,12 +162,14 @@ def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_
   return out_path
 
 
-def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None) -> list[str]:
+def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
+                  causal: bool = False, flow_method: str = "dis_medium") -> list[str]:
   """Runs a trained model on images, folders of frames and videos.
 
   Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
   x, y in the input's pixels) and overlays (an image per image, a video per
-  video or folder). Returns the written paths.
+  video or folder). ``flow``: flowing heatmaps (a workdir trained with
+  configs/flow.py), ``causal``: from past frames only. Returns the written paths.
   """
   predictor = inference.load(workdir)
   os.makedirs(out_dir, exist_ok=True)
@@ -178,7 +180,8 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None) -> 
     else:
       frames, fps = [media.read_image(f) for f in item.frames], media.DEFAULT_FPS
     boxes = None if box is None else np.tile(np.asarray(box, np.float32), (len(frames), 1))
-    joints, conf = predictor.joints(frames, boxes)
+    flow_kwargs = {"method": flow_method, "causal": causal} if flow else {}
+    joints, conf = predictor.joints(frames, boxes, flow=flow, **flow_kwargs)
     stem = os.path.join(out_dir, item.name)
     records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
                 "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}

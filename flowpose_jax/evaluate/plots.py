@@ -140,3 +140,33 @@ def write_results_json(path: str, results: dict[str, dict], meta: dict,
   with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
     f.write(text + "\n")
 
+
+
+WEIGHTS_FIGSIZE = (8.0, 4.5)  # inches
+
+
+def plot_pooling_weights(kernel: np.ndarray, path: str, title: str = "") -> None:
+  """The learned temporal pooling weights per joint (the paper's Fig. 9).
+
+  Args:
+    kernel: [T, J] weights of the parametric pooler (T = 2n+1, centre n).
+    path: PNG to write.
+  """
+  from flowpose_jax.joints import JOINT_NAMES  # pylint: disable=import-outside-toplevel
+  kernel = np.asarray(kernel, np.float64)
+  t, j = kernel.shape
+  offsets = np.arange(t) - (t - 1) // 2
+  fig = Figure(figsize=WEIGHTS_FIGSIZE, dpi=DPI)
+  FigureCanvasAgg(fig)
+  ax = fig.add_subplot(1, 1, 1)
+  for k in range(j):
+    ax.plot(offsets, kernel[:, k], marker="o", label=JOINT_NAMES[k] if k < len(JOINT_NAMES) else str(k))
+  ax.axhline(1.0 / t, color="grey", linestyle="--", linewidth=1, label="initial 1/(2n+1)")
+  ax.set_xlabel("temporal offset k (frames)")
+  ax.set_ylabel("weight")
+  ax.set_title(title or "learned pooling weights")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
+  fig.tight_layout()
+  with atomic_output(path) as tmp:
+    fig.savefig(tmp, format="png")

@@ -80,3 +80,14 @@ def test_results_json_is_strict_and_complete(tmp_path):
   assert single["at_threshold"]["elbows"] == 0.5
   assert "predictions" not in single
   assert "right_wrist" in doc["table"]
+
+
+def test_pooling_weights_plot(tmp_path):
+  import cv2
+  from flowpose_jax.evaluate import plots as plots_lib
+  kernel = np.full((7, 7), 1 / 7)
+  kernel[3] += 0.05
+  path = tmp_path / "w.png"
+  plots_lib.plot_pooling_weights(kernel, str(path), title="weights")
+  img = cv2.imread(str(path))
+  assert img is not None and img.shape[1] > img.shape[0]

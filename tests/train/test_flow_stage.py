@@ -39,3 +39,19 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
 
   result, table = jobs.evaluate_workdir(wd2, split="test", out_dir=str(tmp_path / "eval"))
   assert "right_wrist" in table and result["counts"].sum() > 0
+
+  # video inference: flowing maps per frame; causal uses only the past, so the
+  # last frame (whose future is clipped anyway) matches the two-sided result.
+  model = inference.load(wd2)
+  from flowpose_jax.data.sources import load_source
+  src = load_source(c.dataset.name, "test", c.dataset.data_dir)
+  frames = np.stack([src[i]["image"] for i in range(5)])
+  timings = {}
+  two_sided = model.flowing_heatmaps(frames, timings=timings)
+  causal = model.flowing_heatmaps(frames, causal=True)
+  assert two_sided.shape == (5, 16, 16, 7) and np.isfinite(two_sided).all()
+  np.testing.assert_allclose(causal[-1], two_sided[-1], atol=1e-6)
+  assert not np.allclose(causal[0], two_sided[0])
+  assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s"}
+  joints, conf = model.joints(frames, flow=True)
+  assert joints.shape == (5, 7, 2) and conf.shape == (5, 7)
