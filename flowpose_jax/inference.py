@@ -122,7 +122,7 @@ class Predictor:
     return self._spatial_fn, self._pool_fn
 
   def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", causal: bool = False,
-                       timings: dict | None = None) -> np.ndarray:
+                       flow_on: str = "input", timings: dict | None = None) -> np.ndarray:
     """Flowing heatmaps of a video: every frame's maps warped to frame t and pooled.
 
     Each frame runs through the HeatmapNet once; for each centre t the maps of
@@ -135,6 +135,8 @@ class Predictor:
       frames: [T, H, W, 3] uint8, one video (all frames the same size).
       boxes: None or [T, 4] person boxes.
       method: OpenCV flow method (``flowpose_jax.flow.METHODS``).
+      flow_on: "input": flow between the network-input crops (S x S; fast),
+        "frame": between the original frames (more detail, slower on big frames).
       timings: optional dict; seconds spent per stage are added to it.
 
     Returns:
@@ -156,15 +158,23 @@ class Predictor:
     maps = np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
                            for i in range(0, len(inputs), self.batch_size)])
     timings["heatmapnet_s"] = timings.get("heatmapnet_s", 0.0) + time.perf_counter() - tick
+    if flow_on not in ("input", "frame"):
+      raise FlowposeError(f"flow_on={flow_on!r}: use 'input' or 'frame'")
+    if flow_on == "input":
+      flow_frames = inputs
+      identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+      flow_mats = np.broadcast_to(identity, mats.shape)
+    else:
+      flow_frames, flow_mats = frames, mats
     t_total = len(frames)
     n = (int(self.config.model.num_frames) - 1) // 2
     out = np.zeros_like(maps)
     for t in range(t_total):
       tick = time.perf_counter()
       idx = np.clip(np.arange(t - n, t + n + 1), 0, (t if causal else t_total - 1))
-      flows = np.stack([np.zeros(frames[t].shape[:2] + (2,), np.float32) if j == t
-                        else compute.flow_between(frames[t], frames[j], method) for j in idx])
-      grid, conf = windows.flows_to_heatmap(flows, mats[t], self.input_size, self.stride)
+      flows = np.stack([np.zeros(flow_frames[t].shape[:2] + (2,), np.float32) if j == t
+                        else compute.flow_between(flow_frames[t], flow_frames[j], method) for j in idx])
+      grid, conf = windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride)
       timings["flow_s"] = timings.get("flow_s", 0.0) + time.perf_counter() - tick
       tick = time.perf_counter()
       out[t] = np.asarray(pool_fn(self.params["pool"], maps[idx][None], grid[None], conf[None]))[0]

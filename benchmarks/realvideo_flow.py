@@ -1,0 +1,60 @@
+"""Single-frame vs flowing accuracy on the annotated real clip (../shared/data/realvideo).
+
+  python benchmarks/realvideo_flow.py --workdir workdirs/flow_parametric [--box]
+
+20 consecutive JHMDB frames (320x240) with coarse puppet-fit labels, so the
+distances are d = 10 and 20 px. ``--box``: the person box from the labels
+(+25 % margin) is given to the model, as in the paper's protocols; otherwise
+the whole frame is letterboxed.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+import flowpose_jax  # noqa: E402
+from flowpose_jax import media  # noqa: E402
+from flowpose_jax.evaluate import pck  # noqa: E402
+
+CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
+                    "realvideo", "jhmdb_goalkeeper_a")
+DISTANCES = (10.0, 20.0)
+BOX_MARGIN = 0.25
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--workdir", required=True, help="a flowing-model workdir (configs/flow.py)")
+  p.add_argument("--clip", default=CLIP)
+  p.add_argument("--box", action="store_true")
+  p.add_argument("--causal", action="store_true")
+  args = p.parse_args()
+  with open(os.path.join(args.clip, "annotations.json")) as f:
+    ann = json.load(f)
+  frames = np.stack([media.read_image(os.path.join(args.clip, fr["image"])) for fr in ann["frames"]])
+  gt = np.array([fr["joints"] for fr in ann["frames"]], np.float32)
+  boxes = None
+  if args.box:
+    lo, hi = gt.min(1), gt.max(1)
+    pad = (hi - lo).max(1, keepdims=True) * BOX_MARGIN
+    boxes = np.concatenate([lo - pad, hi + pad], 1)
+  model = flowpose_jax.load(args.workdir)
+  visible = np.ones(gt.shape[:2], bool)
+  for name, kwargs in (("single-frame", {}), ("flowing", {"flow": True, "causal": args.causal})):
+    joints, _ = model.joints(frames, boxes, **kwargs)
+    acc = pck.PCKAccumulator(np.array(DISTANCES))
+    acc.update(joints, gt, visible)
+    res = acc.result()
+    print(f"{name:<13}" + "  ".join(f"all joints @ {d:g} px: {100 * a:5.1f} %  wrists: {100 * w:5.1f} %"
+                                    for d, a, w in zip(DISTANCES, res["average"], res["per_type"]["wrists"])))
+  print(f"({len(frames)} frames of {os.path.basename(args.clip)}, {'box given' if args.box else 'whole frame'})")
+
+
+if __name__ == "__main__":
+  main()
