@@ -34,8 +34,11 @@ def main():
   args = p.parse_args(argv)
   stage1 = load_config(args.stage1)
   results = {}
+  res, _ = jobs.evaluate_workdir(args.stage1, split=args.split, out_dir=os.path.join(args.out, "conv8"),
+                                 output="heatmap")
+  results["single-frame (conv8)"] = res
   res, _ = jobs.evaluate_workdir(args.stage1, split=args.split, out_dir=os.path.join(args.out, "single_frame"))
-  results["single-frame (+fusion)"] = res
+  results["single-frame +fusion"] = res
   for pooling in args.poolings.split(","):
     c = flow_config.get_config(pooling)
     c.flow.n = args.n

@@ -27,7 +27,7 @@ def get_config(arg=None):
   c.flow.n = n  # window t-n..t+n (paper: up to 15 on BBC Pose)
   c.flow.source = "gt"
   c.flow.mode = "direct"  # direct t->t+k flow, or "composed" consecutive flows
-  c.flow.cache_dir = ""  # "" = no cache (computed flow is then recomputed)
+  c.flow.cache_dir = ""  # "" = <data_dir>/flow_cache for computed flow (keyed by the flow config)
   c.model.name = "flowing_net"
   c.model.num_frames = n * 2 + 1
   c.model.pooling = arg or "parametric"

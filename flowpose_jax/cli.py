@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
   e.add_argument("--out", default=None, help="output folder (default: the workdir)")
   e.add_argument("--crop", default=None, choices=("frame", "box"),
                  help="network input: whole frame letterboxed, or the person box (default: as trained)")
+  e.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
+                 help="score one model output (heatmap = conv8 alone); default: the final one")
 
   r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
   r.add_argument("--workdir", required=True)
@@ -96,7 +98,8 @@ def run(argv: list[str]) -> int:
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
     _, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
-                                     data_dir=args.data_dir, out_dir=args.out, crop=args.crop)
+                                     data_dir=args.data_dir, out_dir=args.out, crop=args.crop,
+                                     output=args.output)
     print(table)
     print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")

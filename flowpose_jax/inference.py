@@ -57,6 +57,7 @@ class Predictor:
     self.batch_size = batch_size
     self.inputs = model_inputs(config.model)
     self._graphdef = graphdef
+    self._output_fns = {}
     self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef, self.inputs)
     self.params = params
 
@@ -80,9 +81,17 @@ class Predictor:
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return inputs, mats
 
-  def predict_batch(self, batch: dict) -> np.ndarray:
-    """A pipeline batch (the model's inputs) -> heatmaps [B, h, w, J]."""
-    return self._predict(self.params, batch)
+  def predict_batch(self, batch: dict, output: str | None = None) -> np.ndarray:
+    """A pipeline batch (the model's inputs) -> heatmaps [B, h, w, J].
+
+    ``output``: "heatmap" (conv8), "fusion" or "pooled"; default the final one.
+    """
+    if output is None:
+      return self._predict(self.params, batch)
+    if output not in self._output_fns:
+      self._output_fns[output] = step_lib.make_predict_fn(step_lib.make_mesh(), self._graphdef, self.inputs,
+                                                          output=output)
+    return self._output_fns[output](self.params, batch)
 
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
     """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32 (fixed-size jitted batches).

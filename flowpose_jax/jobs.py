@@ -81,7 +81,8 @@ def train(config, workdir: str) -> None:
 
 def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None = None,
                      data_dir: str | None = None, out_dir: str | None = None,
-                     label: str = "model", crop: str | None = None) -> tuple[dict, str]:
+                     label: str = "model", crop: str | None = None, output: str | None = None
+                     ) -> tuple[dict, str]:
   """Scores a trained workdir on a dataset split with the dataset's protocol.
 
   Errors are measured in the original frame's pixels (times the protocol's
@@ -93,6 +94,8 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   Args:
     crop: "frame" (letterbox the whole frame) or "box" (the record's person
       box); default: the training config's ``input.crop``.
+    output: score this model output ("heatmap" = conv8 alone, "fusion",
+      "pooled"); default: the model's final output.
 
   Returns (result, table text).
   """
@@ -117,7 +120,7 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   max_distance = int(max(cfg.eval.max_distance, np.ceil(max(protocol.distances))))
   bs = int(cfg.eval.batch_size)
   batches = data_functions(cfg)[1](source, cfg, batch_size=bs, max_examples=0)
-  result = evaluator.evaluate(predictor.predict_batch, batches, stride=predictor.stride,
+  result = evaluator.evaluate(lambda batch: predictor.predict_batch(batch, output), batches, stride=predictor.stride,
                               max_distance=max_distance, scale=protocol.scale,
                               total=-(-len(source) // bs), desc=f"evaluate {split}")
   out_dir = out_dir or workdir

@@ -63,6 +63,15 @@ def _check_resume_config(workdir: str, config) -> None:
           f"config, or start a new --workdir")
 
 
+def _default_flow_cache(config) -> None:
+  """Computed (OpenCV) flow is cached beside the data unless a cache_dir is set,
+  so it is computed once, never per epoch (the cache key includes the flow config)."""
+  flow = config.get("flow")
+  if flow is not None and flow.get("source", "gt") != "gt" and not flow.get("cache_dir"):
+    from flowpose_jax.data.sources import resolve_data_dir  # pylint: disable=import-outside-toplevel
+    flow.cache_dir = os.path.join(resolve_data_dir(config.dataset.data_dir), "flow_cache")
+
+
 def _save_config(workdir: str, config) -> None:
   if jax.process_index() == 0:
     tmp = os.path.join(workdir, CONFIG_FILE + ".tmp")
@@ -116,6 +125,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     The final TrainState (replicated).
   """
   validate_config(config)
+  _default_flow_cache(config)
   os.makedirs(workdir, exist_ok=True)
   _check_resume_config(workdir, config)
   _save_config(workdir, config)

@@ -99,17 +99,19 @@ def replicate(mesh: Mesh, tree):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def make_predict_fn(mesh: Mesh, graphdef, inputs: tuple[str, ...] = ("image",)):
-  """Jitted ``(params, batch) -> heatmaps [B, h, w, J]`` (the model's final maps).
+def make_predict_fn(mesh: Mesh, graphdef, inputs: tuple[str, ...] = ("image",), output: str | None = None):
+  """Jitted ``(params, batch) -> heatmaps [B, h, w, J]``.
 
   ``batch`` is a dict holding the model's ``inputs`` (or, for single-frame
   models, the images [B, S, S, 3] uint8 themselves). The batch is split over
-  "data" when it divides evenly, else computed whole.
+  "data" when it divides evenly, else computed whole. ``output`` picks a
+  model output ("heatmap" = conv8, "fusion", "pooled"); default: the final one.
   """
   from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
 
   def forward(params, *args):
-    return final_heatmaps(nnx.merge(graphdef, params)(*args))
+    outputs = nnx.merge(graphdef, params)(*args)
+    return final_heatmaps(outputs) if output is None else outputs[output]
 
   split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()),) + (NamedSharding(mesh, P(DATA_AXIS)),) * len(inputs))
   whole = jax.jit(forward)

@@ -55,3 +55,26 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
   assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s"}
   joints, conf = model.joints(frames, flow=True)
   assert joints.shape == (5, 7, 2) and conf.shape == (5, 7)
+
+
+def test_computed_flow_is_cached_beside_the_data(tiny_config, tmp_path):
+  import os
+  stage1 = tiny_config
+  stage1.num_train_steps = 1
+  stage1.eval_every = 0
+  wd1 = str(tmp_path / "stage1")
+  train_and_evaluate(stage1, wd1, show_progress=False)
+  c = flow_config.get_config("sum")
+  c.flow.n = 1
+  c.flow.source = "dis_fast"
+  c.dataset, c.input = stage1.dataset, stage1.input
+  c.model.width = stage1.model.width
+  c.init_from = wd1
+  c.batch_size = 8
+  c.num_train_steps = 2
+  c.eval_every = 0
+  c.timelapse_frames = 0
+  train_and_evaluate(c, str(tmp_path / "flow"), show_progress=False)
+  cache = os.path.join(stage1.dataset.data_dir, "flow_cache")
+  files = [f for _, _, fs in os.walk(cache) for f in fs if f.endswith(".npz")]
+  assert len(files) >= 16  # one per window centre seen (2 steps x 8)
