@@ -165,3 +165,9 @@ def test_video_fails_to_decode(tmp_path, expect_failure):
   write_mat_sample(tmp_path / "trainingdata", 1)
   (tmp_path / "trainingdata" / "Sample00001_color.mp4").write_bytes(b"\x00\x00\x00 ftyp junk")
   expect_failure(_builder(tmp_path), tmp_path, "Sample00001_color.mp4: (cannot open|ended or failed)")
+
+
+def test_round_trip_to_frame_pixels(tmp_path, assert_round_trip):
+  builder = _prepare(tmp_path, write_dataset(tmp_path / "m"), "every_frame")
+  for split in builder.info.splits:
+    assert_round_trip(tfds.data_source("chalearn/every_frame", split=split, data_dir=str(tmp_path / "tfds")))

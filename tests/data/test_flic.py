@@ -138,3 +138,9 @@ def test_image_fails_to_decode(tmp_path, expect_failure):
   folder = write_flic(tmp_path)
   (folder / "images" / "battle-cry-00001030.jpg").write_bytes(b"not a jpeg")
   expect_failure(_builder(tmp_path), tmp_path, "battle-cry-00001030.jpg.*decodable")
+
+
+def test_round_trip_to_frame_pixels(tmp_path, assert_round_trip):
+  build(tmp_path, write_flic(tmp_path / "m"))
+  for split in ("train", "test"):
+    assert_round_trip(tfds.data_source("flic/small", split=split, data_dir=str(tmp_path / "tfds")))

@@ -124,3 +124,8 @@ def test_image_fails_to_decode(tmp_path, expect_failure):
   folder = write_piw(tmp_path)
   (folder / "selected_seqs/seq07/The-Terminal-3768-3785-00236.png").write_bytes(b"\x89PNG bad")
   expect_failure(_builder(tmp_path), tmp_path, "00236.png.*decodable")
+
+
+def test_round_trip_to_frame_pixels(tmp_path, assert_round_trip):
+  _prepare(tmp_path, write_piw(tmp_path / "m"))
+  assert_round_trip(tfds.data_source("poses_in_the_wild", split="test", data_dir=str(tmp_path / "tfds")))

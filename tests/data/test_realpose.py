@@ -108,3 +108,10 @@ def test_image_fails_to_decode(tmp_path, expect_failure):
   folder = _write(tmp_path / "mine")
   (folder / "buffy_s5e2_000001.jpg").write_bytes(b"\xff\xd8junk")
   expect_failure(_builder(tmp_path), folder, "buffy_s5e2_000001.jpg.*decodable")
+
+
+def test_round_trip_to_frame_pixels(tmp_path, assert_round_trip):
+  folder = _write(tmp_path / "mine", n=3, joints=[[3.0, 4.0], [20.0, 15.0], [25.0, 15.0], [10.0, 10.0],
+                                                   [22.0, 9.0], [8.0, 6.0], [24.0, 6.0]])
+  _build(tmp_path, "buffy", folder)
+  assert_round_trip(tfds.data_source("realpose", split="test", data_dir=str(tmp_path / "tfds")))
