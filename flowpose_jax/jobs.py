@@ -113,21 +113,28 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
     protocol = protocols.get_protocol(dataset)
   except KeyError:
     protocol = protocols.Protocol(distances=(float(cfg.eval.threshold),), note="config eval.threshold")
-  if protocol.normalised:
-    raise FlowposeError(f"{dataset}: its protocol ({protocol.note}) normalises by a torso length "
-                        f"that the 7-joint evaluator does not have yet")
-  d = protocol.headline
-  max_distance = int(max(cfg.eval.max_distance, np.ceil(max(protocol.distances))))
+  scale = protocol.scale
+  distances = protocol.distances
+  if protocol.normalised:  # errors in % of a per-example length (FLIC: torso)
+    norms = protocols.example_norms(dataset, (source[i] for i in range(len(source))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+      scale = np.where(np.isfinite(norms) & (norms > 0), protocols.PERCENT / norms, np.nan)
+    distances = tuple(protocols.PERCENT * x for x in distances)
+  d = distances[0]
+  max_distance = int(max(cfg.eval.max_distance, np.ceil(max(distances))))
   bs = int(cfg.eval.batch_size)
   batches = data_functions(cfg)[1](source, cfg, batch_size=bs, max_examples=0)
   result = evaluator.evaluate(lambda batch: predictor.predict_batch(batch, output), batches, stride=predictor.stride,
-                              max_distance=max_distance, scale=protocol.scale,
+                              max_distance=max_distance, scale=scale,
                               total=-(-len(source) // bs), desc=f"evaluate {split}")
   out_dir = out_dir or workdir
   os.makedirs(out_dir, exist_ok=True)
   results = {label: result}
-  tables = [plots.format_table(results, dist) for dist in protocol.distances]
-  unit = "px" if protocol.scale == 1.0 else f"px at scale {protocol.scale:g} of the frame"
+  tables = [plots.format_table(results, dist) for dist in distances]
+  if protocol.normalised:
+    unit = "% of the torso size"
+  else:
+    unit = "px" if protocol.scale == 1.0 else f"px at scale {protocol.scale:g} of the frame"
   plots.plot_accuracy_curves(results, os.path.join(out_dir, f"accuracy_{split}.png"), threshold=d,
                              title=f"{dataset} {split}: accuracy vs distance ({unit})")
   plots.write_results_json(os.path.join(out_dir, f"results_{split}.json"), results,

@@ -37,7 +37,7 @@ def frame_joints_from_heatmaps(hm: np.ndarray, matrix: np.ndarray, stride: float
 
 
 def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[dict], *,
-             stride: float, max_distance: int, scale: float = 1.0, total: int | None = None,
+             stride: float, max_distance: int, scale: float | np.ndarray = 1.0, total: int | None = None,
              desc: str = "eval") -> dict:
   """Accuracy-vs-distance curves for d = 0..max_distance px.
 
@@ -47,8 +47,10 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
       "frame_visible" [B, J] and optionally "_mask" [B] (padding).
     stride: input px per heatmap px.
     max_distance: largest d of the curve, in protocol px.
-    scale: protocol px per frame px (BBC Pose scores at half resolution: 0.5;
-      see ``protocols``); errors are measured in frame px times ``scale``.
+    scale: protocol units per frame px (BBC Pose scores at half resolution:
+      0.5; see ``protocols``), or [N] per example in order (FLIC: 100 /
+      torso size, i.e. errors in % of the torso); errors are measured in
+      frame px times ``scale``.
     total: number of batches, for the progress bar.
 
   Returns:
@@ -56,12 +58,20 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
   """
   acc = PCKAccumulator(np.arange(max_distance + 1, dtype=np.float32))
   preds = []
+  scales = np.asarray(scale, np.float32)
+  seen = 0
   for batch in tqdm(batches, total=total, desc=desc, leave=False, unit="batch"):
     hm = np.asarray(predict_fn(batch))
     joints, _ = frame_joints_from_heatmaps(hm, batch["matrix"], stride)
     mask = np.asarray(batch.get("_mask", np.ones(len(joints), bool)), bool)
     visible = np.asarray(batch["frame_visible"], bool) & mask[:, None]
-    acc.update(joints * scale, np.asarray(batch["frame_joints"]) * scale, visible)
+    s = scales
+    if scales.ndim:  # per example: this batch's real rows, padding rows get 1
+      s = np.ones(len(joints), np.float32)
+      s[mask] = scales[seen:seen + int(mask.sum())]
+      s = s[:, None, None]
+    seen += int(mask.sum())
+    acc.update(joints * s, np.asarray(batch["frame_joints"]) * s, visible)
     preds.append(joints[mask])
   result = acc.result()
   result["predictions"] = np.concatenate(preds) if preds else np.zeros((0, hm.shape[-1], 2), np.float32)

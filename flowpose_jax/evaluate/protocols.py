@@ -131,9 +131,28 @@ def is_correct(errors: np.ndarray, protocol: Protocol) -> np.ndarray:
     return errors[..., None] <= d
 
 
+# FLIC's full joint set (``joints_full`` of the flic builder): lsho, rhip columns.
+FLIC_LSHO, FLIC_RHIP = 0, 9
+PERCENT = 100.0
+
+
+def example_norms(dataset: str, records) -> np.ndarray:
+  """[N] per-example normalising lengths (frame px) of a normalised protocol.
+
+  FLIC: the ground-truth left-shoulder to right-hip distance (MODEC), from
+  each record's ``joints_full``.
+  """
+  base = dataset.split("/")[0]
+  if base != "flic":
+    raise KeyError(f"no normalising length defined for {dataset!r}")
+  full = np.stack([np.asarray(r["joints_full"], np.float64) for r in records])
+  return torso_size(full[:, FLIC_LSHO], full[:, FLIC_RHIP])
+
+
 def torso_size(lsho: np.ndarray, rhip: np.ndarray) -> np.ndarray:
   """[N, 2], [N, 2] -> [N] MODEC torso size (left shoulder to right hip), px."""
   return np.linalg.norm(np.asarray(lsho, np.float64) - np.asarray(rhip, np.float64), axis=-1)
 
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "apply_protocol", "is_correct", "torso_size"]
+__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "apply_protocol", "is_correct", "torso_size",
+           "example_norms", "PERCENT"]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from configs import tiny
+from flowpose_jax import heatmaps
 from flowpose_jax.data import pipeline
 from flowpose_jax.evaluate import evaluator
 
@@ -52,3 +53,22 @@ def test_shifted_prediction_is_scored_as_wrong():
   result = evaluator.evaluate(lambda batch: shifted, batches, stride=config.input.stride, max_distance=20)
   assert np.nanmax(result["average"][:10]) == 0.0
   assert result["average"][13] > 0.5
+
+
+def test_per_example_scale_normalises_errors():
+  """FLIC-style: errors in % of a per-example length (padding rows ignored)."""
+  config = tiny.get_config()
+  records = _records(5, 64, 64)
+  batches = list(pipeline.make_eval_batches(records, config, batch_size=4))
+  h = config.input.size // config.input.stride
+  # predictions 1 heatmap px (= 4 frame px here) right of the truth
+  shifted = [heatmaps.encode(np.nan_to_num(b["joints"]) + [1.0, 0.0], b["weights"] > 0, h) for b in batches]
+  it = iter(shifted)
+  norms = np.array([50.0, 50.0, 100.0, 100.0, 100.0])  # 4 px = 8 % or 4 %
+  result = evaluator.evaluate(lambda batch: next(it), batches, stride=config.input.stride,
+                              max_distance=20, scale=100.0 / norms)
+  hits = result["hits"].sum(-1)
+  counts = result["counts"].sum()
+  # joints of examples 2-4 are right at d = 5 (%); those of 0-1 only from d = 10
+  vis = np.stack([r["visible"] for r in records])
+  assert hits[5] == vis[2:].sum() and hits[10] == counts

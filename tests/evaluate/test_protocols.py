@@ -70,3 +70,13 @@ def test_other_protocols_and_lookup():
     P.get_protocol("mpii")
   for p in P.PROTOCOLS.values():
     assert p.note and p.scale > 0 and list(p.distances)
+
+
+def test_flic_norms_from_full_joints():
+  import numpy as np
+  from flowpose_jax.evaluate import protocols as protocols_lib
+  full = np.full((29, 2), np.nan, np.float32)
+  full[protocols_lib.FLIC_LSHO] = (10.0, 20.0)
+  full[protocols_lib.FLIC_RHIP] = (13.0, 24.0)
+  norms = protocols_lib.example_norms("flic/small", [{"joints_full": full}] * 2)
+  np.testing.assert_allclose(norms, [5.0, 5.0])
