@@ -71,32 +71,32 @@ class ParametricPooling(nnx.Module):
     return jnp.einsum("bthwj,tj->bhwj", x, self.kernel[...].astype(x.dtype)) + self.bias[...]
 
 
-class SumPooling(nnx.Module):
+class _ReducePooling(nnx.Module):
+  """Parameter-free pooling by a reduction over the frame axis."""
+
+  reduce = staticmethod(jnp.mean)
+
+  def __init__(self, num_frames: int, num_joints: int = 7, *, rngs: nnx.Rngs | None = None):
+    del rngs
+    self.num_frames, self.num_joints = num_frames, num_joints
+
+  def __call__(self, x: jax.Array, confidence: jax.Array | None = None) -> jax.Array:
+    """x [B, T, h, w, J] -> [B, h, w, J]."""
+    del confidence
+    _check(x, self.num_frames, self.num_joints)
+    return self.reduce(x, axis=1)
+
+
+class SumPooling(_ReducePooling):
   """Mean over frames (the paper's "sum" pooling, scaled by 1/T)."""
 
-  def __init__(self, num_frames: int, num_joints: int = 7, *, rngs: nnx.Rngs | None = None):
-    del rngs
-    self.num_frames, self.num_joints = num_frames, num_joints
-
-  def __call__(self, x: jax.Array, confidence: jax.Array | None = None) -> jax.Array:
-    """x [B, T, h, w, J] -> [B, h, w, J]."""
-    del confidence
-    _check(x, self.num_frames, self.num_joints)
-    return jnp.mean(x, axis=1)
+  reduce = staticmethod(jnp.mean)
 
 
-class MaxPooling(nnx.Module):
+class MaxPooling(_ReducePooling):
   """Max over frames (the paper's max / maxout pooling)."""
 
-  def __init__(self, num_frames: int, num_joints: int = 7, *, rngs: nnx.Rngs | None = None):
-    del rngs
-    self.num_frames, self.num_joints = num_frames, num_joints
-
-  def __call__(self, x: jax.Array, confidence: jax.Array | None = None) -> jax.Array:
-    """x [B, T, h, w, J] -> [B, h, w, J]."""
-    del confidence
-    _check(x, self.num_frames, self.num_joints)
-    return jnp.max(x, axis=1)
+  reduce = staticmethod(jnp.max)
 
 
 DD_HIDDEN = 16  # channels of the weighting net.

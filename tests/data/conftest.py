@@ -45,3 +45,24 @@ def assert_round_trip():
     assert checked > 0
 
   return check
+
+
+@pytest.fixture()
+def take():
+  """``take(iterator, n)``: the next n items."""
+  return lambda it, n: [next(it) for _ in range(n)]
+
+
+@pytest.fixture()
+def assert_same_batches():
+  """``assert_same_batches(a, b)``: two lists of batches are identical."""
+  import numpy as np
+
+  def check(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+      assert x.keys() == y.keys()
+      for k in x:
+        np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+  return check

@@ -45,18 +45,6 @@ def _config(**overrides):
   return c
 
 
-def _take(it, n):
-  return [next(it) for _ in range(n)]
-
-
-def _assert_same_batches(a, b):
-  assert len(a) == len(b)
-  for x, y in zip(a, b):
-    assert x.keys() == y.keys()
-    for k in x:
-      np.testing.assert_array_equal(x[k], y[k], err_msg=k)
-
-
 SOURCE = [_record(i) for i in range(10)]
 
 
@@ -132,43 +120,43 @@ def test_off_map_joints_get_zero_weight_and_empty_map():
   assert ex["frame_visible"][:2].all()  # annotated: evaluation may still score them
 
 
-def test_eval_transform_equals_train_without_augmentation():
+def test_eval_transform_equals_train_without_augmentation(assert_same_batches):
   config = _config(**{"augment.enabled": False})
   a = pipeline.TrainTransform(config).random_map(SOURCE[3], np.random.default_rng(5))
   b = pipeline.EvalTransform(config).map(SOURCE[3])
-  _assert_same_batches([a], [b])
+  assert_same_batches([a], [b])
   np.testing.assert_array_equal(b["matrix"], heatmaps.letterbox_matrix(FRAME_HW, None, 64))
 
 
-def test_same_seed_same_batches_and_other_seed_differs():
-  a = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
-  b = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
-  c = _take(pipeline.make_train_iterator(SOURCE, _config(seed=1), shard_index=0, shard_count=1), 4)
-  _assert_same_batches(a, b)
+def test_same_seed_same_batches_and_other_seed_differs(take, assert_same_batches):
+  a = take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
+  b = take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 4)
+  c = take(pipeline.make_train_iterator(SOURCE, _config(seed=1), shard_index=0, shard_count=1), 4)
+  assert_same_batches(a, b)
   assert not np.array_equal(a[0]["image"], c[0]["image"])
   ids = np.concatenate([x["video_id"] for x in a])  # 16 draws over 2 epochs of 10
   assert set(ids[:8].tolist()) <= set(range(10)) and len(set(ids[:10].tolist())) == 10
 
 
-def test_checkpoint_state_round_trip():
+def test_checkpoint_state_round_trip(take, assert_same_batches):
   config = _config()
   it = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
-  _take(it, 3)  # 12 examples: already into the second epoch of 10
+  take(it, 3)  # 12 examples: already into the second epoch of 10
   state = json.loads(json.dumps(it.get_state()))
-  expected = _take(it, 3)
+  expected = take(it, 3)
   resumed = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
   resumed.set_state(state)
-  _assert_same_batches(_take(resumed, 3), expected)
+  assert_same_batches(take(resumed, 3), expected)
 
 
-def test_host_shards_are_disjoint():
+def test_host_shards_are_disjoint(take):
   config = _config(batch_size=4)
   ids = []
   for index in range(2):
     it = pipeline.make_train_iterator(SOURCE, config, shard_index=index, shard_count=2)
     batch = next(it)
     assert batch["image"].shape[0] == 2
-    ids.append({int(v) for b in _take(it, 5) for v in b["video_id"]})
+    ids.append({int(v) for b in take(it, 5) for v in b["video_id"]})
   assert ids[0] == set(range(0, 10, 2)) and ids[1] == set(range(1, 10, 2))
 
 
@@ -177,24 +165,24 @@ def test_batch_not_divisible_by_shards_names_both_numbers():
     pipeline.make_train_iterator(SOURCE, _config(batch_size=6), shard_index=0, shard_count=4)
 
 
-def test_workers_match_in_process_and_resume():
+def test_workers_match_in_process_and_resume(take, assert_same_batches):
   # grain worker processes (mp_prefetch) give the in-process batches and a restorable state.
-  plain = _take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 5)
+  plain = take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 5)
   config = _config(**{"input.workers": 1})
   it = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
-  _assert_same_batches(_take(it, 2), plain[:2])
+  assert_same_batches(take(it, 2), plain[:2])
   state = json.loads(json.dumps(it.get_state()))
-  _assert_same_batches(_take(it, 3), plain[2:])
+  assert_same_batches(take(it, 3), plain[2:])
   resumed = pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1)
   resumed.set_state(state)
-  _assert_same_batches(_take(resumed, 3), plain[2:])
+  assert_same_batches(take(resumed, 3), plain[2:])
   assert isinstance(state, dict)  # a different layout from the in-process iterator's
   it.close()  # stop the worker processes now rather than at interpreter exit
   resumed.close()
 
 
 @pytest.mark.parametrize("batch_size,max_examples", [(4, 0), (3, 7), (5, 0), (16, 0)])
-def test_eval_batches_pad_and_cover_each_example_once(batch_size, max_examples):
+def test_eval_batches_pad_and_cover_each_example_once(batch_size, max_examples, assert_same_batches):
   config = _config()
   batches = list(pipeline.make_eval_batches(SOURCE, config, batch_size=batch_size, max_examples=max_examples))
   n = max_examples or len(SOURCE)
@@ -211,7 +199,7 @@ def test_eval_batches_pad_and_cover_each_example_once(batch_size, max_examples):
         np.testing.assert_array_equal(last[k][~mask], np.repeat(last[k][real:real + 1], (~mask).sum(), 0))
   assert np.all(np.abs(np.linalg.det(last["matrix"][..., :2])) > 0)
   again = list(pipeline.make_eval_batches(SOURCE, config, batch_size=batch_size, max_examples=max_examples))
-  _assert_same_batches(batches, again)
+  assert_same_batches(batches, again)
 
 
 def test_eval_batches_default_batch_size_and_optional_shard():

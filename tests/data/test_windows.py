@@ -239,29 +239,17 @@ def test_eval_transform_deterministic_and_keys():
   assert np.all(np.isfinite(a["flows"]))
 
 
-def _take(it, n):
-  return [next(it) for _ in range(n)]
-
-
-def _assert_same(a, b):
-  assert len(a) == len(b)
-  for x, y in zip(a, b):
-    assert x.keys() == y.keys()
-    for k in x:
-      np.testing.assert_array_equal(x[k], y[k], err_msg=k)
-
-
-def test_train_iterator_determinism_and_state():
+def test_train_iterator_determinism_and_state(take, assert_same_batches):
   c = _config()
-  first = _take(windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1), 3)
+  first = take(windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1), 3)
   it = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
-  again = _take(it, 1)
+  again = take(it, 1)
   state = json.loads(json.dumps(it.get_state()))
-  rest = _take(it, 2)
-  _assert_same(first, again + rest)
+  rest = take(it, 2)
+  assert_same_batches(first, again + rest)
   it2 = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
   it2.set_state(state)
-  _assert_same(rest, _take(it2, 2))
+  assert_same_batches(rest, take(it2, 2))
   assert first[0]["images"].shape == (c.batch_size, T, FRAME, FRAME, 3)
 
 
@@ -296,9 +284,9 @@ def test_computed_flow_cached(tmp_path, monkeypatch):
   np.testing.assert_array_equal(a["flows"], b["flows"])
 
 
-def test_workers_match_in_process():
-  plain = _take(windows.make_window_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
+def test_workers_match_in_process(take, assert_same_batches):
+  plain = take(windows.make_window_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
   it = windows.make_window_train_iterator(SOURCE, _config(**{"input.workers": 1}),
                                           shard_index=0, shard_count=1)
-  _assert_same(_take(it, 2), plain)
+  assert_same_batches(take(it, 2), plain)
   it.close()

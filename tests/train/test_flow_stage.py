@@ -8,21 +8,31 @@ from flowpose_jax import inference, jobs
 from flowpose_jax.train.loop import train_and_evaluate
 
 
-def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_path):
-  stage1 = tiny_config
-  stage1.num_train_steps = 6
-  stage1.eval_every = 0
-  wd1 = str(tmp_path / "stage1")
-  train_and_evaluate(stage1, wd1, show_progress=False)
+def _stage1(config, tmp_path, steps):
+  """Trains a tiny single-frame run; returns (config, workdir)."""
+  config.num_train_steps = steps
+  config.eval_every = 0
+  workdir = str(tmp_path / "stage1")
+  train_and_evaluate(config, workdir, show_progress=False)
+  return config, workdir
 
-  c = flow_config.get_config("parametric")
+
+def _flow_stage_config(stage1, workdir, pooling, steps):
+  """configs/flow.py on top of a tiny stage-1 run, n = 1."""
+  c = flow_config.get_config(pooling)
   c.flow.n = 1
-  c.dataset = stage1.dataset
-  c.input = stage1.input
+  c.dataset, c.input = stage1.dataset, stage1.input
   c.model.width = stage1.model.width
-  c.init_from = wd1
+  c.init_from = workdir
   c.batch_size = 8
-  c.num_train_steps = 4
+  c.num_train_steps = steps
+  c.eval_every = 0
+  return c
+
+
+def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_path):
+  stage1, wd1 = _stage1(tiny_config, tmp_path, steps=6)
+  c = _flow_stage_config(stage1, wd1, "parametric", steps=4)
   c.log_every = 2
   c.eval_every = 4
   c.eval.max_examples = 8
@@ -59,20 +69,9 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
 
 def test_computed_flow_is_cached_beside_the_data(tiny_config, tmp_path):
   import os
-  stage1 = tiny_config
-  stage1.num_train_steps = 1
-  stage1.eval_every = 0
-  wd1 = str(tmp_path / "stage1")
-  train_and_evaluate(stage1, wd1, show_progress=False)
-  c = flow_config.get_config("sum")
-  c.flow.n = 1
+  stage1, wd1 = _stage1(tiny_config, tmp_path, steps=1)
+  c = _flow_stage_config(stage1, wd1, "sum", steps=2)
   c.flow.source = "dis_fast"
-  c.dataset, c.input = stage1.dataset, stage1.input
-  c.model.width = stage1.model.width
-  c.init_from = wd1
-  c.batch_size = 8
-  c.num_train_steps = 2
-  c.eval_every = 0
   c.timelapse_frames = 0
   train_and_evaluate(c, str(tmp_path / "flow"), show_progress=False)
   cache = os.path.join(stage1.dataset.data_dir, "flow_cache")
