@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument("name", help="TFDS name[/config], e.g. synthetic_signers/demo, bbc_pose/extended")
   b.add_argument("--data_dir", default=None)
   b.add_argument("--manual_dir", default=None, help="folder with the dataset files you downloaded")
+  b.add_argument("--config", default=None, help="builder config, e.g. extended (same as NAME/extended)")
   return p
 
 
@@ -116,8 +117,13 @@ def run(argv: list[str]) -> int:
                                    causal=args.causal, flow_method=args.flow_method):
       print(path)
   elif args.command == "data":
-    root = jobs.build_dataset(args.name, args.data_dir, args.manual_dir)
-    print(f"{args.name} is ready in {root}")
+    name = args.name
+    if args.config:
+      if "/" in name:
+        raise FlowposeError(f"give the builder config once: {name!r} already names one, drop --config")
+      name = f"{name}/{args.config}"
+    root = jobs.build_dataset(name, args.data_dir, args.manual_dir)
+    print(f"{name} is ready in {root}")
   return 0
 
 
