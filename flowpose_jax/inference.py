@@ -130,6 +130,12 @@ class Predictor:
       self._pool_fn = jax.jit(pool)
     return self._spatial_fn, self._pool_fn
 
+  def _spatial_maps(self, inputs: np.ndarray) -> np.ndarray:
+    """A flowing model's per-frame HeatmapNet maps: inputs [N, S, S, 3] -> [N, h, w, J]."""
+    spatial_fn, _ = self._submodule_fns()
+    return np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
+                           for i in range(0, len(inputs), self.batch_size)])
+
   def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", causal: bool = False,
                        flow_on: str = "input", timings: dict | None = None) -> np.ndarray:
     """Flowing heatmaps of a video: every frame's maps warped to frame t and pooled.
@@ -157,18 +163,17 @@ class Predictor:
     if "flows" not in self.inputs:
       raise FlowposeError(f"the model in this workdir ({self.config.model.name}) has no temporal stage: "
                           f"train one with configs/flow.py, or predict without --flow")
+    if flow_on not in ("input", "frame"):
+      raise FlowposeError(f"flow_on={flow_on!r}: use 'input' or 'frame'")
     frames = _as_frames(frames)
     if len({f.shape for f in frames}) != 1:
       raise InputError("flowing prediction needs one video: all frames must have the same size")
     timings = {} if timings is None else timings
     tick = time.perf_counter()
     inputs, mats = self.preprocess(frames, boxes)
-    spatial_fn, pool_fn = self._submodule_fns()
-    maps = np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
-                           for i in range(0, len(inputs), self.batch_size)])
+    _, pool_fn = self._submodule_fns()
+    maps = self._spatial_maps(inputs)
     timings["heatmapnet_s"] = timings.get("heatmapnet_s", 0.0) + time.perf_counter() - tick
-    if flow_on not in ("input", "frame"):
-      raise FlowposeError(f"flow_on={flow_on!r}: use 'input' or 'frame'")
     if flow_on == "input":
       flow_frames = inputs
       identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
@@ -206,9 +211,7 @@ class Predictor:
     if flow:
       hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
     elif "flows" in self.inputs:
-      spatial_fn, _ = self._submodule_fns()
-      hm = np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
-                           for i in range(0, len(inputs), self.batch_size)])
+      hm = self._spatial_maps(inputs)
     else:
       hm = self.predict_inputs(inputs)
     uv, conf = codec.decode(hm)
@@ -229,8 +232,5 @@ def load(workdir: str, *, step: int | None = None, batch_size: int = DEFAULT_BAT
   """Loads the latest (or given) checkpoint of a training workdir."""
   config = load_config(workdir)
   graphdef, abstract = state_lib.abstract_model(config)
-  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
-                                                          sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])),
-                          abstract)
   params, _ = ckpt_lib.Checkpointer(workdir).restore_params(abstract, step)
   return Predictor(config, graphdef, params, batch_size=batch_size)

@@ -65,13 +65,18 @@ class Checkpointer:
   def restore_params(self, abstract_params: dict, step: int | None = None) -> tuple[dict, dict]:
     """Restores only the params (for inference) and the metadata.
 
-    Use a fresh ``Checkpointer`` (one that has not saved or restored the full
+    ``abstract_params`` gives shapes and dtypes (arrays or ShapeDtypeStructs);
+    leaves without a sharding are placed on the first local device. Use a
+    fresh ``Checkpointer`` (one that has not saved or restored the full
     state): orbax binds one handler per item name per manager.
     """
     step = self.latest_step() if step is None else step
     if step is None:
       raise FlowposeError(f"no checkpoint in {self.directory}: train first with `flowpose train`")
-    target = {"params": jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_params)}
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = {"params": jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None) or device),
+        abstract_params)}
     restored = self.manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.PyTreeRestore(item=target, partial_restore=True,
                                      restore_args=ocp.checkpoint_utils.construct_restore_args(target)),

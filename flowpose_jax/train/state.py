@@ -92,10 +92,8 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   """
   from flowpose_jax.train.checkpoint import Checkpointer  # pylint: disable=import-outside-toplevel
   target = params["spatial"] if "spatial" in params else params
-  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
-      x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0])), target)
   try:
-    loaded, _ = Checkpointer(workdir).restore_params(abstract)
+    loaded, _ = Checkpointer(workdir).restore_params(target)
   except (ValueError, KeyError) as e:
     raise ConfigError(f"config.init_from={workdir!r}: its params do not fit this model "
                       f"({str(e).splitlines()[0]}); use the same model.width/fusion as that run") from None
