@@ -8,17 +8,16 @@ the end, so a failed write never replaces an earlier good file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 import warnings
 from typing import Iterator
 
 import cv2
 import numpy as np
 
+from flowpose_jax import fileio
 from flowpose_jax.errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -239,26 +238,6 @@ def iter_item_frames(item: InputItem, max_frames: int | None = None) -> Iterator
     yield read_image(path)
 
 
-@contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[str]:
-  """Yields a temp path beside ``path`` (same extension); renames it to ``path`` on success.
-
-  On any exception the temp file is removed and ``path`` is left untouched.
-  The parent folder is created if needed.
-  """
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-",
-                             suffix=os.path.splitext(path)[1])
-  os.close(fd)
-  try:
-    yield tmp
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-
-
 def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
   image = np.asarray(image)
   if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
@@ -275,8 +254,7 @@ def write_image(path: str, image: np.ndarray) -> None:
   ok, data = cv2.imencode(ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
   if not ok:
     raise InputError(f"{path}: OpenCV could not encode the image as {ext}; try .png")
-  with atomic_output(path) as tmp, open(tmp, "wb") as f:
-    f.write(data.tobytes())
+  fileio.write_bytes(path, data.tobytes())
 
 
 def write_video(path: str, frames: np.ndarray, fps: float) -> None:
@@ -297,7 +275,7 @@ def write_video(path: str, frames: np.ndarray, fps: float) -> None:
   if ext not in WRITE_FOURCC:
     raise InputError(f"{path}: cannot write video extension {ext!r}; use one of {' '.join(WRITE_FOURCC)}")
   height, width = frames.shape[1:3]
-  with atomic_output(path) as tmp:
+  with fileio.atomic_output(path) as tmp:
     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*WRITE_FOURCC[ext]), float(fps),
                              (width, height))
     if not writer.isOpened():

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from flowpose_jax.evaluate.pck import AVERAGE, accuracy_at
-from flowpose_jax.media import atomic_output
+from flowpose_jax.fileio import atomic_output
 
 DEFAULT_THRESHOLD = 6.0  # px; the paper's headline distance (§4).
 PANEL_COLS = 3  # subplot grid columns; the last free cell holds the legend

@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 import cv2
 import numpy as np
+
+from flowpose_jax import fileio
 
 # Bump when anything here changes the numbers a cached flow would hold.
 FLOW_CODE_VERSION = 1
@@ -274,8 +275,9 @@ class FlowCache:
     os.makedirs(os.path.dirname(p), exist_ok=True)
     cfg = os.path.join(self.directory, "config.json")
     if not os.path.exists(cfg):
-      _atomic_write(cfg, lambda f: f.write(self.config_text.encode()))
-    _atomic_write(p, lambda f: np.savez_compressed(f, flow=np.asarray(flow, np.float32)))
+      fileio.write_text(cfg, self.config_text)
+    with fileio.atomic_output(p) as tmp:
+      np.savez_compressed(tmp, flow=np.asarray(flow, np.float32))
     return p
 
   def get_or_compute(self, video_id: str, key: str, compute) -> np.ndarray:
@@ -290,15 +292,3 @@ class FlowCache:
 def window_key(centre: int, n: int) -> str:
   """Cache key of the 2n+1 window around ``centre``."""
   return f"c{int(centre):06d}_n{int(n):02d}"
-
-
-def _atomic_write(path: str, write) -> None:
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      write(f)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
+from flowpose_jax import fileio
 from flowpose_jax.data import pipeline
 from flowpose_jax.data.sources import load_source
 from flowpose_jax.errors import ConfigError, TrainingDivergedError
@@ -74,10 +75,7 @@ def _default_flow_cache(config) -> None:
 
 def _save_config(workdir: str, config) -> None:
   if jax.process_index() == 0:
-    tmp = os.path.join(workdir, CONFIG_FILE + ".tmp")
-    with open(tmp, "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
-    os.replace(tmp, os.path.join(workdir, CONFIG_FILE))
+    fileio.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
 
 
 def data_functions(config):
