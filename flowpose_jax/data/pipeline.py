@@ -56,6 +56,20 @@ def derive_seed(seed: int, *words: int) -> int:
   return int(np.random.SeedSequence([int(seed), *(int(w) for w in words)]).generate_state(1)[0])
 
 
+def split_batch(batch_size: int, parts: int, what: str) -> int:
+  """The per-part batch of a global ``batch_size`` split over ``parts`` hosts or devices.
+
+  The one home of the divisibility rule: raises ConfigError showing both
+  numbers and the nearest valid batch sizes.
+  """
+  batch_size, parts = int(batch_size), int(parts)
+  if batch_size < 1 or batch_size % parts:
+    lo = max(parts, batch_size // parts * parts)
+    raise ConfigError(f"config.batch_size={batch_size} does not split over the {parts} {what}: "
+                      f"use a multiple of {parts} (e.g. {lo} or {lo + parts})")
+  return batch_size // parts
+
+
 def _heatmap_size(input_cfg) -> int:
   if input_cfg.size % input_cfg.stride:
     raise ConfigError(f"config.input.size={input_cfg.size} is not a multiple of "
@@ -194,10 +208,7 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
     JSON-serialisable dict; ``set_state(state)`` continues from there.
   """
   index, count = _shard(shard_index, shard_count)
-  if config.batch_size < 1 or config.batch_size % count:
-    raise ConfigError(f"config.batch_size={config.batch_size} does not split over {count} hosts "
-                      f"(shard_count={count}); set it to a multiple of {count}")
-  local_batch = config.batch_size // count
+  local_batch = split_batch(config.batch_size, count, "hosts (shard_count)")
   ds = grain.MapDataset.source(source)[index::count]
   if len(ds) == 0:
     raise InputError(f"shard {index} of {count} of a source with {len(source)} records is empty: "
@@ -266,4 +277,4 @@ def _padded(batches, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
 
 
 __all__ = ["TrainTransform", "EvalTransform", "make_train_iterator", "make_eval_batches",
-           "derive_seed", "MASK_KEY"]
+           "derive_seed", "split_batch", "MASK_KEY"]

@@ -343,9 +343,7 @@ def make_window_train_iterator(source: Sequence[dict], config: ml_collections.Co
     leading batch axis of ``batch_size // shard_count``.
   """
   index, count = pipeline._shard(shard_index, shard_count)  # pylint: disable=protected-access
-  if config.batch_size < 1 or config.batch_size % count:
-    raise ConfigError(f"config.batch_size={config.batch_size} does not split over {count} hosts "
-                      f"(shard_count={count}); set it to a multiple of {count}")
+  local_batch = pipeline.split_batch(config.batch_size, count, "hosts (shard_count)")
   centres, layout = _centres(source)
   ds = grain.MapDataset.source(centres.tolist())[index::count]
   if len(ds) == 0:
@@ -357,7 +355,7 @@ def make_window_train_iterator(source: Sequence[dict], config: ml_collections.Co
   ds = (ds.shuffle(seed=shuffle_seed)
         .repeat()
         .random_map(WindowTrainTransform(config, source, layout), seed=augment_seed)
-        .batch(config.batch_size // count, drop_remainder=True))
+        .batch(local_batch, drop_remainder=True))
   it_ds = ds.to_iter_dataset(pipeline._read_options(config))  # pylint: disable=protected-access
   workers = int(config.input.workers)
   if workers > 0:

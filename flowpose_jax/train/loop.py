@@ -21,33 +21,13 @@ from flowpose_jax.models import model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
+from flowpose_jax.train.validation import validate_config
 from flowpose_jax.train.writer import MetricWriter
 
 log = logging.getLogger("flowpose")
 CONFIG_FILE = "config.json"
 # Config sections that must match when resuming (they change the params' shapes or meaning).
 RESUME_MUST_MATCH = ("model", "input")
-
-
-def validate_config(config) -> None:
-  """Raises ConfigError naming the key for values that cannot work."""
-  n = jax.device_count()
-  if config.batch_size % n:
-    raise ConfigError(f"config.batch_size={config.batch_size} is not divisible by the {n} devices; "
-                      f"use a multiple of {n}")
-  if config.input.size % config.input.stride:
-    raise ConfigError(f"config.input.size={config.input.size} must be divisible by "
-                      f"config.input.stride={config.input.stride}")
-  if config.input.size % 4:
-    raise ConfigError(f"config.input.size={config.input.size} must be divisible by 4 (two 2x2 pools)")
-  if config.num_train_steps < 1:
-    raise ConfigError(f"config.num_train_steps={config.num_train_steps} must be >= 1")
-  for key in ("log_every", "checkpoint_every", "eval.batch_size"):
-    value = config
-    for part in key.split("."):
-      value = value[part]
-    if value < 1:
-      raise ConfigError(f"config.{key}={value} must be >= 1")
 
 
 def _check_resume_config(workdir: str, config) -> None:
