@@ -22,6 +22,7 @@ from benchmarks._common import commit  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media  # noqa: E402
 from flowpose_jax.inference import Predictor  # noqa: E402
+from flowpose_jax import workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 
 DEFAULT_VIDEO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
@@ -40,7 +41,7 @@ def main():
   c = flow_config.get_config("parametric")
   c.flow.n = args.n
   c.init_from = args.stage1
-  graphdef, params = state_lib.make_model(c)
+  graphdef, params = workdir_lib.make_model(c)
   if args.stage1:
     params = state_lib.load_pretrained(params, args.stage1)
   predictor = Predictor(c, graphdef, params)

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from flowpose_jax import config_utils, heatmaps  # noqa: E402
+from flowpose_jax import config_utils, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 from flowpose_jax.train import step as step_lib  # noqa: E402
 
@@ -47,13 +47,13 @@ def main():
   p.add_argument("--steps", type=int, default=10)
   args = p.parse_args(argv)
   config = config_utils.apply_overrides(config_utils.load_config_file(args.config), overrides)
-  mesh = step_lib.make_mesh()
-  graphdef, params = state_lib.make_model(config)
+  mesh = parallel.make_mesh()
+  graphdef, params = workdir_lib.make_model(config)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)
-  state = step_lib.replicate(mesh, state_lib.init_state(params, tx))
+  state = parallel.replicate(mesh, state_lib.init_state(params, tx))
   fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
   rng = np.random.default_rng(0)
-  batch = step_lib.to_global_batch(mesh, _batch(config, config.batch_size, rng))
+  batch = parallel.to_global_batch(mesh, _batch(config, config.batch_size, rng), ("image",) + step_lib.TARGET_KEYS)
   t = time.perf_counter()
   state, m = fn(state, batch)
   jax.block_until_ready(m)
@@ -64,7 +64,7 @@ def main():
   jax.block_until_ready(m)
   train_s = (time.perf_counter() - t) / args.steps
 
-  predict = step_lib.make_predict_fn(mesh, graphdef)
+  predict = parallel.make_predict_fn(mesh, models.forward_fn(graphdef), ("image",))
   images = np.asarray(batch["image"])
   predict(state.params, images)
   t = time.perf_counter()

@@ -141,6 +141,34 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
   return np.concatenate([inv, -inv @ t], -1).astype(np.float32)
 
 
+def decode_to_frame(hm: np.ndarray, matrix: np.ndarray, stride: float,
+                    frame_hw: tuple[int, int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Heatmaps of network inputs -> joints in the frames' pixels.
+
+  The one path from a network's maps back to a frame: ``decode`` (peak +
+  sub-pixel), heatmap grid -> input px, then the inverse of the frame -> input
+  affine each example was made with.
+
+  Args:
+    hm: [B, h, w, J] heatmaps.
+    matrix: [B, 2, 3] frame -> network-input affines.
+    stride: input px per heatmap px.
+    frame_hw: None, or (H, W) / [B, 2] frame sizes: joints are then clipped to
+      the frame (pixel centres 0..W-1, 0..H-1), so a peak in letterbox padding
+      lands on the frame's border. Confidence is never changed.
+
+  Returns:
+    joints [B, J, 2] float32 (x, y) frame px, confidence [B, J] float32.
+  """
+  uv, conf = decode(hm)
+  xy = apply_affine(heatmap_to_input(uv, stride), invert_affine(matrix))
+  if frame_hw is not None:
+    hw = np.broadcast_to(np.asarray(frame_hw, np.float32), (len(xy), 2))
+    upper = (hw[:, ::-1] - 1.0)[:, None, :]  # [B, 1, 2] (W - 1, H - 1)
+    xy = np.clip(xy, 0.0, upper).astype(np.float32)
+  return xy, conf
+
+
 def letterbox_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, out_size: int) -> np.ndarray:
   """Affine frame -> square network input that fits ``box`` (aspect kept).
 

@@ -7,21 +7,13 @@ into the network input; with a person box [x0, y0, x1, y1] that region is.
 
 from __future__ import annotations
 
-import json
-import os
-
 import cv2
 import jax
-import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps as codec
+from flowpose_jax import heatmaps as codec, parallel, workdir as workdir_lib
 from flowpose_jax.errors import FlowposeError, InputError
-from flowpose_jax.models import model_inputs
-from flowpose_jax.train import checkpoint as ckpt_lib
-from flowpose_jax.train import state as state_lib
-from flowpose_jax.train import step as step_lib
-from flowpose_jax.train.loop import CONFIG_FILE
+from flowpose_jax.models import forward_fn, model_inputs
 
 DEFAULT_BATCH = 16
 
@@ -58,7 +50,8 @@ class Predictor:
     self.inputs = model_inputs(config.model)
     self._graphdef = graphdef
     self._output_fns = {}
-    self._predict = step_lib.make_predict_fn(step_lib.make_mesh(), graphdef, self.inputs)
+    self._mesh = parallel.make_mesh()
+    self._predict = parallel.make_predict_fn(self._mesh, forward_fn(graphdef), self.inputs)
     self.params = params
 
   def preprocess(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +82,8 @@ class Predictor:
     if output is None:
       return self._predict(self.params, batch)
     if output not in self._output_fns:
-      self._output_fns[output] = step_lib.make_predict_fn(step_lib.make_mesh(), self._graphdef, self.inputs,
-                                                          output=output)
+      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self._graphdef, output),
+                                                          self.inputs)
     return self._output_fns[output](self.params, batch)
 
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
@@ -204,6 +197,9 @@ class Predictor:
              ) -> tuple[np.ndarray, np.ndarray]:
     """frames [T, H, W, 3] uint8 -> joints [T, 7, 2] (x, y) in each frame's px, confidence [T, 7].
 
+    Joints stay in the frame: a peak that decodes into the letterbox padding
+    (or outside the frame, with a box) is clipped to the frame's border
+    pixel; its confidence (the heatmap peak) is kept as it is.
     ``flow``: use the temporal stage (``flowing_heatmaps``; kwargs go there).
     A flowing model without ``flow`` predicts with its single-frame part.
     """
@@ -214,23 +210,11 @@ class Predictor:
       hm = self._spatial_maps(inputs)
     else:
       hm = self.predict_inputs(inputs)
-    uv, conf = codec.decode(hm)
-    xy = codec.apply_affine(codec.heatmap_to_input(uv, self.stride), codec.invert_affine(mats))
-    return xy, conf
-
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
-    raise FlowposeError(f"{path} not found: {workdir} is not a training workdir "
-                        f"(train one with `flowpose train --config configs/demo.py --workdir {workdir}`)")
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+    frame_hw = np.array([f.shape[:2] for f in _as_frames(frames)], np.float32)
+    return codec.decode_to_frame(hm, mats, self.stride, frame_hw)
 
 
 def load(workdir: str, *, step: int | None = None, batch_size: int = DEFAULT_BATCH) -> Predictor:
   """Loads the latest (or given) checkpoint of a training workdir."""
-  config = load_config(workdir)
-  graphdef, abstract = state_lib.abstract_model(config)
-  params, _ = ckpt_lib.Checkpointer(workdir).restore_params(abstract, step)
-  return Predictor(config, graphdef, params, batch_size=batch_size)
+  trained = workdir_lib.load(workdir, step)
+  return Predictor(trained.config, trained.graphdef, trained.params, batch_size=batch_size)

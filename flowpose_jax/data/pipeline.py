@@ -40,6 +40,7 @@ import numpy as np
 from flowpose_jax import heatmaps
 from flowpose_jax.data import augment
 from flowpose_jax.errors import ConfigError, InputError
+from flowpose_jax.parallel import split_batch
 
 MASK_KEY = "_mask"
 # Sub-streams of config.seed (np.random.SeedSequence entropy words).
@@ -54,20 +55,6 @@ def derive_seed(seed: int, *words: int) -> int:
   if seed < 0:
     raise ConfigError(f"config.seed must be >= 0, got {seed}")
   return int(np.random.SeedSequence([int(seed), *(int(w) for w in words)]).generate_state(1)[0])
-
-
-def split_batch(batch_size: int, parts: int, what: str) -> int:
-  """The per-part batch of a global ``batch_size`` split over ``parts`` hosts or devices.
-
-  The one home of the divisibility rule: raises ConfigError showing both
-  numbers and the nearest valid batch sizes.
-  """
-  batch_size, parts = int(batch_size), int(parts)
-  if batch_size < 1 or batch_size % parts:
-    lo = max(parts, batch_size // parts * parts)
-    raise ConfigError(f"config.batch_size={batch_size} does not split over the {parts} {what}: "
-                      f"use a multiple of {parts} (e.g. {lo} or {lo + parts})")
-  return batch_size // parts
 
 
 def _heatmap_size(input_cfg) -> int:

@@ -19,23 +19,6 @@ from flowpose_jax import heatmaps
 from flowpose_jax.evaluate.pck import PCKAccumulator
 
 
-def frame_joints_from_heatmaps(hm: np.ndarray, matrix: np.ndarray, stride: float
-                               ) -> tuple[np.ndarray, np.ndarray]:
-  """Decodes heatmaps to frame pixels.
-
-  Args:
-    hm: [B, h, w, J] heatmaps.
-    matrix: [B, 2, 3] frame -> network-input affine.
-    stride: input px per heatmap px.
-
-  Returns:
-    joints [B, J, 2] (x, y) frame px, confidence [B, J].
-  """
-  uv, conf = heatmaps.decode(hm)
-  xy_input = heatmaps.heatmap_to_input(uv, stride)
-  return heatmaps.apply_affine(xy_input, heatmaps.invert_affine(matrix)), conf
-
-
 def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[dict], *,
              stride: float, max_distance: int, scale: float | np.ndarray = 1.0, total: int | None = None,
              desc: str = "eval") -> dict:
@@ -62,7 +45,7 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], batches: Iterable[d
   seen = 0
   for batch in tqdm(batches, total=total, desc=desc, leave=False, unit="batch"):
     hm = np.asarray(predict_fn(batch))
-    joints, _ = frame_joints_from_heatmaps(hm, batch["matrix"], stride)
+    joints, _ = heatmaps.decode_to_frame(hm, batch["matrix"], stride)
     mask = np.asarray(batch.get("_mask", np.ones(len(joints), bool)), bool)
     visible = np.asarray(batch["frame_visible"], bool) & mask[:, None]
     s = scales

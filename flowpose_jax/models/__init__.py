@@ -22,10 +22,30 @@ def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
   return MODELS[name](num_joints=num_joints, rngs=nnx.Rngs(params=seed), **kwargs)
 
 
+def forward_fn(graphdef: nnx.GraphDef, output: str | None = None):
+  """A split model's pure forward pass ``forward(params, *inputs) -> [B, h, w, J]``.
+
+  ``inputs`` are the batch arrays named by the model's ``INPUTS`` (in order);
+  ``output`` picks one of its outputs ("heatmap" = conv8, "fusion", "pooled"),
+  default the final one (``final_heatmaps``).
+  """
+
+  def forward(params, *inputs):
+    outputs = nnx.merge(graphdef, params)(*inputs)
+    if output is None:
+      return final_heatmaps(outputs)
+    if output not in outputs:
+      from flowpose_jax.errors import ConfigError
+      raise ConfigError(f"output {output!r}: this model has outputs {sorted(outputs)}")
+    return outputs[output]
+
+  return forward
+
+
 def model_inputs(model_cfg) -> tuple[str, ...]:
   """Batch keys the configured model's __call__ takes, in order."""
   return MODELS[model_cfg.name].INPUTS
 
 
 __all__ = ["MODELS", "POOLING", "FUSION_VARIANTS", "OUTPUT_STRIDE", "FlowingNet", "HeatmapNet",
-           "SpatialFusion", "build_model", "final_heatmaps", "model_inputs"]
+           "SpatialFusion", "build_model", "final_heatmaps", "forward_fn", "model_inputs"]

@@ -1,6 +1,6 @@
 """orbax checkpoints: train state, data-iterator state and run metadata.
 
-Layout: ``<workdir>/checkpoints/<step>/{state,data,meta}``. ``state`` is the
+Layout (``flowpose_jax.workdir``): ``<workdir>/checkpoints/<step>/{state,data,meta}``. ``state`` is the
 ``TrainState`` as a dict of arrays; ``data`` is the grain iterator's state (so
 a resumed run sees exactly the batches an uninterrupted run would); ``meta``
 holds the resolved config and a few facts (JSON).
@@ -8,17 +8,13 @@ holds the resolved config and a few facts (JSON).
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import grain
 import jax
 import orbax.checkpoint as ocp
 
+from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.train.state import TrainState
-
-CHECKPOINT_DIR = "checkpoints"
 
 
 def _as_dict(state: TrainState) -> dict:
@@ -29,7 +25,7 @@ class Checkpointer:
   """Thin wrapper over ``ocp.CheckpointManager`` for a workdir."""
 
   def __init__(self, workdir: str, max_to_keep: int = 3):
-    self.directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+    self.directory = workdir_lib.checkpoint_dir(workdir)
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
@@ -61,30 +57,6 @@ class Checkpointer:
     restored = self.manager.restore(step, args=ocp.args.Composite(**items))
     s = restored["state"]
     return TrainState(step=s["step"], params=s["params"], opt_state=s["opt_state"]), restored["meta"]
-
-  def restore_params(self, abstract_params: dict, step: int | None = None) -> tuple[dict, dict]:
-    """Restores only the params (for inference) and the metadata.
-
-    ``abstract_params`` gives shapes and dtypes (arrays or ShapeDtypeStructs);
-    leaves without a sharding are placed on the first local device. Use a
-    fresh ``Checkpointer`` (one that has not saved or restored the full
-    state): orbax binds one handler per item name per manager.
-    """
-    step = self.latest_step() if step is None else step
-    if step is None:
-      raise FlowposeError(f"no checkpoint in {self.directory}: train first with `flowpose train`")
-    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    target = {"params": jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None) or device),
-        abstract_params)}
-    restored = self.manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(item=target, partial_restore=True,
-                                     restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
-        meta=ocp.args.JsonRestore()))
-    return restored["state"]["params"], restored["meta"]
-
-  def wait(self) -> None:
-    self.manager.wait_until_finished()
 
   def close(self) -> None:
     self.manager.wait_until_finished()

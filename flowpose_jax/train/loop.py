@@ -11,13 +11,13 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from flowpose_jax import fileio
+from flowpose_jax import fileio, parallel, workdir as workdir_lib
 from flowpose_jax.data import pipeline
 from flowpose_jax.data.sources import load_source
 from flowpose_jax.errors import ConfigError, TrainingDivergedError
 from flowpose_jax.evaluate import evaluator
 from flowpose_jax.evaluate.pck import accuracy_at
-from flowpose_jax.models import model_inputs
+from flowpose_jax.models import forward_fn, model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
@@ -107,14 +107,14 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   os.makedirs(workdir, exist_ok=True)
   _check_resume_config(workdir, config)
   _save_config(workdir, config)
-  mesh = mesh or step_lib.make_mesh()
+  mesh = mesh or parallel.make_mesh()
   data_dir = config.dataset.data_dir
   if train_source is None:
     train_source = load_source(config.dataset.name, config.dataset.train_split, data_dir)
   if eval_source is None and config.dataset.eval_split:
     eval_source = load_source(config.dataset.name, config.dataset.eval_split, data_dir)
 
-  graphdef, params = state_lib.make_model(config)
+  graphdef, params = workdir_lib.make_model(config)
   if config.get("init_from"):
     params = state_lib.load_pretrained(params, config.init_from)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps,
@@ -130,9 +130,9 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     state, _ = checkpointer.restore(state, train_it)
     log.info("resumed from %s step %d", checkpointer.directory, start)
   start = int(start or 0)
-  state = step_lib.replicate(mesh, state)
+  state = parallel.replicate(mesh, state)
   train_step = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
-  predict = step_lib.make_predict_fn(mesh, graphdef, inputs)
+  predict = parallel.make_predict_fn(mesh, forward_fn(graphdef), inputs)
   writer = MetricWriter(workdir)
   meta = {"config": json.loads(config.to_json_best_effort()), "num_params": int(n_params),
           "num_devices": jax.device_count()}
@@ -154,7 +154,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   bar = tqdm(range(start, end), initial=start, total=config.num_train_steps,
              desc="train", unit="step", disable=not show_progress or jax.process_index() != 0)
   for step in bar:
-    batch = step_lib.to_global_batch(mesh, next(train_it), inputs + step_lib.TARGET_KEYS)
+    batch = parallel.to_global_batch(mesh, next(train_it), inputs + step_lib.TARGET_KEYS)
     if step == start:
       bar.set_postfix_str("compiling the train step...")
     state, metrics = train_step(state, batch)

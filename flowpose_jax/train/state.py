@@ -1,4 +1,4 @@
-"""Train state, optimizer and model construction from a config."""
+"""Train state and optimizer from a config (the model itself: ``flowpose_jax.workdir``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import flax
 import jax
 import jax.numpy as jnp
 import optax
-from flax import nnx
 
-from flowpose_jax import joints as joints_lib
+from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import ConfigError
-from flowpose_jax.models import build_model
 
 
 @flax.struct.dataclass
@@ -27,21 +25,6 @@ class TrainState:
   step: jax.Array
   params: Any
   opt_state: Any
-
-
-def make_model(config) -> tuple[nnx.GraphDef, dict]:
-  """Builds the configured model; returns (graphdef, pure-dict params)."""
-  model = build_model(config.model, num_joints=joints_lib.NUM_JOINTS, seed=config.seed)
-  graphdef, state = nnx.split(model)
-  return graphdef, nnx.to_pure_dict(state)
-
-
-def abstract_model(config) -> tuple[nnx.GraphDef, dict]:
-  """Like ``make_model`` but allocates nothing (shapes only)."""
-  model = nnx.eval_shape(lambda: build_model(config.model, num_joints=joints_lib.NUM_JOINTS,
-                                             seed=config.seed))
-  graphdef, state = nnx.split(model)
-  return graphdef, nnx.to_pure_dict(state)
 
 
 def make_optimizer(opt_cfg, num_steps: int, freeze: tuple[str, ...] = ()) -> optax.GradientTransformation:
@@ -90,10 +73,9 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   single-frame run's params as its "spatial" part; a model of the same kind
   takes them whole. Shapes must match (same width/fusion).
   """
-  from flowpose_jax.train.checkpoint import Checkpointer  # pylint: disable=import-outside-toplevel
   target = params["spatial"] if "spatial" in params else params
   try:
-    loaded, _ = Checkpointer(workdir).restore_params(target)
+    loaded, _, _ = workdir_lib.restore_params(workdir, target)
   except (ValueError, KeyError) as e:
     raise ConfigError(f"config.init_from={workdir!r}: its params do not fit this model "
                       f"({str(e).splitlines()[0]}); use the same model.width/fusion as that run") from None

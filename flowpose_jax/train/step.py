@@ -6,25 +6,16 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from flowpose_jax import losses
+from flowpose_jax.parallel import DATA_AXIS
 from flowpose_jax.train.state import TrainState
 
-DATA_AXIS = "data"
 TARGET_KEYS = ("targets", "weights")
 OUTPUT_WEIGHTS = {"heatmap": "heatmap_weight", "fusion": "fusion_weight", "pooled": "pooled_weight"}
-
-
-
-def make_mesh(devices=None) -> Mesh:
-  """1-D mesh over ``devices`` (default: all), axis "data"."""
-  devices = jax.devices() if devices is None else list(devices)
-  return jax.make_mesh((len(devices),), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,),
-                       devices=devices)
 
 
 def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
@@ -74,54 +65,3 @@ def jit_train_step(mesh: Mesh, *, graphdef, tx, loss_cfg, donate: bool = True):
   fn = functools.partial(train_step, graphdef=graphdef, tx=tx, loss_cfg=loss_cfg)
   return jax.jit(fn, in_shardings=(replicated, split), out_shardings=(replicated, replicated),
                  donate_argnums=(0,) if donate else ())
-
-
-def to_global_batch(mesh: Mesh, local_batch: dict, keys=("image",) + TARGET_KEYS) -> dict:
-  """Host-local numpy batch -> global jax arrays sharded on "data".
-
-  Raises ValueError naming both numbers when the local batch does not split
-  evenly over this host's devices.
-  """
-  n_local = len(mesh.local_devices)
-  out = {}
-  sharding = NamedSharding(mesh, P(DATA_AXIS))
-  for k in keys:
-    x = np.asarray(local_batch[k])
-    if x.shape[0] % n_local:
-      raise ValueError(f"local batch of {x.shape[0]} does not split over {n_local} local devices; "
-                       f"set config.batch_size to a multiple of {n_local * jax.process_count()}")
-    out[k] = jax.make_array_from_process_local_data(sharding, x)
-  return out
-
-
-def replicate(mesh: Mesh, tree):
-  """Places a pytree replicated on every device of ``mesh``."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
-
-
-def make_predict_fn(mesh: Mesh, graphdef, inputs: tuple[str, ...] = ("image",), output: str | None = None):
-  """Jitted ``(params, batch) -> heatmaps [B, h, w, J]``.
-
-  ``batch`` is a dict holding the model's ``inputs`` (or, for single-frame
-  models, the images [B, S, S, 3] uint8 themselves). The batch is split over
-  "data" when it divides evenly, else computed whole. ``output`` picks a
-  model output ("heatmap" = conv8, "fusion", "pooled"); default: the final one.
-  """
-  from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
-
-  def forward(params, *args):
-    outputs = nnx.merge(graphdef, params)(*args)
-    return final_heatmaps(outputs) if output is None else outputs[output]
-
-  split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()),) + (NamedSharding(mesh, P(DATA_AXIS)),) * len(inputs))
-  whole = jax.jit(forward)
-  n = mesh.size
-
-  def predict(params, batch):
-    if not isinstance(batch, dict):
-      batch = {inputs[0]: batch}
-    args = [np.asarray(batch[k]) for k in inputs]
-    fn = split if args[0].shape[0] % n == 0 else whole
-    return np.asarray(fn(params, *args))
-
-  return predict

@@ -28,7 +28,7 @@ def assert_round_trip():
 
   from configs import tiny
   from flowpose_jax.data import pipeline
-  from flowpose_jax.evaluate.evaluator import frame_joints_from_heatmaps
+  from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
 
   def check(source):
     config = tiny.get_config()

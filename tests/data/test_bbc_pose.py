@@ -177,7 +177,7 @@ def test_box_contains_the_video_joints(original):
 def test_round_trip_to_frame_pixels(original):
   from configs import tiny
   from flowpose_jax.data import pipeline
-  from flowpose_jax.evaluate.evaluator import frame_joints_from_heatmaps
+  from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
   config = tiny.get_config()
   config.input.crop = "box"
   n = 0
@@ -208,7 +208,7 @@ def test_index_folder_layout_and_crops(tmp_path):
   # evaluation of a crop config scores in original frame pixels
   from configs import tiny
   from flowpose_jax.data import pipeline
-  from flowpose_jax.evaluate.evaluator import frame_joints_from_heatmaps
+  from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
   config = tiny.get_config()
   config.input.crop = "box"
   records = _records(src["test"])

@@ -5,6 +5,7 @@ from flax import nnx
 
 from configs import flow as flow_config
 from flowpose_jax.models import FlowingNet, HeatmapNet, final_heatmaps
+from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.train import state as state_lib
 
 
@@ -26,7 +27,7 @@ def test_zero_flow_parametric_init_is_the_window_average():
 def test_frozen_spatial_gets_no_update_and_pool_does():
   config = flow_config.get_config()
   config.model.width = 0.125
-  graphdef, params = state_lib.make_model(config)
+  graphdef, params = workdir_lib.make_model(config)
   assert set(params) == {"spatial", "pool"}
   tx = state_lib.make_optimizer(config.optimizer, 10, freeze=("spatial",))
   opt_state = tx.init(params)
@@ -43,7 +44,7 @@ def test_frozen_spatial_gets_no_update_and_pool_does():
   for _ in range(3):
     updates, opt_state = tx.update(grads, opt_state, params)
     params = jax.tree.map(lambda a, b: a + b, params, updates)
-  _, p0 = state_lib.make_model(config)
+  _, p0 = workdir_lib.make_model(config)
   moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), params, p0)
   assert max(jax.tree.leaves(moved["spatial"])) == 0.0
   assert max(jax.tree.leaves(moved["pool"])) > 0.0

@@ -2,11 +2,15 @@
 
 import jax
 import numpy as np
+import pytest
 
 from configs import tiny
-from flowpose_jax import heatmaps
+from flowpose_jax import heatmaps, parallel, workdir as workdir_lib
+from flowpose_jax.errors import ConfigError
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
+
+KEYS = ("image",) + step_lib.TARGET_KEYS
 
 
 def _batch(config, n, seed=0):
@@ -20,13 +24,13 @@ def _batch(config, n, seed=0):
 
 
 def _run(config, mesh, batches):
-  graphdef, params = state_lib.make_model(config)
+  graphdef, params = workdir_lib.make_model(config)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)
-  state = step_lib.replicate(mesh, state_lib.init_state(params, tx))
+  state = parallel.replicate(mesh, state_lib.init_state(params, tx))
   fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss, donate=False)
   losses = []
   for b in batches:
-    state, metrics = fn(state, step_lib.to_global_batch(mesh, b))
+    state, metrics = fn(state, parallel.to_global_batch(mesh, b, KEYS))
     losses.append(float(metrics["loss"]))
   return jax.device_get(state.params), losses
 
@@ -40,23 +44,19 @@ def test_eight_devices_match_one_device():
   config.optimizer.name = "sgd"
   config.optimizer.learning_rate = 0.05
   batches = [_batch(config, config.batch_size, s) for s in range(2)]
-  p8, l8 = _run(config, step_lib.make_mesh(), batches)
-  p1, l1 = _run(config, step_lib.make_mesh(jax.devices()[:1]), batches)
+  p8, l8 = _run(config, parallel.make_mesh(), batches)
+  p1, l1 = _run(config, parallel.make_mesh(jax.devices()[:1]), batches)
   np.testing.assert_allclose(l8, l1, rtol=1e-5)
   flat8, flat1 = jax.tree.leaves(p8), jax.tree.leaves(p1)
   for a, b in zip(flat8, flat1):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   # and the update is not trivially zero
-  _, p0 = state_lib.make_model(config)
+  _, p0 = workdir_lib.make_model(config)
   assert max(float(np.abs(a - b).max()) for a, b in zip(flat8, jax.tree.leaves(p0))) > 1e-5
 
 
 def test_batch_not_divisible_by_devices_names_both_numbers():
   config = tiny.get_config()
-  mesh = step_lib.make_mesh()
-  try:
-    step_lib.to_global_batch(mesh, _batch(config, 6))
-  except ValueError as e:
-    assert "6" in str(e) and "8" in str(e)
-  else:
-    raise AssertionError("expected a ValueError")
+  mesh = parallel.make_mesh()
+  with pytest.raises(ConfigError, match=r"local batch .image.=6 does not split over the 8 local devices"):
+    parallel.to_global_batch(mesh, _batch(config, 6), KEYS)
