@@ -18,12 +18,13 @@ import time
 import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps, inference, joints as joints_lib, media, visualize
+from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, visualize
+from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
 from flowpose_jax.errors import FlowposeError
-from flowpose_jax.evaluate import evaluator, plots, protocols
+from flowpose_jax.evaluate import evaluator, plots
 from flowpose_jax.evaluate.pck import accuracy_at
-from flowpose_jax.train.loop import data_functions, train_and_evaluate
+from flowpose_jax.train.loop import train_and_evaluate
 
 log = logging.getLogger("flowpose")
 
@@ -79,16 +80,48 @@ def train(config, workdir: str) -> None:
   train_and_evaluate(config, workdir)
 
 
+def _eval_config(config, crop: str | None) -> ml_collections.ConfigDict:
+  """A copy of a run's config for scoring, with the network input's ``crop`` overridden."""
+  cfg = ml_collections.ConfigDict(config.to_dict())
+  if crop is not None:
+    if crop not in CROP_MODES:
+      raise FlowposeError(f"--crop {crop!r}: use one of {list(CROP_MODES)}")
+    cfg.input.crop = crop
+  return cfg
+
+
+def write_results(out_dir: str, split: str, results: dict[str, dict], protocol, info: dict) -> str:
+  """Writes ``results_<split>.json``, ``.md`` and ``accuracy_<split>.png``; returns the tables.
+
+  Args:
+    results: {label: ``evaluator.evaluate`` result}.
+    protocol: the ``protocols.Protocol`` the results were scored with.
+    info: facts for the JSON and the headings ("dataset", "num_examples", "crop", ...).
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  table = "\n\n".join(plots.format_table(results, d) for d in protocol.distances)
+  title = f"{info['dataset']} {split}: accuracy vs distance ({protocol.unit})"
+  plots.plot_accuracy_curves(results, os.path.join(out_dir, f"accuracy_{split}.png"),
+                             threshold=protocol.headline, title=title)
+  plots.write_results_json(os.path.join(out_dir, f"results_{split}.json"), results,
+                           dict(info, split=split, protocol=dataclasses.asdict(protocol)),
+                           d=protocol.headline)
+  fileio.write_text(os.path.join(out_dir, f"results_{split}.md"),
+                    f"# {info['dataset']} {split} ({info['num_examples']} examples, crop={info['crop']})\n\n"
+                    f"Distances in {protocol.unit}. Protocol: {protocol.note}\n\n{table}\n")
+  return table
+
+
 def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None = None,
                      data_dir: str | None = None, out_dir: str | None = None,
                      label: str = "model", crop: str | None = None, output: str | None = None
                      ) -> tuple[dict, str]:
   """Scores a trained workdir on a dataset split with the dataset's protocol.
 
-  Errors are measured in the original frame's pixels (times the protocol's
-  scale, e.g. 0.5 for BBC Pose); the table is at the protocol's headline
-  distance (the config's ``eval.threshold`` for datasets without one).
-  Writes ``results_<split>.json``, ``accuracy_<split>.png`` and
+  Errors are measured in the original frame's pixels and put in the
+  protocol's units (``evaluator.evaluate_source``: BBC Pose at half
+  resolution, FLIC in % of the torso, ...); the tables are at the protocol's
+  distances. Writes ``results_<split>.json``, ``accuracy_<split>.png`` and
   ``results_<split>.md`` to ``out_dir`` (default: the workdir).
 
   Args:
@@ -100,52 +133,16 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   Returns (result, table text).
   """
   predictor = inference.load(workdir)
-  cfg = ml_collections.ConfigDict(predictor.config.to_dict())
-  if crop is not None:
-    if crop not in ("frame", "box"):
-      raise FlowposeError(f"--crop {crop!r}: use 'frame' or 'box'")
-    cfg.input.crop = crop
+  cfg = _eval_config(predictor.config, crop)
   dataset = dataset or cfg.dataset.name
   data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
   ensure_dataset(dataset, data_dir)
   source = load_source(dataset, split, data_dir)
-  try:
-    protocol = protocols.get_protocol(dataset)
-  except KeyError:
-    protocol = protocols.Protocol(distances=(float(cfg.eval.threshold),), note="config eval.threshold")
-  scale = protocol.scale
-  distances = protocol.distances
-  if protocol.normalised:  # errors in % of a per-example length (FLIC: torso)
-    norms = protocols.example_norms(dataset, (source[i] for i in range(len(source))))
-    with np.errstate(divide="ignore", invalid="ignore"):
-      scale = np.where(np.isfinite(norms) & (norms > 0), protocols.PERCENT / norms, np.nan)
-    distances = tuple(protocols.PERCENT * x for x in distances)
-  d = distances[0]
-  max_distance = int(max(cfg.eval.max_distance, np.ceil(max(distances))))
-  bs = int(cfg.eval.batch_size)
-  batches = data_functions(cfg)[1](source, cfg, batch_size=bs, max_examples=0)
-  result = evaluator.evaluate(lambda batch: predictor.predict_batch(batch, output), batches, stride=predictor.stride,
-                              max_distance=max_distance, scale=scale,
-                              total=-(-len(source) // bs), desc=f"evaluate {split}")
-  out_dir = out_dir or workdir
-  os.makedirs(out_dir, exist_ok=True)
-  results = {label: result}
-  tables = [plots.format_table(results, dist) for dist in distances]
-  if protocol.normalised:
-    unit = "% of the torso size"
-  else:
-    unit = "px" if protocol.scale == 1.0 else f"px at scale {protocol.scale:g} of the frame"
-  plots.plot_accuracy_curves(results, os.path.join(out_dir, f"accuracy_{split}.png"), threshold=d,
-                             title=f"{dataset} {split}: accuracy vs distance ({unit})")
-  plots.write_results_json(os.path.join(out_dir, f"results_{split}.json"), results,
-                           {"dataset": dataset, "split": split, "workdir": os.path.abspath(workdir),
-                            "num_examples": len(source), "crop": cfg.input.crop,
-                            "protocol": dataclasses.asdict(protocol)}, d=d)
-  table = "\n\n".join(tables)
-  with open(os.path.join(out_dir, f"results_{split}.md"), "w") as f:
-    f.write(f"# {dataset} {split} ({len(source)} examples, crop={cfg.input.crop})\n\n"
-            f"Distances in {unit}. Protocol: {protocol.note}\n\n{table}\n")
-  return result, table
+  result, protocol = evaluator.evaluate_source(lambda batch: predictor.predict_batch(batch, output), source,
+                                               cfg, dataset=dataset, desc=f"evaluate {split}")
+  info = {"dataset": dataset, "workdir": os.path.abspath(workdir), "num_examples": len(source),
+          "crop": cfg.input.crop}
+  return result, write_results(out_dir or workdir, split, {label: result}, protocol, info)
 
 
 def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_frames: int = 120,

@@ -66,3 +66,16 @@ def test_letterbox_box_and_bad_box():
 def test_encode_rejects_bad_shapes():
   with pytest.raises(ValueError, match=r"\[N, J, 2\]"):
     heatmaps.encode(np.zeros((7, 2)), np.ones(7, bool))
+
+
+def test_decode_to_frame_clips_peaks_in_the_letterbox_padding():
+  frame_hw = (405, 720)  # a real Buffy frame: letterboxed into 256 with 58 px of padding below
+  matrix = heatmaps.letterbox_matrix(frame_hw, None, 256)[None]
+  hm = np.zeros((1, 64, 64, 7), np.float32)
+  hm[0, 63, 10, :] = 1.0  # every joint peaks on the last heatmap row: inside the padding
+  free, conf = heatmaps.decode_to_frame(hm, matrix, 4)
+  assert free[0, :, 1].min() > 404  # unclipped it lands below the frame (y ~ 715)
+  clipped, conf_clipped = heatmaps.decode_to_frame(hm, matrix, 4, frame_hw)
+  np.testing.assert_allclose(clipped[0, :, 1], 404.0)
+  np.testing.assert_allclose(clipped[0, :, 0], free[0, :, 0])  # x was inside: unchanged
+  np.testing.assert_array_equal(conf_clipped, conf)

@@ -59,24 +59,37 @@ def joint_errors(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.nd
   return np.where(valid, err, np.nan)
 
 
-def hits_and_counts(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,
-                    thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Correct-joint counts at each distance.
+def hits_from_errors(errors: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Correct-joint counts at each distance, from per-joint errors.
 
   Args:
-    pred, gt, visible: as in ``joint_errors``: [N, J, 2], [N, J, 2], [N, J].
-    thresholds: [D] distances d in px (>= 0).
+    errors: [N, J] float errors in any unit (NaN = masked, not counted; inf =
+      counted miss), e.g. from ``joint_errors`` or ``protocols.apply_protocol``.
+    thresholds: [D] distances d in the same unit (>= 0).
 
   Returns:
     hits: [D, J] int64, number of counted joints with error <= d.
     counts: [J] int64, number of counted (unmasked) joints.
   """
   thresholds = _check_thresholds(thresholds)
-  err = joint_errors(pred, gt, visible)  # [N, J]
-  valid = ~np.isnan(err)
+  errors = np.asarray(errors, np.float64)
+  if errors.ndim != 2:
+    raise ValueError(f"errors must be [N, J], got shape {errors.shape}")
+  valid = ~np.isnan(errors)
   with np.errstate(invalid="ignore"):
-    correct = (err[None] <= thresholds[:, None, None]) & valid[None]  # [D, N, J]
+    correct = (errors[None] <= thresholds[:, None, None]) & valid[None]  # [D, N, J]
   return correct.sum(axis=1, dtype=np.int64), valid.sum(axis=0, dtype=np.int64)
+
+
+def hits_and_counts(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,
+                    thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """``hits_from_errors`` of ``joint_errors(pred, gt, visible)`` (frame px).
+
+  Args:
+    pred, gt, visible: as in ``joint_errors``: [N, J, 2], [N, J, 2], [N, J].
+    thresholds: [D] distances d in px (>= 0).
+  """
+  return hits_from_errors(joint_errors(pred, gt, visible), thresholds)
 
 
 def _ratio(hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -109,7 +122,11 @@ class PCKAccumulator:
 
   def update(self, pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> None:
     """Adds a batch: pred [N, J, 2], gt [N, J, 2], visible [N, J] (see ``joint_errors``)."""
-    hits, counts = hits_and_counts(pred, gt, visible, self.thresholds)
+    self.update_errors(joint_errors(pred, gt, visible))
+
+  def update_errors(self, errors: np.ndarray) -> None:
+    """Adds a batch of per-joint errors [N, J] (NaN = masked; see ``hits_from_errors``)."""
+    hits, counts = hits_from_errors(errors, self.thresholds)
     if counts.shape != self.counts.shape:
       raise ValueError(f"expected {self.counts.size} joints, got {counts.size}")
     self.hits += hits

@@ -2,12 +2,14 @@
 
 A joint is correct iff its error <= d, where the error is measured in the
 protocol's units: frame px multiplied by ``scale`` (BBC Pose scores at half
-resolution, see below), or divided by a per-example length (FLIC: torso size).
+resolution, see below), or in % of a per-example length (FLIC: torso size).
 
-Inputs are in ORIGINAL frame px, 0-based (what ``evaluator`` produces):
+Inputs are in ORIGINAL frame px, 0-based (what ``evaluator`` produces); the
+evaluator (the one scoring path of ``flowpose evaluate`` and of validation
+during training) calls ``apply_protocol`` and thresholds its errors:
 
-  errors = apply_protocol(pred, gt, visible, PROTOCOLS["bbc_pose"])   # [N, J]
-  hits = is_correct(errors, PROTOCOLS["bbc_pose"])                    # [N, J, D]
+  protocol = for_dataset("bbc_pose/extended", default_distance=6.0)
+  errors = apply_protocol(pred, gt, visible, protocol)   # [N, J] protocol units
 
 Sources and decisions (see also ../shared/PAPER.md §4, DATASETS.md):
 
@@ -24,8 +26,9 @@ Sources and decisions (see also ../shared/PAPER.md §4, DATASETS.md):
 * poses_in_the_wild: d = 8 px [paper]; the authors' slides quote d = 10, kept
   as a second distance. Scale 1 (frames as released; unverified).
 * flic: PCK at 0.05..0.2 of the torso size, the lsho-rhip distance of the
-  ground truth (MODEC ``eval_dataset.m``); our 7 joints have no hip, so the
-  caller passes ``norm`` [N] from the dataset's full joint set.
+  ground truth (MODEC ``eval_dataset.m``), expressed in % (d = 5..20); our 7
+  joints have no hip, so the caller passes ``norm`` [N] from the dataset's
+  full joint set (``example_norms``).
 * chalearn: d = 6 px headline, d = 4 also quoted [paper §5]; pixel scale of
   the frames the authors scored is unverified (scale 1).
 """
@@ -38,6 +41,8 @@ import numpy as np
 
 from flowpose_jax.evaluate.pck import joint_errors
 
+PERCENT = 100.0  # normalised protocols report errors in % of the normalising length
+
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
@@ -45,8 +50,8 @@ class Protocol:
 
   distances: thresholds d in protocol units, the headline first.
   scale: frame px -> protocol px factor applied to errors (BBC Pose: 0.5).
-  normalised: errors are divided by a per-example length ``norm`` (FLIC
-    torso); then ``distances`` are fractions of it.
+  normalised: errors are in % of a per-example length ``norm`` (FLIC torso);
+    then ``distances`` are percentages of it.
   note: where the numbers come from and what is uncertain.
   """
   distances: tuple[float, ...]
@@ -57,6 +62,13 @@ class Protocol:
   @property
   def headline(self) -> float:
     return self.distances[0]
+
+  @property
+  def unit(self) -> str:
+    """The unit of errors and distances, for tables and plot axes."""
+    if self.normalised:
+      return "% of the torso size"
+    return "px" if self.scale == 1.0 else f"px at scale {self.scale:g} of the frame"
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -69,8 +81,8 @@ PROTOCOLS: dict[str, Protocol] = {
         distances=(8.0, 10.0),
         note="d=8 px per the paper; the authors' slides quote d=10"),
     "flic": Protocol(
-        distances=(0.05, 0.1, 0.15, 0.2), normalised=True,
-        note="PCK at fractions of the gt lsho-rhip distance (MODEC eval_dataset.m); pass norm [N]"),
+        distances=(5.0, 10.0, 15.0, 20.0), normalised=True,
+        note="PCK at 5-20 % of the gt lsho-rhip distance (MODEC eval_dataset.m); pass norm [N]"),
     "chalearn": Protocol(
         distances=(6.0, 4.0),
         note="d=6 px headline (d=4 also quoted); GT is Kinect tracking; frame scale unverified"),
@@ -90,6 +102,16 @@ def get_protocol(dataset: str) -> Protocol:
   return PROTOCOLS[base]
 
 
+def for_dataset(dataset: str, default_distance: float) -> Protocol:
+  """``get_protocol(dataset)``, or for a dataset without a published protocol
+  (e.g. a user's own) frame px at ``default_distance`` (``config.eval.threshold``)."""
+  try:
+    return get_protocol(dataset)
+  except KeyError:
+    return Protocol(distances=(float(default_distance),),
+                    note=f"no published protocol for {dataset}: frame px at config.eval.threshold")
+
+
 def apply_protocol(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, protocol: Protocol,
                    norm: np.ndarray | None = None) -> np.ndarray:
   """Errors in the protocol's units.
@@ -102,7 +124,8 @@ def apply_protocol(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, protoc
     norm: [N] positive lengths in frame px (required iff ``protocol.normalised``).
 
   Returns:
-    [N, J] float64: ``protocol.scale * ||pred - gt||`` (/ ``norm``); NaN where
+    [N, J] float64: ``protocol.scale * ||pred - gt||`` (normalised: ``100 *
+    ||pred - gt|| / norm``, in %); NaN where
     masked (not visible, missing gt, or non-positive/non-finite norm); inf for a
     counted joint with a non-finite prediction. Inputs are not modified.
   """
@@ -114,26 +137,14 @@ def apply_protocol(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, protoc
     if norm.shape != err.shape[:1]:
       raise ValueError(f"norm must be [N]={err.shape[:1]}, got {norm.shape}")
     ok = np.isfinite(norm) & (norm > 0)
-    err = np.where(ok[:, None], err / np.where(ok, norm, 1.0)[:, None], np.nan)
+    err = np.where(ok[:, None], PERCENT * err / np.where(ok, norm, 1.0)[:, None], np.nan)
   elif norm is not None:
     raise ValueError("norm given but the protocol is not normalised")
   return err
 
 
-def is_correct(errors: np.ndarray, protocol: Protocol) -> np.ndarray:
-  """[N, J] protocol errors -> [N, J, D] bool, error <= each of ``protocol.distances``.
-
-  Masked joints (NaN) are False; count them out with ``~np.isnan(errors)``.
-  """
-  errors = np.asarray(errors, np.float64)
-  d = np.asarray(protocol.distances, np.float64)
-  with np.errstate(invalid="ignore"):
-    return errors[..., None] <= d
-
-
 # FLIC's full joint set (``joints_full`` of the flic builder): lsho, rhip columns.
 FLIC_LSHO, FLIC_RHIP = 0, 9
-PERCENT = 100.0
 
 
 def example_norms(dataset: str, records) -> np.ndarray:
@@ -154,5 +165,5 @@ def torso_size(lsho: np.ndarray, rhip: np.ndarray) -> np.ndarray:
   return np.linalg.norm(np.asarray(lsho, np.float64) - np.asarray(rhip, np.float64), axis=-1)
 
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "apply_protocol", "is_correct", "torso_size",
+__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "for_dataset", "apply_protocol", "torso_size",
            "example_norms", "PERCENT"]

@@ -5,7 +5,9 @@ import numpy as np
 from configs import tiny
 from flowpose_jax import heatmaps
 from flowpose_jax.data import pipeline
-from flowpose_jax.evaluate import evaluator
+from flowpose_jax.evaluate import evaluator, protocols
+
+FRAME_PX = protocols.Protocol(distances=(6.0,), note="frame px")
 
 
 def _records(n, h, w, seed=0):
@@ -34,7 +36,7 @@ def test_perfect_heatmaps_score_within_subpixel_in_frame_pixels():
       yield b
 
   result = evaluator.evaluate(lambda batch: current["targets"], feed(), stride=config.input.stride,
-                              max_distance=3)
+                              protocol=FRAME_PX, max_distance=3)
   pred = result["predictions"]
   gt = np.stack([r["joints"] for r in records])
   vis = np.stack([r["visible"] for r in records])
@@ -50,7 +52,8 @@ def test_shifted_prediction_is_scored_as_wrong():
   records = _records(4, 64, 64)
   batches = list(pipeline.make_eval_batches(records, config, batch_size=4))
   shifted = np.roll(batches[0]["targets"], 3, axis=2)  # 3 heatmap px = 12 frame px to the right
-  result = evaluator.evaluate(lambda batch: shifted, batches, stride=config.input.stride, max_distance=20)
+  result = evaluator.evaluate(lambda batch: shifted, batches, stride=config.input.stride, protocol=FRAME_PX,
+                              max_distance=20)
   assert np.nanmax(result["average"][:10]) == 0.0
   assert result["average"][13] > 0.5
 
@@ -66,7 +69,7 @@ def test_per_example_scale_normalises_errors():
   it = iter(shifted)
   norms = np.array([50.0, 50.0, 100.0, 100.0, 100.0])  # 4 px = 8 % or 4 %
   result = evaluator.evaluate(lambda batch: next(it), batches, stride=config.input.stride,
-                              max_distance=20, scale=100.0 / norms)
+                              protocol=protocols.PROTOCOLS["flic"], max_distance=20, norms=norms)
   hits = result["hits"].sum(-1)
   counts = result["counts"].sum()
   # joints of examples 2-4 are right at d = 5 (%); those of 0-1 only from d = 10

@@ -6,6 +6,12 @@ import numpy as np
 import pytest
 
 from flowpose_jax.evaluate import protocols as P
+from flowpose_jax.evaluate.pck import hits_from_errors
+
+
+def _correct(errors, protocol):
+  """[N, J] errors -> [D, J] hits at the protocol's distances (the evaluator's thresholding)."""
+  return hits_from_errors(errors, protocol.distances)[0]
 
 
 def _one(pred_xy, gt_xy, visible=True):
@@ -19,9 +25,9 @@ def test_bbc_pose_is_half_resolution_d6():
   for off, ok in ((11.9, True), (12.1, False)):
     err = P.apply_protocol(*_one((100.0 + off, 50.0), (100.0, 50.0)), p)
     np.testing.assert_allclose(err, [[off / 2]])
-    assert P.is_correct(err, p)[0, 0, 0] == ok
+    assert bool(_correct(err, p)[0, 0]) == ok
   full = dataclasses.replace(p, scale=1.0)
-  assert not P.is_correct(P.apply_protocol(*_one((107.0, 50.0), (100.0, 50.0)), full), full)[0, 0, 0]
+  assert not _correct(P.apply_protocol(*_one((107.0, 50.0), (100.0, 50.0)), full), full)[0, 0]
 
 
 def test_matches_the_toolkit_mapping_in_one_based_coordinates():
@@ -41,21 +47,21 @@ def test_masking_and_non_finite_prediction():
   vis = np.array([[False, True, True]])
   err = P.apply_protocol(pred, gt, vis, p)
   assert np.isnan(err[0, 0]) and np.isinf(err[0, 1]) and np.isnan(err[0, 2])
-  assert not P.is_correct(err, p).any()
+  assert not _correct(err, p).any()
   assert np.isnan(gt[0, 2]).all() and np.isnan(pred[0, 1, 0])  # inputs untouched
 
 
 def test_flic_normalised_by_torso():
   p = P.PROTOCOLS["flic"]
-  assert p.normalised and p.distances == (0.05, 0.1, 0.15, 0.2)
+  assert p.normalised and p.distances == (5.0, 10.0, 15.0, 20.0) and p.unit == "% of the torso size"
   norm = P.torso_size(np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([[30.0, 40.0], [0.0, 0.0]]))
   np.testing.assert_allclose(norm, [50.0, 0.0])
   pred = np.array([[[6.0, 0.0]], [[1.0, 0.0]]])
   gt = np.zeros((2, 1, 2))
   err = P.apply_protocol(pred, gt, np.ones((2, 1), bool), p, norm=norm)
-  np.testing.assert_allclose(err[0], [0.12])
+  np.testing.assert_allclose(err[0], [12.0])  # 6 px of a 50 px torso = 12 %
   assert np.isnan(err[1, 0])  # zero torso: not counted
-  np.testing.assert_array_equal(P.is_correct(err, p)[0, 0], [False, False, True, True])
+  np.testing.assert_array_equal(_correct(err[:1], p)[:, 0], [0, 0, 1, 1])
   with pytest.raises(ValueError, match="norm"):
     P.apply_protocol(pred, gt, np.ones((2, 1), bool), p)
   with pytest.raises(ValueError, match="norm"):
@@ -73,7 +79,6 @@ def test_other_protocols_and_lookup():
 
 
 def test_flic_norms_from_full_joints():
-  import numpy as np
   from flowpose_jax.evaluate import protocols as protocols_lib
   full = np.full((29, 2), np.nan, np.float32)
   full[protocols_lib.FLIC_LSHO] = (10.0, 20.0)

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from flowpose_jax.errors import ConfigError, TrainingDivergedError
+from flowpose_jax.errors import ConfigError, FlowposeError, InputError, TrainingDivergedError
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train.loop import train_and_evaluate
 
@@ -79,3 +79,22 @@ def test_resume_with_other_model_is_refused(tiny_config, tmp_path):
   config.model.width = 0.25
   with pytest.raises(ConfigError, match="config.model"):
     train_and_evaluate(config, workdir, show_progress=False)
+
+
+@pytest.mark.parametrize("key, value", [("model.name", "foo"), ("dataset.name", "synthetic_signers/nope")])
+def test_a_failing_config_writes_nothing(tiny_config, tmp_path, key, value):
+  config = _quiet(tiny_config)
+  section, field = key.split(".")
+  config[section][field] = value
+  workdir = tmp_path / "run"
+  with pytest.raises(FlowposeError):
+    train_and_evaluate(config, str(workdir), show_progress=False)
+  assert not workdir.exists()  # no config.json that would then refuse the corrected config
+
+
+def test_workdir_that_is_a_file_is_refused(tiny_config, tmp_path):
+  path = tmp_path / "notes.txt"
+  path.write_text("mine")
+  with pytest.raises(InputError, match="is a file, not a folder"):
+    train_and_evaluate(_quiet(tiny_config), str(path), show_progress=False)
+  assert path.read_text() == "mine"
