@@ -1,4 +1,18 @@
-"""Losses: masked L2 on heatmaps (and on coordinates for the baseline)."""
+"""Losses on heatmaps: masked L2 (the paper) and robust alternatives, as (sum, count) pairs.
+
+Robust regression is the paper's first future-work item and what noisy
+automatic labels (BBC Pose Extended) call for. Each loss is a per-pixel
+penalty ``rho(r)`` of the residual r = pred - target, scaled so that
+``rho(r) = r**2`` for small r (all three agree on clean, well-fitted maps):
+
+* "l2": r**2.
+* "huber": r**2 for |r| <= c, else 2c|r| - c**2 (linear tails: a wrong label
+  pulls with constant force, not in proportion to its error).
+* "tukey": Tukey's biweight, (c**2/3) (1 - (1 - (r/c)**2)**3) for |r| <= c,
+  else c**2/3 (residuals beyond c give no gradient: outliers are ignored).
+
+``c`` (``config.loss.robust_scale``) is in heatmap units, where a target peak is 1.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +38,39 @@ def heatmap_l2(pred: jax.Array, target: jax.Array, weights: jax.Array) -> tuple[
   err = jnp.square(pred.astype(jnp.float32) - target.astype(jnp.float32))
   pixels = pred.shape[1] * pred.shape[2]
   return jnp.sum(err * w), jnp.sum(w) * pixels
+
+
+LOSSES = ("l2", "huber", "tukey")
+
+
+def _rho(r: jax.Array, kind: str, c: float) -> jax.Array:
+  if kind == "l2":
+    return jnp.square(r)
+  a = jnp.abs(r)
+  if kind == "huber":
+    return jnp.where(a <= c, jnp.square(r), 2.0 * c * a - c * c)
+  if kind == "tukey":
+    inside = 1.0 - jnp.square(jnp.minimum(a, c) / c)
+    return (c * c / 3.0) * (1.0 - inside ** 3)
+  raise ValueError(f"loss kind {kind!r}: use one of {LOSSES}")
+
+
+def heatmap_loss(pred: jax.Array, target: jax.Array, weights: jax.Array, *, kind: str = "l2",
+                 scale: float = 1.0) -> tuple[jax.Array, jax.Array]:
+  """Masked per-pixel penalty ``kind`` (module docstring) on heatmaps, as (sum, count).
+
+  Args:
+    pred, target: [B, h, w, J] heatmaps; weights: [B, J] (0 masks a joint).
+    kind: one of ``LOSSES``; scale: c of "huber"/"tukey" (heatmap units).
+
+  Returns:
+    (sum of weighted penalties, number of weighted map pixels), as ``heatmap_l2``.
+  """
+  if kind == "l2":
+    return heatmap_l2(pred, target, weights)
+  w = weights.astype(jnp.float32)[:, None, None, :]
+  err = _rho(pred.astype(jnp.float32) - target.astype(jnp.float32), kind, float(scale))
+  return jnp.sum(err * w), jnp.sum(w) * pred.shape[1] * pred.shape[2]
 
 
 def mean_from(sum_count: tuple[jax.Array, jax.Array]) -> jax.Array:
