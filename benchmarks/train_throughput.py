@@ -37,7 +37,7 @@ def _batch(config, n, rng):
   joints = rng.uniform(2, h - 3, (n, 7, 2)).astype(np.float32)
   return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
           "targets": heatmaps.encode(joints, np.ones((n, 7), bool), h, config.input.sigma),
-          "weights": np.ones((n, 7), np.float32)}
+          "weights": np.ones((n, 7), np.float32), "joints": joints}
 
 
 def main():

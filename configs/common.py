@@ -55,6 +55,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss.heatmap_weight = 1.0
   c.loss.fusion_weight = 1.0
   c.loss.pooled_weight = 1.0  # flowing model's pooled output
+  c.loss.coords_weight = 1.0  # coordinate_net's coordinates (L2 in units of the map side)
+  # Heatmap penalty: "l2" (the paper), or robust "huber" / "tukey" against noisy
+  # labels (losses.heatmap_loss); robust_scale is their c, heatmap units (peak 1).
+  c.loss.kind = "l2"
+  c.loss.robust_scale = 0.5
 
   # Staged training: a workdir whose latest params initialise this run (a
   # single-frame run for the flowing model's "spatial" part); "" = scratch.

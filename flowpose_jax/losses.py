@@ -1,4 +1,5 @@
-"""Losses on heatmaps: masked L2 (the paper) and robust alternatives, as (sum, count) pairs.
+"""Losses: masked L2 on heatmaps (the paper), robust alternatives, and L2 on coordinates (the
+CoordinateNet baseline), all as (sum, count) pairs.
 
 Robust regression is the paper's first future-work item and what noisy
 automatic labels (BBC Pose Extended) call for. Each loss is a per-pixel
@@ -71,6 +72,26 @@ def heatmap_loss(pred: jax.Array, target: jax.Array, weights: jax.Array, *, kind
   w = weights.astype(jnp.float32)[:, None, None, :]
   err = _rho(pred.astype(jnp.float32) - target.astype(jnp.float32), kind, float(scale))
   return jnp.sum(err * w), jnp.sum(w) * pred.shape[1] * pred.shape[2]
+
+
+def coordinate_l2(pred: jax.Array, target: jax.Array, weights: jax.Array, size: int
+                  ) -> tuple[jax.Array, jax.Array]:
+  """Masked squared coordinate error (CoordinateNet), in units of the map side, as (sum, count).
+
+  Args:
+    pred: [B, J, 2] predicted (x, y) on the heatmap grid.
+    target: [B, J, 2] true (x, y) on the grid; NaN where missing (masked).
+    weights: [B, J]; 0 masks a joint.
+    size: h, the heatmap side: errors are divided by it, so the loss does
+      not depend on the input resolution.
+
+  Returns:
+    (sum of weighted squared errors over x and y, number of weighted coordinates).
+  """
+  w = weights.astype(jnp.float32)
+  counted = w > 0
+  diff = jnp.where(counted[..., None], pred.astype(jnp.float32) - jnp.nan_to_num(target), 0.0) / size
+  return jnp.sum(jnp.square(diff) * w[..., None]), 2.0 * jnp.sum(w)
 
 
 def mean_from(sum_count: tuple[jax.Array, jax.Array]) -> jax.Array:

@@ -58,3 +58,14 @@ def test_robust_loss_ignores_masked_joints():
   weights = jnp.zeros((1, 7)).at[0, 2].set(1.0)
   s, c = losses.heatmap_loss(pred.at[..., 2].set(0.0), jnp.zeros_like(pred), weights, kind="huber", scale=0.5)
   assert float(s) == 0.0 and float(c) == 16
+
+
+def test_coordinate_l2_masks_missing_joints_and_normalises_by_the_map_side():
+  pred = jnp.zeros((1, 7, 2)).at[0, 0].set(jnp.array([16.0, 0.0]))
+  target = np.zeros((1, 7, 2), np.float32)
+  target[0, 1] = np.nan  # missing: NaN must not leak into the loss
+  weights = jnp.ones((1, 7)).at[0, 1].set(0.0)
+  s, c = losses.coordinate_l2(pred, jnp.asarray(target), weights, size=32)
+  assert float(s) == 0.25 and float(c) == 12.0  # (16 / 32)^2 over 6 joints x 2 coordinates
+  grad = jax.grad(lambda p: losses.coordinate_l2(p, jnp.asarray(target), weights, 32)[0])(pred)
+  assert np.isfinite(np.asarray(grad)).all() and float(grad[0, 1].sum()) == 0.0

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flowpose_jax.heatmaps import DEFAULT_SIGMA
 from flowpose_jax.models import layers
 from flowpose_jax.models.fusion import SpatialFusion
 
@@ -95,9 +96,27 @@ class HeatmapNet(nnx.Module):
     return out
 
 
+def render_heatmaps(coords: jax.Array, size: int, sigma: float = DEFAULT_SIGMA) -> jax.Array:
+  """coords [B, J, 2] (x, y) heatmap grid -> [B, size, size, J] unit-peak Gaussians."""
+  grid = jnp.arange(size, dtype=jnp.float32)
+  dx = grid[None, None, :] - coords[..., 0:1]  # [B, J, W]
+  dy = grid[None, None, :] - coords[..., 1:2]  # [B, J, H]
+  g = jnp.exp(-(dy[..., :, None] ** 2 + dx[..., None, :] ** 2) / (2.0 * sigma ** 2))  # [B, J, H, W]
+  return jnp.transpose(g, (0, 2, 3, 1))
+
+
 OUTPUT_PRIORITY = ("pooled", "fusion", "heatmap")
 
 
-def final_heatmaps(outputs: dict[str, jax.Array]) -> jax.Array:
-  """The model's answer [B, h, w, J]: flow-pooled maps, else fusion, else conv8."""
+def final_heatmaps(outputs: dict[str, jax.Array], size: int | None = None) -> jax.Array:
+  """The model's answer [B, h, w, J]: flow-pooled maps, else fusion, else conv8.
+
+  A coordinate regressor's "coords" [B, J, 2] (``CoordinateNet``) are
+  rendered as Gaussian maps of side ``size`` (h), so every model is read
+  through the same heatmap decoder.
+  """
+  if "coords" in outputs:
+    if size is None:
+      raise ValueError("final_heatmaps of a coordinate output needs the map side `size`")
+    return render_heatmaps(outputs["coords"], size)
   return outputs[next(k for k in OUTPUT_PRIORITY if k in outputs)]

@@ -14,8 +14,17 @@ from flowpose_jax import losses
 from flowpose_jax.parallel import DATA_AXIS
 from flowpose_jax.train.state import TrainState
 
-TARGET_KEYS = ("targets", "weights")
-OUTPUT_WEIGHTS = {"heatmap": "heatmap_weight", "fusion": "fusion_weight", "pooled": "pooled_weight"}
+TARGET_KEYS = ("targets", "weights", "joints")
+OUTPUT_WEIGHTS = {"heatmap": "heatmap_weight", "fusion": "fusion_weight", "pooled": "pooled_weight",
+                  "coords": "coords_weight"}
+
+
+def _output_loss(name: str, pred, batch, loss_cfg):
+  """(sum, count) of one model output against the batch's targets."""
+  if name == "coords":  # CoordinateNet: L2 on coordinates, in units of the heatmap side
+    return losses.coordinate_l2(pred, batch["joints"], batch["weights"], batch["targets"].shape[1])
+  return losses.heatmap_loss(pred, batch["targets"], batch["weights"], kind=loss_cfg.kind,
+                             scale=loss_cfg.robust_scale)
 
 
 def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
@@ -23,23 +32,28 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
 
   Args:
     params: pure-dict params.
-    batch: the model's inputs (``INPUTS``: "image" [B, S, S, 3] uint8 for
-      HeatmapNet; "images", "flows", "confidence" windows for FlowingNet),
-      "targets" [B, h, w, J], "weights" [B, J].
+    batch: the model's inputs ("image" [B, S, S, 3] uint8 for HeatmapNet and
+      CoordinateNet; "images", "flows", "confidence" windows for FlowingNet),
+      and the targets (``TARGET_KEYS``): "targets" [B, h, w, J], "weights"
+      [B, J], "joints" [B, J, 2] heatmap grid.
+    loss_cfg: ``config.loss``: per-output weights, ``kind`` and
+      ``robust_scale`` of the heatmap loss (``losses.heatmap_loss``).
   """
   model = nnx.merge(graphdef, params)
   outputs = model(*[batch[k] for k in model.INPUTS])
   total = 0.0
   metrics = {}
+  counted = batch["weights"] > 0
   for name, pred in outputs.items():
-    s, c = losses.heatmap_l2(pred, batch["targets"], batch["weights"])
-    weight = loss_cfg.get(OUTPUT_WEIGHTS[name], 1.0)
+    s, c = _output_loss(name, pred, batch, loss_cfg)
+    weight = loss_cfg[OUTPUT_WEIGHTS[name]]
     if weight:
       total = total + weight * losses.mean_from((s, c))
     metrics[f"{name}_loss_sum"] = s
     metrics[f"{name}_loss_count"] = c
-    metrics[f"{name}_max_sum"] = jnp.sum(jnp.max(pred, axis=(1, 2)) * (batch["weights"] > 0))
-    metrics[f"{name}_max_count"] = jnp.sum(batch["weights"] > 0).astype(jnp.float32)
+    if pred.ndim == 4:  # heatmaps: mean peak height of the counted joints' maps
+      metrics[f"{name}_max_sum"] = jnp.sum(jnp.max(pred, axis=(1, 2)) * counted)
+      metrics[f"{name}_max_count"] = jnp.sum(counted).astype(jnp.float32)
   return total, metrics
 
 

@@ -51,3 +51,27 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs():
   out = model(np.zeros((1, 32, 32, 3), np.uint8))
   assert out["fusion"].dtype == jnp.float32
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def test_coordinate_net_shapes_parameters_and_gradients():
+  from flowpose_jax import heatmaps, losses
+  from flowpose_jax.models import CoordinateNet
+  paper = nnx.eval_shape(lambda: CoordinateNet(rngs=nnx.Rngs(0)))
+  assert _count(paper) == 58_338_702  # AlexNet's convs + fc 4096, 4096, 14
+  for size in (64, 256):  # the fc sizes do not depend on the input side
+    out = nnx.eval_shape(lambda m, s=size: m(jnp.zeros((2, s, s, 3), jnp.uint8)), paper)
+    assert out["coords"].shape == (2, 7, 2)
+  model = CoordinateNet(width=0.125, rngs=nnx.Rngs(0))
+  graphdef, params = nnx.split(model)
+  images = jax.random.randint(jax.random.key(1), (2, 64, 64, 3), 0, 255).astype(jnp.uint8)
+  coords = nnx.merge(graphdef, params)(images)["coords"]
+  assert np.abs(np.asarray(coords) - 7.5).max() < 1.0  # starts near the centre of the 16x16 grid
+  target = jnp.full((2, 7, 2), 3.0)
+  grads = jax.grad(lambda p: losses.coordinate_l2(nnx.merge(graphdef, p)(images)["coords"], target,
+                                                  jnp.ones((2, 7)), 16)[0])(params)
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    assert float(jnp.abs(g).max()) > 0, f"no gradient for {jax.tree_util.keystr(path)}"
+  # Read through the shared heatmap decoder, the rendered coordinates come back exactly.
+  hm = final_heatmaps({"coords": coords}, size=16)
+  decoded, _ = heatmaps.decode(np.asarray(hm))
+  np.testing.assert_allclose(decoded, np.asarray(coords), atol=0.05)

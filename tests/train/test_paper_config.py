@@ -22,7 +22,7 @@ def test_paper_config_runs_a_training_step():
   joints = rng.uniform(5, 58, (1, 7, 2)).astype(np.float32)
   batch = {"image": rng.integers(0, 256, (1, 256, 256, 3), dtype=np.uint8),
            "targets": heatmaps.encode(joints, np.ones((1, 7), bool), 64),
-           "weights": np.ones((1, 7), np.float32)}
+           "weights": np.ones((1, 7), np.float32), "joints": joints}
   fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
   new_state, metrics = fn(state, parallel.to_global_batch(mesh, batch, ("image",) + step_lib.TARGET_KEYS))
   assert int(new_state.step) == 1

@@ -20,7 +20,7 @@ def _batch(config, n, seed=0):
   visible = rng.uniform(size=(n, 7)) > 0.1
   return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
           "targets": heatmaps.encode(joints, visible, h, config.input.sigma),
-          "weights": visible.astype(np.float32)}
+          "weights": visible.astype(np.float32), "joints": np.where(visible[..., None], joints, np.nan)}
 
 
 def _run(config, mesh, batches):
