@@ -46,6 +46,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.fusion = "release"  # "release" | "slides" | "none"
   c.model.final_relu = False  # release has ReLU on conv8; off avoids dead maps (PAPER.md P2)
   c.model.dtype = "float32"  # compute dtype: float32 | bfloat16
+  c.model.remat = False  # recompute conv activations in the backward pass (memory for compute)
 
   # Per-output loss weights (mean squared error over visible joints' maps).
   # The release's prototxt says heatmap 1, fusion 3, but its Euclidean layer
@@ -75,6 +76,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.grad_clip = 1.0  # global-norm clip (0 disables)
 
   c.batch_size = 16  # global, split over all devices
+  c.grad_accum_steps = 1  # microbatches per step: same update, 1/k of the activation memory
   c.num_train_steps = 1000
   c.log_every = 25
   c.eval_every = 250

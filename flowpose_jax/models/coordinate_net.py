@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flowpose_jax.models import layers
-from flowpose_jax.models.heatmap_net import DTYPES, OUTPUT_STRIDE, PIXEL_CENTRE, PIXEL_SCALE
+from flowpose_jax.models.heatmap_net import DTYPES, OUTPUT_STRIDE, PIXEL_CENTRE, PIXEL_SCALE, conv_relu
 
 # (kernel, stride, output channels, max-pool after).
 CONV_LAYERS: tuple[tuple[int, int, int, bool], ...] = (
@@ -52,16 +52,18 @@ class CoordinateNet(nnx.Module):
     num_joints: J (7 for BBC Pose).
     width: channel / fc multiplier (1.0 = AlexNet's sizes).
     dtype: compute dtype name; params stay float32.
+    remat: recompute each conv + ReLU in the backward pass (as ``HeatmapNet``).
   """
 
   INPUTS = ("image",)
 
   def __init__(self, *, num_joints: int = 7, width: float = 1.0, dtype: str = "float32",
-               rngs: nnx.Rngs):
+               remat: bool = False, rngs: nnx.Rngs):
     if dtype not in DTYPES:
       raise ValueError(f"model.dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     self.dtype = DTYPES[dtype]
     self.num_joints = num_joints
+    self.remat = remat
     self.strides = tuple(stride for _, stride, _, _ in CONV_LAYERS)
     self.pools = tuple(pool for *_, pool in CONV_LAYERS)
     self.convs = nnx.List([])
@@ -82,8 +84,9 @@ class CoordinateNet(nnx.Module):
   def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
     """images [B, S, S, 3] uint8 RGB -> {"coords": [B, J, 2] float32 heatmap grid (x, y)}."""
     x = images.astype(self.dtype) * PIXEL_SCALE - PIXEL_CENTRE
+    block = nnx.remat(conv_relu) if self.remat else conv_relu
     for conv, pool in zip(self.convs, self.pools):
-      x = nnx.relu(conv(x))
+      x = block(conv, x)
       if pool:
         x = nnx.max_pool(x, **POOL)
     x = jax.image.resize(x, (x.shape[0], FC_GRID, FC_GRID, x.shape[-1]), "linear", antialias=True)

@@ -33,14 +33,14 @@ class FlowingNet(nnx.Module):
 
   def __init__(self, *, num_frames: int, pooling: str = "parametric", finetune_spatial: bool = False,
                num_joints: int = 7, width: float = 1.0, fusion: str = "release", final_relu: bool = False,
-               dtype: str = "float32", rngs: nnx.Rngs):
+               dtype: str = "float32", remat: bool = False, rngs: nnx.Rngs):
     if pooling not in POOLING:
       raise ValueError(f"unknown pooling {pooling!r}; choose one of {sorted(POOLING)}")
     if num_frames < 1 or num_frames % 2 == 0:
       raise ValueError(f"num_frames must be odd (2n+1), got {num_frames}")
     self.finetune_spatial = finetune_spatial
     self.spatial = HeatmapNet(num_joints=num_joints, width=width, fusion=fusion, final_relu=final_relu,
-                              dtype=dtype, rngs=rngs)
+                              dtype=dtype, remat=remat, rngs=rngs)
     self.pool = POOLING[pooling](num_frames, num_joints, rngs=rngs)
 
   def __call__(self, images: jax.Array, flows: jax.Array, confidence: jax.Array | None = None

@@ -34,6 +34,11 @@ PIXEL_CENTRE = 0.5
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
+def conv_relu(conv: nnx.Conv, x: jax.Array) -> jax.Array:
+  """One conv layer and its ReLU (the unit ``remat`` recomputes)."""
+  return nnx.relu(conv(x))
+
+
 class HeatmapNet(nnx.Module):
   """Frame -> joint heatmaps, plus the spatial-fusion refinement.
 
@@ -43,16 +48,19 @@ class HeatmapNet(nnx.Module):
     fusion: "release", "slides" or "none" (see ``fusion.FUSION_VARIANTS``).
     final_relu: ReLU on conv8 as in the release (default off, PAPER.md P2).
     dtype: compute dtype name ("float32" | "bfloat16" | "float16"); params stay float32.
+    remat: recompute each conv + ReLU in the backward pass instead of keeping
+      its activations (less memory per image, about one more forward of compute).
   """
 
   INPUTS = ("image",)  # batch keys passed to __call__, in order
 
   def __init__(self, *, num_joints: int = 7, width: float = 1.0, fusion: str = "release",
-               final_relu: bool = False, dtype: str = "float32", rngs: nnx.Rngs):
+               final_relu: bool = False, dtype: str = "float32", remat: bool = False, rngs: nnx.Rngs):
     if dtype not in DTYPES:
       raise ValueError(f"model.dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     self.dtype = DTYPES[dtype]
     self.final_relu = final_relu
+    self.remat = remat
     self.names = tuple(name for name, *_ in SPATIAL_LAYERS)
     self.pools = tuple(pool for *_, pool in SPATIAL_LAYERS)
     self.convs = nnx.List([])
@@ -81,8 +89,9 @@ class HeatmapNet(nnx.Module):
     """
     x = images.astype(self.dtype) * PIXEL_SCALE - PIXEL_CENTRE
     feats = {}
+    block = nnx.remat(conv_relu) if self.remat else conv_relu
     for name, conv, pool in zip(self.names, self.convs, self.pools):
-      x = nnx.relu(conv(x))
+      x = block(conv, x)
       if pool:
         x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
       feats[name] = x

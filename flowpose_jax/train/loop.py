@@ -37,8 +37,10 @@ from flowpose_jax.train.validation import validate_config
 from flowpose_jax.train.writer import MetricWriter
 
 log = logging.getLogger("flowpose")
-# Config sections that must match when resuming (they change the params' shapes or meaning).
+# Config sections that must match when resuming (they change the params' shapes or meaning),
+# less the keys that change only how the same params are computed.
 RESUME_MUST_MATCH = ("model", "input")
+RESUME_MAY_CHANGE = ("model.dtype", "model.remat")
 
 
 def _check_resume_config(workdir: str, config) -> None:
@@ -47,6 +49,10 @@ def _check_resume_config(workdir: str, config) -> None:
     return
   new = json.loads(config.to_json_best_effort())
   old = json.loads(old.to_json_best_effort())
+  for key in RESUME_MAY_CHANGE:
+    section, field = key.split(".")
+    for cfg in (old, new):
+      cfg.get(section, {}).pop(field, None)
   for section in RESUME_MUST_MATCH:
     if old.get(section) != new.get(section):
       raise ConfigError(
@@ -244,7 +250,8 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     start = _resume(run)
     _start_outputs(run)
     inputs = model_inputs(config.model) + step_lib.TARGET_KEYS
-    train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss)
+    train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss,
+                                         accum=config.grad_accum_steps)
     log.info("model %s: %.2f M params; %d devices; global batch %d; steps %d -> %d",
              config.model.name, run.meta["num_params"] / 1e6, jax.device_count(), config.batch_size,
              start, config.num_train_steps)

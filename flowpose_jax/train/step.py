@@ -11,6 +11,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from flowpose_jax import losses
+from flowpose_jax.errors import ConfigError
 from flowpose_jax.parallel import DATA_AXIS
 from flowpose_jax.train.state import TrainState
 
@@ -27,7 +28,7 @@ def _output_loss(name: str, pred, batch, loss_cfg):
                              scale=loss_cfg.robust_scale)
 
 
-def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
+def loss_and_metrics(params, batch, *, graphdef, loss_cfg, counts: dict | None = None):
   """Total loss and per-output (sum, count) metrics on one batch.
 
   Args:
@@ -38,6 +39,8 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
       [B, J], "joints" [B, J, 2] heatmap grid.
     loss_cfg: ``config.loss``: per-output weights, ``kind`` and
       ``robust_scale`` of the heatmap loss (``losses.heatmap_loss``).
+    counts: {output: count} normalisers of a larger batch this one is part
+      of (gradient accumulation, ``output_counts``); default this batch's own.
   """
   model = nnx.merge(graphdef, params)
   outputs = model(*[batch[k] for k in model.INPUTS])
@@ -48,7 +51,7 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
     s, c = _output_loss(name, pred, batch, loss_cfg)
     weight = loss_cfg[OUTPUT_WEIGHTS[name]]
     if weight:
-      total = total + weight * losses.mean_from((s, c))
+      total = total + weight * losses.mean_from((s, c if counts is None else counts[name]))
     metrics[f"{name}_loss_sum"] = s
     metrics[f"{name}_loss_count"] = c
     if pred.ndim == 4:  # heatmaps: mean peak height of the counted joints' maps
@@ -57,25 +60,72 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg):
   return total, metrics
 
 
-def train_step(state: TrainState, batch, *, graphdef, tx: optax.GradientTransformation, loss_cfg):
-  """One optimizer step on a global batch; returns (new state, metrics).
+def output_counts(params, batch, *, graphdef, loss_cfg) -> dict:
+  """{output: count} of each output's loss on ``batch``: counts depend only on the
+  batch's weights and the outputs' shapes, so they are computed on zero predictions."""
+  model_inputs = [batch[k] for k in nnx.merge(graphdef, params).INPUTS]
+  shapes = jax.eval_shape(lambda p, *x: nnx.merge(graphdef, p)(*x), params, *model_inputs)
+  return {name: _output_loss(name, jnp.zeros(sd.shape, sd.dtype), batch, loss_cfg)[1]
+          for name, sd in shapes.items()}
 
-  Metrics are sums and counts (divide once on the host); "loss" is the
-  weighted total for this step.
+
+def _microbatches(batch: dict, accum: int) -> dict:
+  """[B, ...] -> [accum, B / accum, ...]; microbatch k takes rows k, k + accum, ..., so on a
+  batch split over devices every microbatch keeps rows on every device (no resharding)."""
+  def split(x):
+    return jnp.swapaxes(x.reshape((x.shape[0] // accum, accum) + x.shape[1:]), 0, 1)
+  return jax.tree.map(split, batch)
+
+
+def loss_and_grads(params, batch, *, graphdef, loss_cfg, accum: int = 1):
+  """((loss, metrics), grads) of one global batch, in ``accum`` sequential microbatches.
+
+  With ``accum`` > 1 each microbatch's loss is normalised by the whole batch's
+  counts (``output_counts``) and the gradients are summed, so the result is
+  the big batch's (to float summation order) with 1/accum of its activations.
   """
   grad_fn = jax.value_and_grad(functools.partial(loss_and_metrics, graphdef=graphdef, loss_cfg=loss_cfg),
                                has_aux=True)
-  (loss, metrics), grads = grad_fn(state.params, batch)
+  if accum == 1:
+    return grad_fn(params, batch)
+  rows = next(iter(batch.values())).shape[0]
+  if rows % accum:
+    raise ConfigError(f"the batch of {rows} does not split into config.grad_accum_steps={accum} "
+                      f"microbatches: use a batch_size that is a multiple of {accum} x the device count")
+  counts = output_counts(params, batch, graphdef=graphdef, loss_cfg=loss_cfg)
+  micro = _microbatches(batch, accum)
+
+  def body(carry, mb):
+    out = grad_fn(params, mb, counts=counts)
+    return jax.tree.map(jnp.add, carry, out), None
+
+  first = jax.tree.map(lambda x: x[0], micro)
+  zeros = jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype),
+                       jax.eval_shape(lambda p, b: grad_fn(p, b, counts=counts), params, first))
+  out, _ = jax.lax.scan(body, zeros, micro)
+  return out
+
+
+def train_step(state: TrainState, batch, *, graphdef, tx: optax.GradientTransformation, loss_cfg,
+               accum: int = 1):
+  """One optimizer step on a global batch; returns (new state, metrics).
+
+  Metrics are sums and counts (divide once on the host); "loss" is the
+  weighted total for this step. ``accum``: gradient accumulation over that
+  many microbatches (``loss_and_grads``).
+  """
+  (loss, metrics), grads = loss_and_grads(state.params, batch, graphdef=graphdef, loss_cfg=loss_cfg,
+                                          accum=accum)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
   return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
 
-def jit_train_step(mesh: Mesh, *, graphdef, tx, loss_cfg, donate: bool = True):
+def jit_train_step(mesh: Mesh, *, graphdef, tx, loss_cfg, accum: int = 1, donate: bool = True):
   """``train_step`` jitted over ``mesh``: state replicated, batch split on "data"."""
   replicated = NamedSharding(mesh, P())
   split = NamedSharding(mesh, P(DATA_AXIS))
-  fn = functools.partial(train_step, graphdef=graphdef, tx=tx, loss_cfg=loss_cfg)
+  fn = functools.partial(train_step, graphdef=graphdef, tx=tx, loss_cfg=loss_cfg, accum=accum)
   return jax.jit(fn, in_shardings=(replicated, split), out_shardings=(replicated, replicated),
                  donate_argnums=(0,) if donate else ())
