@@ -1,7 +1,8 @@
 """``flowpose`` command line: demo | train | evaluate | predict | data build.
 
 Thin: parses arguments and calls ``flowpose_jax.jobs``. User errors
-(``FlowposeError``) print one line and exit 2, no traceback.
+(``FlowposeError``) print one line and exit 2, no traceback; ``predict`` exits
+1 after writing every readable input if some were skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from flowpose_jax.errors import FlowposeError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DEMO_CONFIG = os.path.join(REPO_ROOT, "configs", "demo.py")
+# Options whose value may start with "-" (argparse would take "-50,0,..." for an option).
+NEGATIVE_VALUE_OPTIONS = ("--box",)
+EXIT_SKIPPED = 1  # predict: some inputs could not be read (the others were written)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("--workdir", required=True)
   r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
   r.add_argument("--out", required=True)
-  r.add_argument("--box", default=None, help="person box x0,y0,x1,y1 in frame px (default: whole frame)")
+  r.add_argument("--box", default=None,
+                 help="person box X0,Y0,X1,Y1 in frame px, inclusive (default: whole frame)")
+  r.add_argument("--max_frames", type=int, default=None,
+                 help="read at most N frames of each video or folder (default: all)")
   r.add_argument("--flow", action="store_true",
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
@@ -74,12 +81,52 @@ def _load_config(spec: str, overrides: dict, data_dir: str | None):
   return config
 
 
+def _attach_values(argv: list[str]) -> list[str]:
+  """``NEGATIVE_VALUE_OPTIONS`` followed by a value get it attached ("--box -50,0,9,9" -> "--box=-50,0,9,9")."""
+  out = []
+  i = 0
+  while i < len(argv):
+    if argv[i] in NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv):
+      out.append(f"{argv[i]}={argv[i + 1]}")
+      i += 1
+    else:
+      out.append(argv[i])
+    i += 1
+  return out
+
+
+def _check_output_folder(option: str, path: str) -> None:
+  """Refuses an output folder that is, or lies under, an existing file (before any work)."""
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    where = "is a file" if existing == os.path.abspath(path) else f"lies under the file {existing}"
+    raise FlowposeError(f"{option} {path}: {where}, not a folder; pass a folder path (new or existing)")
+
+
+def _parse_box(text: str):
+  """"X0,Y0,X1,Y1" -> [4] float32 (finite, x0 < x1, y0 < y1); the frame overlap is checked per input."""
+  from flowpose_jax import inference  # pylint: disable=import-outside-toplevel
+  try:
+    box = [float(v) for v in text.split(",")]
+  except ValueError:
+    box = []
+  if len(box) != 4:
+    raise FlowposeError(f"--box {text}: expected four numbers X0,Y0,X1,Y1 (frame px), e.g. --box 10,20,110,220")
+  return inference.check_box(box, name="--box")
+
+
 def run(argv: list[str]) -> int:
   from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
   rest, overrides = config_utils.split_override_args(argv)
-  args = _parser().parse_args(rest)
+  args = _parser().parse_args(_attach_values(rest))
   if overrides and args.command not in ("train", "demo"):
     raise FlowposeError(f"--config.* overrides apply to train and demo only, not {args.command}")
+  if args.command in ("train", "demo"):
+    _check_output_folder("--workdir", args.workdir)
+  if getattr(args, "out", None):
+    _check_output_folder("--out", args.out)
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
 
   if args.command == "demo":
@@ -105,17 +152,18 @@ def run(argv: list[str]) -> int:
     print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")
   elif args.command == "predict":
-    box = None
-    if args.box:
-      try:
-        box = [float(v) for v in args.box.split(",")]
-      except ValueError:
-        box = []
-      if len(box) != 4:
-        raise FlowposeError(f"--box {args.box!r}: expected four numbers x0,y0,x1,y1")
-    for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
-                                   causal=args.causal, flow_method=args.flow_method):
+    box = None if args.box is None else _parse_box(args.box)
+    if args.max_frames is not None and args.max_frames < 1:
+      raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
+    written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
+                                          causal=args.causal, flow_method=args.flow_method,
+                                          max_frames=args.max_frames)
+    for path in written:
       print(path)
+    for path, reason in skipped:
+      print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
+    if skipped:
+      return EXIT_SKIPPED
   elif args.command == "data":
     name = args.name
     if args.config:
