@@ -1,6 +1,8 @@
 """``flowpose`` command line: demo | train | evaluate | predict | data build.
 
-Thin: parses arguments and calls ``flowpose_jax.jobs``. User errors
+Thin: parses arguments and calls ``flowpose_jax.jobs``. Configs are loaded by
+``ml_collections.config_flags`` (``--config path.py[:arg]`` and typed
+``--config.KEY=VALUE`` overrides) on a private absl ``FlagValues``. User errors
 (``FlowposeError``) print one line and exit 2, no traceback; ``predict`` exits
 1 after writing every readable input if some were skipped.
 """
@@ -8,14 +10,22 @@ Thin: parses arguments and calls ``flowpose_jax.jobs``. User errors
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import math
 import os
+import re
 import sys
 
-from flowpose_jax.errors import FlowposeError
+import configs
+import ml_collections
+from absl import flags
+from ml_collections import config_flags
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DEMO_CONFIG = os.path.join(REPO_ROOT, "configs", "demo.py")
+from flowpose_jax.errors import ConfigError, FlowposeError
+
+DEFAULT_DEMO_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
+OVERRIDE_PREFIX = "--config."
 # Options whose value may start with "-" (argparse would take "-50,0,..." for an option).
 NEGATIVE_VALUE_OPTIONS = ("--box",)
 EXIT_SKIPPED = 1  # predict: some inputs could not be read (the others were written)
@@ -27,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
   d = sub.add_parser("demo", help="build synthetic data, train, evaluate and render (CPU-sized)")
   d.add_argument("--workdir", default="workdirs/demo")
-  d.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="config file[:arg]")
+  d.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="config file[:arg] (default: configs/demo.py)")
   d.add_argument("--data_dir", default=None, help="TFDS data dir (default ~/tensorflow_datasets)")
 
   t = sub.add_parser("train", help="train (resumes if the workdir has a checkpoint)",
@@ -72,27 +82,141 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _load_config(spec: str, overrides: dict, data_dir: str | None):
-  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
-  config = config_utils.load_config_file(spec)
-  config = config_utils.apply_overrides(config, overrides)
-  if data_dir is not None:
-    config.dataset.data_dir = data_dir
+def _split_args(argv: list[str]) -> tuple[list[str], list[str]]:
+  """Separates config overrides from the arguments argparse reads.
+
+  "--config.KEY VALUE" becomes "--config.KEY=VALUE" (so a bool takes a value
+  the same way as other types); a bare "--config.KEY" (absl: a bool set to
+  true) is kept. ``NEGATIVE_VALUE_OPTIONS`` followed by a value get it
+  attached ("--box -50,0,9,9" -> "--box=-50,0,9,9").
+
+  Returns:
+    (arguments for argparse, overrides "--config.KEY[=VALUE]" in order).
+  """
+  rest, overrides = [], []
+  i = 0
+  while i < len(argv):
+    arg = argv[i]
+    has_value = i + 1 < len(argv)
+    if arg.startswith(OVERRIDE_PREFIX):
+      if "=" not in arg and has_value and not argv[i + 1].startswith("--"):
+        arg = f"{arg}={argv[i + 1]}"
+        i += 1
+      overrides.append(arg)
+    elif arg in NEGATIVE_VALUE_OPTIONS and has_value:
+      rest.append(f"{arg}={argv[i + 1]}")
+      i += 1
+    else:
+      rest.append(arg)
+    i += 1
+  return rest, overrides
+
+
+def _parse_config_flags(spec: str, overrides: list[str]) -> tuple[ml_collections.ConfigDict, dict]:
+  """config_flags on a private FlagValues: returns (config, {key: overridden value})."""
+  flag_values = flags.FlagValues()
+  argv = ["flowpose", f"--config={spec}", *overrides]
+  config_flags.DEFINE_config_file("config", flag_values=flag_values, sys_argv=argv, lock_config=False)
+  flag_values(argv)
+  return flag_values.config, flag_values["config"].override_values
+
+
+def _root_cause(e: BaseException) -> BaseException:
+  """The first exception of a chain (config_flags re-raises a config file's error, absl wraps that)."""
+  while e.__cause__ is not None or e.__context__ is not None:
+    e = e.__cause__ or e.__context__
+  return e
+
+
+def _config_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+  """Dotted keys of every field and section, e.g. ["seed", "optimizer", "optimizer.name", ...]."""
+  keys = []
+  for name, value in config.items():
+    keys.append(prefix + name)
+    if isinstance(value, ml_collections.ConfigDict):
+      keys += _config_keys(value, f"{prefix}{name}.")
+  return keys
+
+
+def _get(config: ml_collections.ConfigDict, key: str):
+  """The value at a dotted key that ``_config_keys`` listed."""
+  for part in key.split("."):
+    config = config[part]
   return config
 
 
-def _attach_values(argv: list[str]) -> list[str]:
-  """``NEGATIVE_VALUE_OPTIONS`` followed by a value get it attached ("--box -50,0,9,9" -> "--box=-50,0,9,9")."""
-  out = []
-  i = 0
-  while i < len(argv):
-    if argv[i] in NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv):
-      out.append(f"{argv[i]}={argv[i + 1]}")
-      i += 1
-    else:
-      out.append(argv[i])
-    i += 1
-  return out
+def _check_override_keys(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
+  """Refuses an override of a key the config lacks, naming the closest valid keys."""
+  keys = _config_keys(config)
+  fields = [k for k in keys if not isinstance(_get(config, k), ml_collections.ConfigDict)]
+  for override in overrides:
+    key = override[len(OVERRIDE_PREFIX):].split("=", 1)[0]
+    if key in keys:
+      continue
+    section = key.rpartition(".")[0]
+    near = difflib.get_close_matches(key, fields, n=3)
+    hint = f"; did you mean {', '.join(OVERRIDE_PREFIX + k for k in near)}?" if near else ""
+    if section in keys and isinstance(_get(config, section), ml_collections.ConfigDict):
+      hint += f" (keys of {section}: {', '.join(sorted(_get(config, section).keys()))})"
+    elif not near:
+      hint += f" (top-level keys: {', '.join(sorted(config.keys()))})"
+    raise ConfigError(f"{OVERRIDE_PREFIX}{key}: no such config key{hint}")
+
+
+def _bad_value(config: ml_collections.ConfigDict, message: str) -> str:
+  """absl's "--config.KEY=VALUE: why" plus what KEY takes ("an int like 8")."""
+  match = re.search(re.escape(OVERRIDE_PREFIX) + r"([\w.]+)", message)
+  if match is None:
+    return message
+  flag, value = match.group(0), _get(config, match.group(1))
+  if isinstance(value, ml_collections.ConfigDict):
+    return f"{flag} is a section: set one of its fields, e.g. {flag}.{next(iter(value.keys()))}=VALUE"
+  if isinstance(value, bool):
+    return f"{message}; expected true or false"
+  kind = type(value).__name__
+  return f"{message}; expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} like {value!r}"
+
+
+def _load_config(spec: str, overrides: list[str]) -> ml_collections.ConfigDict:
+  """Loads ``get_config(arg)`` from "path.py[:arg]" and applies "--config.KEY=VALUE" overrides.
+
+  Values are parsed as the field's type (an int refuses 4.9, a bool takes
+  true/false); a float override must be finite. Every refusal is a
+  ``ConfigError`` with one line naming the file or the key.
+  """
+  path = spec.split(":", 1)[0]
+  if not os.path.isfile(path):
+    raise ConfigError(f"--config {spec}: {path} not found; pass a config file, e.g. --config configs/demo.py")
+  try:
+    config, _ = _parse_config_flags(spec, [])
+  except Exception as e:  # anything a config file raises, shown as one line
+    cause = _root_cause(e)
+    first_line = str(cause).strip().partition("\n")[0]
+    raise ConfigError(f"--config {spec}: {type(cause).__name__}: {first_line}") from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f"--config {spec}: get_config() returned {type(config).__name__}, not a ConfigDict")
+  _check_override_keys(config, overrides)
+  try:
+    config, values = _parse_config_flags(spec, overrides)
+  except flags.IllegalFlagValueError as e:
+    message = str(e).removeprefix("flag ").splitlines()[0]
+    raise ConfigError(_bad_value(config, message)) from None
+  except flags.Error as e:  # e.g. a section overridden after one of its fields
+    raise ConfigError(str(e).splitlines()[0]) from None
+  for key, value in values.items():
+    if isinstance(value, float) and not math.isfinite(value):
+      raise ConfigError(f"{OVERRIDE_PREFIX}{key}={value}: not a finite number; give a finite value")
+  return config
+
+
+def _training_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
+  """The loaded, overridden and validated config of a train/demo command."""
+  from flowpose_jax.train.validation import validate_config  # pylint: disable=import-outside-toplevel
+  config = _load_config(args.config, overrides)
+  if args.data_dir is not None:
+    config.dataset.data_dir = args.data_dir
+  validate_config(config)
+  return config
 
 
 def _check_output_folder(option: str, path: str) -> None:
@@ -117,20 +241,26 @@ def _parse_box(text: str):
   return inference.check_box(box, name="--box")
 
 
+def _ensure_absl_flags_parsed() -> None:
+  """grain's worker processes read absl flags, which must be parsed (defaults) in this process."""
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS(["flowpose"])
+
+
 def run(argv: list[str]) -> int:
-  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
-  rest, overrides = config_utils.split_override_args(argv)
-  args = _parser().parse_args(_attach_values(rest))
+  rest, overrides = _split_args(argv)
+  args = _parser().parse_args(rest)
   if overrides and args.command not in ("train", "demo"):
     raise FlowposeError(f"--config.* overrides apply to train and demo only, not {args.command}")
   if args.command in ("train", "demo"):
     _check_output_folder("--workdir", args.workdir)
   if getattr(args, "out", None):
     _check_output_folder("--out", args.out)
+  _ensure_absl_flags_parsed()
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
 
   if args.command == "demo":
-    config = _load_config(args.config, overrides, args.data_dir)
+    config = _training_config(args, overrides)
     summary = jobs.demo(config, args.workdir)
     d = config.eval.threshold
     print(f"\nSynthetic test split ({config.dataset.name}), accuracy at d = {d:g} px:\n")
@@ -141,7 +271,7 @@ def run(argv: list[str]) -> int:
     if args.distributed:
       import jax  # pylint: disable=import-outside-toplevel
       jax.distributed.initialize()
-    config = _load_config(args.config, overrides, args.data_dir)
+    config = _training_config(args, overrides)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
