@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 
@@ -22,12 +21,10 @@ import cv2
 import numpy as np
 import scipy.io
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import tensorflow_datasets as tfds  # pylint: disable=wrong-import-position
 
 import data_builders.bbc_pose as bp  # pylint: disable=wrong-import-position
-from benchmarks._common import (  # pylint: disable=wrong-import-position
+from _common import (  # pylint: disable=wrong-import-position
     FRAME_HW, commit, textured_frame, time_iterator)
 from configs.common import base_config  # pylint: disable=wrong-import-position
 

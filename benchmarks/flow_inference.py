@@ -11,14 +11,11 @@ single-frame prediction of the same frames in the same run.
 
 import argparse
 import os
-import sys
 import time
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 
-from benchmarks._common import commit  # noqa: E402
+from _common import commit  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media  # noqa: E402
 from flowpose_jax.inference import Predictor  # noqa: E402

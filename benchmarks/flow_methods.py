@@ -32,13 +32,10 @@ import argparse
 import os
 import platform
 import subprocess
-import sys
 import time
 
 import cv2
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from flowpose_jax.data.synthetic import render_video  # pylint: disable=wrong-import-position
 from flowpose_jax.flow import compute  # pylint: disable=wrong-import-position

@@ -13,17 +13,15 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from configs import flow as flow_config  # noqa: E402
-from flowpose_jax import config_utils, jobs  # noqa: E402
+from flowpose_jax import configuration, jobs, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.evaluate import plots  # noqa: E402
-from flowpose_jax.inference import load, load_config  # noqa: E402
+from flowpose_jax.inference import load  # noqa: E402
 from flowpose_jax.models import POOLING  # noqa: E402
 
 
 def main():
-  argv, overrides = config_utils.split_override_args(sys.argv[1:])
+  argv, overrides = configuration.split_args(sys.argv[1:])
   p = argparse.ArgumentParser()
   p.add_argument("--stage1", required=True, help="single-frame training workdir")
   p.add_argument("--out", required=True)
@@ -32,7 +30,7 @@ def main():
   p.add_argument("--poolings", default=",".join(POOLING))
   p.add_argument("--split", default="test")
   args = p.parse_args(argv)
-  stage1 = load_config(args.stage1)
+  stage1 = workdir_lib.load_config(args.stage1)
   results = {}
   res, _ = jobs.evaluate_workdir(args.stage1, split=args.split, out_dir=os.path.join(args.out, "conv8"),
                                  output="heatmap")
@@ -49,7 +47,7 @@ def main():
     c.init_from = os.path.abspath(args.stage1)
     c.num_train_steps = args.steps
     c.eval_every = 0
-    c = config_utils.apply_overrides(c, overrides)
+    c = configuration.apply_overrides(c, overrides)
     workdir = os.path.join(args.out, pooling)
     jobs.train(c, workdir)
     res, _ = jobs.evaluate_workdir(workdir, split=args.split)

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from benchmarks._common import (  # pylint: disable=wrong-import-position
+from _common import (  # pylint: disable=wrong-import-position
     FRAME_HW, commit, textured_frame, time_iterator)
 from configs.common import base_config  # pylint: disable=wrong-import-position
 from flowpose_jax.data import pipeline  # pylint: disable=wrong-import-position

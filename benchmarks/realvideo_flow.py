@@ -9,12 +9,8 @@ the whole frame is letterboxed.
 """
 
 import argparse
-import glob
 import json
 import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

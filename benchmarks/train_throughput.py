@@ -9,17 +9,14 @@ benchmarks/pipeline_throughput.py).
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from flowpose_jax import config_utils, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
+from flowpose_jax import configuration, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 from flowpose_jax.train import step as step_lib  # noqa: E402
 
@@ -41,12 +38,12 @@ def _batch(config, n, rng):
 
 
 def main():
-  argv, overrides = config_utils.split_override_args(sys.argv[1:])
+  argv, overrides = configuration.split_args(sys.argv[1:])
   p = argparse.ArgumentParser()
   p.add_argument("--config", default="configs/demo.py")
   p.add_argument("--steps", type=int, default=10)
   args = p.parse_args(argv)
-  config = config_utils.apply_overrides(config_utils.load_config_file(args.config), overrides)
+  config = configuration.load_config(args.config, overrides)
   mesh = parallel.make_mesh()
   graphdef, params = workdir_lib.make_model(config)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)

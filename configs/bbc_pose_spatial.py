@@ -3,9 +3,13 @@
   flowpose train --config configs/bbc_pose_spatial.py --workdir workdirs/spatial
   flowpose train --config configs/bbc_pose_spatial.py:synthetic_signers/large --workdir ...
 
-256x256x3 in, 64x64x7 out, 17,615,886 parameters. The arg picks the dataset
-(default: the synthetic `large` set; `bbc_pose` once its builder exists). Too
-slow to train on a CPU (≈6.5 s per 2-image step, ../shared/STACK.md): use an
+Expected: not measured in this repo yet (it needs an accelerator). 256x256x3 in,
+64x64x7 out, 17,615,886 parameters.
+
+arg: the TFDS dataset name[/config] to train on (default
+synthetic_signers/large; e.g. bbc_pose/extended with its manual files); an
+unknown name is refused when the dataset is built, before training. Too slow to
+train on a CPU (≈6.5 s per 2-image step, ../shared/STACK.md): use an
 accelerator. Optimiser: Adam; `--config.optimizer.name=sgd` with lr 2e-3 and
 momentum 0.95 is the release's SGD (lr 1e-8 on a summed loss) rescaled to a
 mean loss (PAPER.md §2).

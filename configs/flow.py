@@ -1,12 +1,19 @@
 """Flowing ConvNet stage: temporal pooling of 2n+1 warped heatmaps.
 
 Staged training as in the paper: first the single-frame HeatmapNet + fusion,
-then this stage on top of it (the arg picks the pooling: parametric (the
-paper's conv9), sum, max or data_dependent):
+then this stage on top of it:
 
   flowpose train --config configs/demo.py --workdir workdirs/demo
   flowpose train --config configs/flow.py:parametric --workdir workdirs/flow_parametric \\
       --config.init_from=workdirs/demo
+
+Expected (README, 200 steps of batch 4 on exact flow, n = 3): 79.6 % average
+accuracy at d = 6 px on the synthetic test split with parametric pooling,
+against 75.5 % for the single-frame demo model.
+
+arg: the pooling, a key of flowpose_jax.models.POOLING (parametric, the
+paper's conv9; sum; max; data_dependent); default parametric. Training refuses
+another name (config.model.pooling) before anything is written.
 
 The HeatmapNet is frozen by default (``model.freeze``; the paper precomputed
 its maps); ``--config.model.freeze='()' --config.model.finetune_spatial=true

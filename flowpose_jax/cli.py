@@ -1,7 +1,10 @@
 """``flowpose`` command line: demo | train | evaluate | predict | data build.
 
-Thin: parses arguments and calls ``flowpose_jax.jobs``. User errors
-(``FlowposeError``) print one line and exit 2, no traceback.
+Thin: parses arguments and calls ``flowpose_jax.jobs``; configs are loaded by
+``flowpose_jax.configuration`` (``--config path.py[:arg]`` and typed
+``--config.KEY=VALUE`` overrides through ``ml_collections.config_flags``). User errors
+(``FlowposeError``) print one line and exit 2, no traceback; ``predict`` exits
+1 after writing every readable input if some were skipped.
 """
 
 from __future__ import annotations
@@ -11,10 +14,17 @@ import logging
 import os
 import sys
 
+import configs
+import ml_collections
+from absl import flags
+
+from flowpose_jax import configuration
 from flowpose_jax.errors import FlowposeError
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DEMO_CONFIG = os.path.join(REPO_ROOT, "configs", "demo.py")
+DEFAULT_DEMO_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
+# Options whose value may start with "-" (argparse would take "-50,0,..." for an option).
+NEGATIVE_VALUE_OPTIONS = ("--box",)
+EXIT_SKIPPED = 1  # predict: some inputs could not be read (the others were written)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 
   d = sub.add_parser("demo", help="build synthetic data, train, evaluate and render (CPU-sized)")
   d.add_argument("--workdir", default="workdirs/demo")
-  d.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="config file[:arg]")
+  d.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="config file[:arg] (default: configs/demo.py)")
   d.add_argument("--data_dir", default=None, help="TFDS data dir (default ~/tensorflow_datasets)")
 
   t = sub.add_parser("train", help="train (resumes if the workdir has a checkpoint)",
@@ -49,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("--workdir", required=True)
   r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
   r.add_argument("--out", required=True)
-  r.add_argument("--box", default=None, help="person box x0,y0,x1,y1 in frame px (default: whole frame)")
+  r.add_argument("--box", default=None,
+                 help="person box X0,Y0,X1,Y1 in frame px, inclusive (default: whole frame)")
+  r.add_argument("--max_frames", type=int, default=None,
+                 help="read at most N frames of each video or folder (default: all)")
   r.add_argument("--flow", action="store_true",
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
@@ -65,25 +78,58 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _load_config(spec: str, overrides: dict, data_dir: str | None):
-  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
-  config = config_utils.load_config_file(spec)
-  config = config_utils.apply_overrides(config, overrides)
-  if data_dir is not None:
-    config.dataset.data_dir = data_dir
+def _training_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
+  """The loaded, overridden and validated config of a train/demo command."""
+  from flowpose_jax.train.validation import validate_config  # pylint: disable=import-outside-toplevel
+  config = configuration.load_config(args.config, overrides)
+  if args.data_dir is not None:
+    config.dataset.data_dir = args.data_dir
+  validate_config(config)
   return config
 
 
+def _check_output_folder(option: str, path: str) -> None:
+  """Refuses an output folder that is, or lies under, an existing file (before any work)."""
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    where = "is a file" if existing == os.path.abspath(path) else f"lies under the file {existing}"
+    raise FlowposeError(f"{option} {path}: {where}, not a folder; pass a folder path (new or existing)")
+
+
+def _parse_box(text: str):
+  """"X0,Y0,X1,Y1" -> [4] float32 (finite, x0 < x1, y0 < y1); the frame overlap is checked per input."""
+  from flowpose_jax import inference  # pylint: disable=import-outside-toplevel
+  try:
+    box = [float(v) for v in text.split(",")]
+  except ValueError:
+    box = []
+  if len(box) != 4:
+    raise FlowposeError(f"--box {text}: expected four numbers X0,Y0,X1,Y1 (frame px), e.g. --box 10,20,110,220")
+  return inference.check_box(box, name="--box")
+
+
+def _ensure_absl_flags_parsed() -> None:
+  """grain's worker processes read absl flags, which must be parsed (defaults) in this process."""
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS(["flowpose"])
+
+
 def run(argv: list[str]) -> int:
-  from flowpose_jax import config_utils  # pylint: disable=import-outside-toplevel
-  rest, overrides = config_utils.split_override_args(argv)
+  rest, overrides = configuration.split_args(argv, attach=NEGATIVE_VALUE_OPTIONS)
   args = _parser().parse_args(rest)
   if overrides and args.command not in ("train", "demo"):
     raise FlowposeError(f"--config.* overrides apply to train and demo only, not {args.command}")
+  if args.command in ("train", "demo"):
+    _check_output_folder("--workdir", args.workdir)
+  if getattr(args, "out", None):
+    _check_output_folder("--out", args.out)
+  _ensure_absl_flags_parsed()
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
 
   if args.command == "demo":
-    config = _load_config(args.config, overrides, args.data_dir)
+    config = _training_config(args, overrides)
     summary = jobs.demo(config, args.workdir)
     d = config.eval.threshold
     print(f"\nSynthetic test split ({config.dataset.name}), accuracy at d = {d:g} px:\n")
@@ -94,7 +140,7 @@ def run(argv: list[str]) -> int:
     if args.distributed:
       import jax  # pylint: disable=import-outside-toplevel
       jax.distributed.initialize()
-    config = _load_config(args.config, overrides, args.data_dir)
+    config = _training_config(args, overrides)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
@@ -105,17 +151,18 @@ def run(argv: list[str]) -> int:
     print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")
   elif args.command == "predict":
-    box = None
-    if args.box:
-      try:
-        box = [float(v) for v in args.box.split(",")]
-      except ValueError:
-        box = []
-      if len(box) != 4:
-        raise FlowposeError(f"--box {args.box!r}: expected four numbers x0,y0,x1,y1")
-    for path in jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
-                                   causal=args.causal, flow_method=args.flow_method):
+    box = None if args.box is None else _parse_box(args.box)
+    if args.max_frames is not None and args.max_frames < 1:
+      raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
+    written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
+                                          causal=args.causal, flow_method=args.flow_method,
+                                          max_frames=args.max_frames)
+    for path in written:
       print(path)
+    for path, reason in skipped:
+      print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
+    if skipped:
+      return EXIT_SKIPPED
   elif args.command == "data":
     name = args.name
     if args.config:

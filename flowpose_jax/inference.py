@@ -33,6 +33,36 @@ def _as_frames(frames) -> list[np.ndarray]:
   return out
 
 
+def check_box(box, frame_size: tuple[int, int] | None = None, *, name: str = "box") -> np.ndarray:
+  """A person box that can be cropped, or one InputError line saying why not.
+
+  Args:
+    box: [4] (x0, y0, x1, y1) frame px, inclusive pixel extents (as
+      ``heatmaps.letterbox_matrix``): finite, x0 < x1 and y0 < y1.
+    frame_size: (H, W) of the frame, or None to skip the overlap check; the
+      box must overlap the frame (it may reach outside it).
+    name: how messages call the box, e.g. "--box".
+
+  Returns:
+    [4] float32.
+  """
+  values = np.asarray(box, np.float64)
+  if values.shape != (4,):
+    raise InputError(f"{name} must be 4 numbers x0,y0,x1,y1 (frame px); got shape {values.shape}")
+  text = ",".join(f"{v:g}" for v in values)
+  if not np.isfinite(values).all():
+    raise InputError(f"{name} {text}: not finite; give four finite numbers x0,y0,x1,y1 (frame px)")
+  x0, y0, x1, y1 = values
+  if not (x0 < x1 and y0 < y1):
+    raise InputError(f"{name} {text}: needs x0 < x1 and y0 < y1 (x0,y0 the top-left corner, frame px)")
+  if frame_size is not None:
+    height, width = frame_size
+    if x1 <= -1 or y1 <= -1 or x0 >= width or y0 >= height:  # pixel extents [x0 - 0.5, x1 + 0.5]
+      raise InputError(f"{name} {text} does not overlap the {width}x{height} (width x height) frame; "
+                       f"give a box that overlaps x 0..{width - 1}, y 0..{height - 1}")
+  return values.astype(np.float32)
+
+
 class Predictor:
   """A trained single-frame model, ready to run.
 
@@ -65,6 +95,8 @@ class Predictor:
       boxes = np.asarray(boxes, np.float32)
       if boxes.shape != (len(frames), 4):
         raise InputError(f"boxes must be [T, 4] = [{len(frames)}, 4] (x0, y0, x1, y1); got {boxes.shape}")
+      boxes = np.stack([check_box(b, f.shape[:2], name=f"boxes[{i}]")
+                        for i, (b, f) in enumerate(zip(boxes, frames))])
     s = self.input_size
     inputs = np.zeros((len(frames), s, s, 3), np.uint8)
     mats = np.zeros((len(frames), 2, 3), np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, visualize
 from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
-from flowpose_jax.errors import FlowposeError
+from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.evaluate import evaluator, plots
 from flowpose_jax.evaluate.pck import accuracy_at
 from flowpose_jax.train.loop import train_and_evaluate
@@ -169,47 +169,69 @@ def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_
   return out_path
 
 
+def _write_predictions(item: media.InputItem, frames: list[np.ndarray], fps: float, joints: np.ndarray,
+                       conf: np.ndarray, out_dir: str) -> list[str]:
+  """Writes one input's joints (JSON, CSV) and overlay (image or video); returns the paths."""
+  stem = os.path.join(out_dir, item.name)
+  records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
+              "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}
+             for i, (j, c) in enumerate(zip(joints, conf))]
+  with open(stem + ".json", "w") as f:
+    json.dump({"input": item.path, "joint_names": list(joints_lib.JOINT_NAMES), "frames": records}, f, indent=1)
+  with open(stem + ".csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["frame", "joint", "x", "y", "confidence"])
+    for i, (j, c) in enumerate(zip(joints, conf)):
+      for n, (x, y), v in zip(joints_lib.JOINT_NAMES, j, c):
+        w.writerow([i, n, f"{x:.2f}", f"{y:.2f}", f"{v:.4f}"])
+  drawn = [visualize.draw_pose(fr, j, c) for fr, j, c in zip(frames, joints, conf)]
+  if item.kind == "image":
+    out = stem + "_overlay.jpg"
+    media.write_image(out, drawn[0])
+  else:
+    out = stem + "_overlay.mp4"
+    media.write_video(out, np.stack(drawn), fps)
+  return [stem + ".json", stem + ".csv", out]
+
+
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
-                  causal: bool = False, flow_method: str = "dis_medium") -> list[str]:
+                  causal: bool = False, flow_method: str = "dis_medium", max_frames: int | None = None
+                  ) -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
   Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
   x, y in the input's pixels) and overlays (an image per image, a video per
-  video or folder). ``flow``: flowing heatmaps (a workdir trained with
-  configs/flow.py), ``causal``: from past frames only. Returns the written paths.
+  video or folder). An input that cannot be read (missing, corrupt, a box
+  outside its frames) is skipped and the others are still written.
+
+  Args:
+    box: None (whole frame) or [4] (x0, y0, x1, y1) person box in frame px,
+      inclusive, used for every frame; it must overlap each input's frames.
+    flow: flowing heatmaps (a workdir trained with configs/flow.py).
+    causal: with ``flow``, from past frames only.
+    max_frames: read at most this many frames of each video or folder.
+
+  Returns:
+    (written paths, [(input path, one-line reason)] of the skipped inputs).
   """
   predictor = inference.load(workdir)
   os.makedirs(out_dir, exist_ok=True)
-  written = []
-  for item in media.collect_inputs(paths):
-    if item.kind == "video":
-      frames, fps = media.read_video(item.path)
-    else:
-      frames, fps = [media.read_image(f) for f in item.frames], media.DEFAULT_FPS
-    boxes = None if box is None else np.tile(np.asarray(box, np.float32), (len(frames), 1))
-    flow_kwargs = {"method": flow_method, "causal": causal} if flow else {}
-    joints, conf = predictor.joints(frames, boxes, flow=flow, **flow_kwargs)
-    stem = os.path.join(out_dir, item.name)
-    records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
-                "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}
-               for i, (j, c) in enumerate(zip(joints, conf))]
-    with open(stem + ".json", "w") as f:
-      json.dump({"input": item.path, "joint_names": list(joints_lib.JOINT_NAMES), "frames": records}, f, indent=1)
-    with open(stem + ".csv", "w", newline="") as f:
-      w = csv.writer(f)
-      w.writerow(["frame", "joint", "x", "y", "confidence"])
-      for i, (j, c) in enumerate(zip(joints, conf)):
-        for n, (x, y), v in zip(joints_lib.JOINT_NAMES, j, c):
-          w.writerow([i, n, f"{x:.2f}", f"{y:.2f}", f"{v:.4f}"])
-    drawn = [visualize.draw_pose(fr, j, c) for fr, j, c in zip(frames, joints, conf)]
-    if item.kind == "image":
-      out = stem + "_overlay.jpg"
-      media.write_image(out, drawn[0])
-    else:
-      out = stem + "_overlay.mp4"
-      media.write_video(out, np.stack(drawn), fps)
-    written += [stem + ".json", stem + ".csv", out]
-  return written
+  written, skipped = [], []
+  flow_kwargs = {"method": flow_method, "causal": causal} if flow else {}
+  for path in paths:
+    try:
+      item = media.resolve_input(path)
+      frames, fps = media.read_item(item, max_frames)
+      boxes = None
+      if box is not None:
+        for height, width in sorted({f.shape[:2] for f in frames}):
+          inference.check_box(box, (height, width))
+        boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
+      joints, conf = predictor.joints(frames, boxes, flow=flow, **flow_kwargs)
+      written += _write_predictions(item, frames, fps, joints, conf, out_dir)
+    except InputError as e:
+      skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once
+  return written, skipped
 
 
 def demo(config, workdir: str) -> dict:

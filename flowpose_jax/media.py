@@ -12,8 +12,6 @@ import dataclasses
 import os
 import re
 import warnings
-from typing import Iterator
-
 import cv2
 import numpy as np
 
@@ -130,64 +128,42 @@ def _open_video(path: str) -> tuple[cv2.VideoCapture, float, int]:
   return cap, fps, expected
 
 
-def iter_frames(path: str, max_frames: int | None = None, strict: bool = False
-                ) -> Iterator[np.ndarray]:
-  """Yields a video's frames one at a time (for long videos).
-
-  The file is opened here, so a missing or unreadable video raises at the
-  call, not at the first ``next``.
-
-  Args:
-    path: video file.
-    max_frames: stop after this many frames (None: all).
-    strict: if the video ends before the frame count its container reports
-      (truncated), raise ``InputError``; otherwise warn and stop.
-
-  Returns:
-    an iterator of [H, W, 3] uint8 RGB frames.
-  """
-  cap, _, expected = _open_video(path)
-  return _frames(cap, path, expected, max_frames, strict)
-
-
-def _frames(cap: cv2.VideoCapture, path: str, expected: int, max_frames: int | None,
-            strict: bool) -> Iterator[np.ndarray]:
-  read = 0
-  try:
-    while max_frames is None or read < max_frames:
-      ok, frame = cap.read()
-      if not ok or frame is None:
-        break
-      read += 1
-      yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-  finally:
-    cap.release()
-  if read == 0:
-    raise InputError(f"{path}: video has no decodable frames; re-encode or re-download it")
-  wanted = expected if max_frames is None else min(expected, max_frames)
-  if read < wanted:
-    message = (f"{path}: video ended after {read} of {expected} frames (truncated?); "
-               f"re-download it or pass max_frames={read}")
-    if strict:
-      raise InputError(message)
-    warnings.warn(message, stacklevel=3)
-
-
 def read_video(path: str, max_frames: int | None = None, strict: bool = False
                ) -> tuple[np.ndarray, float]:
-  """Reads a whole video into memory.
+  """Reads a video into memory.
 
   Args:
     path: video file.
     max_frames: read at most this many frames (None: all).
-    strict: raise ``InputError`` on a truncated video instead of warning.
+    strict: if the video ends before the frame count its container reports
+      (truncated), raise ``InputError``; otherwise warn and return the frames
+      read.
 
   Returns:
     frames: [T, H, W, 3] uint8 RGB, T >= 1.
     fps: frames per second (``DEFAULT_FPS`` if the file reports none).
   """
   cap, fps, expected = _open_video(path)
-  return np.stack(list(_frames(cap, path, expected, max_frames, strict))), fps
+  frames = []
+  try:
+    while max_frames is None or len(frames) < max_frames:
+      ok, frame = cap.read()
+      if not ok or frame is None:
+        break
+      frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+  finally:
+    cap.release()
+  if not frames:
+    raise InputError(f"{path}: video has no decodable frames; re-encode or re-download it")
+  read = len(frames)
+  if read < (expected if max_frames is None else min(expected, max_frames)):
+    message = (f"{path}: video ended after {read} of {expected} frames (truncated?); re-download it, "
+               f"or read only the good frames: flowpose predict --max_frames {read} "
+               f"(read_video(..., max_frames={read}) in Python)")
+    if strict:
+      raise InputError(message)
+    warnings.warn(message, stacklevel=2)
+  return np.stack(frames), fps
 
 
 def _natural_key(name: str) -> list:
@@ -195,7 +171,12 @@ def _natural_key(name: str) -> list:
   return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def _resolve(path: str) -> InputItem:
+def resolve_input(path: str) -> InputItem:
+  """Resolves a path to an image, a folder of frames or a video (nothing is decoded).
+
+  Raises ``InputError`` for a missing path, an unknown extension or a folder
+  without images, naming the path and what is accepted.
+  """
   if os.path.isdir(path):
     names = sorted((n for n in os.listdir(path) if _ext(n) in IMAGE_EXTENSIONS), key=_natural_key)
     if not names:
@@ -212,30 +193,21 @@ def _resolve(path: str) -> InputItem:
   raise InputError(f"{path}: unknown extension {ext!r}; pass {_ACCEPTED}")
 
 
-def collect_inputs(paths: list[str]) -> list[InputItem]:
-  """Resolves each path to an image, a folder of frames or a video.
-
-  Nothing is decoded here; errors (missing path, unknown extension, folder
-  without images) are raised before any work starts.
+def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
+  """Reads an input's frames (an image is a 1-frame sequence).
 
   Args:
-    paths: files or folders.
+    item: from ``resolve_input``.
+    max_frames: read at most this many frames of a video or folder (None: all).
 
   Returns:
-    one ``InputItem`` per path, in the given order.
+    frames: T >= 1 arrays [H, W, 3] uint8 RGB (a folder's images may differ in size).
+    fps: the video's frame rate, ``DEFAULT_FPS`` for images and folders.
   """
-  if isinstance(paths, (str, os.PathLike)):
-    paths = [paths]
-  return [_resolve(os.fspath(p)) for p in paths]
-
-
-def iter_item_frames(item: InputItem, max_frames: int | None = None) -> Iterator[np.ndarray]:
-  """Yields an item's frames: [H, W, 3] uint8 RGB (an image is a 1-frame sequence)."""
   if item.kind == "video":
-    yield from iter_frames(item.path, max_frames)
-    return
-  for path in item.frames[:max_frames]:
-    yield read_image(path)
+    frames, fps = read_video(item.path, max_frames)
+    return list(frames), fps
+  return [read_image(path) for path in item.frames[:max_frames]], DEFAULT_FPS
 
 
 def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:

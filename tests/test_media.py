@@ -85,7 +85,6 @@ def test_video_round_trip(tmp_path, ext):
   assert back.shape == frames.shape and back.dtype == np.uint8
   assert fps == pytest.approx(10)
   assert np.abs(back.astype(int) - frames).mean() < VIDEO_TOLERANCE
-  assert len(list(media.iter_frames(path, max_frames=3))) == 3
   assert media.read_video(path, max_frames=4)[0].shape[0] == 4
   assert os.listdir(tmp_path) == [f"v{ext}"]
 
@@ -95,9 +94,13 @@ def test_truncated_video_warns_or_raises(tmp_path):
   media.write_video(str(path), _frames(12), fps=10)
   data = path.read_bytes()
   path.write_bytes(data[:len(data) // 2])
-  with pytest.warns(UserWarning, match=r"v.avi: video ended after \d+ of 12 frames"):
+  with pytest.warns(UserWarning, match=r"v.avi: video ended after (\d+) of 12 frames.*--max_frames \1\b") as record:
     frames, _ = media.read_video(str(path))
   assert 0 < len(frames) < 12
+  assert f"--max_frames {len(frames)}" in str(record[0].message)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # the frames before the damage read without a warning
+    assert len(media.read_video(str(path), max_frames=len(frames))[0]) == len(frames)
   with pytest.raises(InputError, match="of 12 frames"):
     media.read_video(str(path), strict=True)
 
@@ -107,8 +110,6 @@ def test_corrupt_and_missing_video(tmp_path):
   path.write_bytes(np.random.default_rng(0).bytes(5000))
   with pytest.raises(InputError, match="random.mp4"):
     media.read_video(str(path))
-  with pytest.raises(InputError, match="random.mp4"):
-    media.iter_frames(str(path))  # raises at the call, before iteration
   with pytest.raises(InputError, match="gone.mp4.*no such file"):
     media.read_video(str(tmp_path / "gone.mp4"))
 
@@ -127,7 +128,7 @@ def test_failed_write_keeps_earlier_file(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["out.avi"]
 
 
-def test_collect_inputs_resolves_kinds_and_natural_sort(tmp_path):
+def test_resolve_input_kinds_natural_sort_and_read_item(tmp_path):
   folder = tmp_path / "clip"
   folder.mkdir()
   for i in (10, 2, 1, 33):
@@ -135,19 +136,22 @@ def test_collect_inputs_resolves_kinds_and_natural_sort(tmp_path):
   (folder / "notes.txt").write_text("ignored")
   media.write_image(str(tmp_path / "one.png"), _image())
   media.write_video(str(tmp_path / "v.avi"), _frames(3), fps=10)
-  items = media.collect_inputs([str(tmp_path / "one.png"), str(folder), str(tmp_path / "v.avi")])
+  items = [media.resolve_input(str(p)) for p in (tmp_path / "one.png", folder, tmp_path / "v.avi")]
   assert [i.kind for i in items] == ["image", "frames", "video"]
   assert [os.path.basename(f) for f in items[1].frames] == ["1.jpg", "2.jpg", "10.jpg", "33.jpg"]
   assert items[1].name == "clip" and items[2].name == "v"
-  assert [len(list(media.iter_item_frames(i))) for i in items] == [1, 4, 3]
+  assert [len(media.read_item(i)[0]) for i in items] == [1, 4, 3]
+  assert [len(media.read_item(i, max_frames=2)[0]) for i in items] == [1, 2, 2]
+  assert media.read_item(items[2])[1] == pytest.approx(10) and media.read_item(items[1])[1] == media.DEFAULT_FPS
+  assert all(f.shape == (40, 56, 3) and f.dtype == np.uint8 for f in media.read_item(items[1])[0])
 
 
-def test_collect_inputs_errors_list_what_is_accepted(tmp_path):
+def test_resolve_input_errors_list_what_is_accepted(tmp_path):
   (tmp_path / "pose.gif").write_bytes(b"GIF89a")
   with pytest.raises(InputError, match=r"pose.gif: unknown extension '.gif'.*\.jpg.*\.mp4"):
-    media.collect_inputs([str(tmp_path / "pose.gif")])
+    media.resolve_input(str(tmp_path / "pose.gif"))
   with pytest.raises(InputError, match="missing.mp4: no such file or folder"):
-    media.collect_inputs([str(tmp_path / "missing.mp4")])
+    media.resolve_input(str(tmp_path / "missing.mp4"))
   (tmp_path / "empty").mkdir()
   with pytest.raises(InputError, match="empty: folder holds no images"):
-    media.collect_inputs([str(tmp_path / "empty")])
+    media.resolve_input(str(tmp_path / "empty"))

@@ -50,8 +50,3 @@ def test_frozen_spatial_gets_no_update_and_pool_does():
   assert max(jax.tree.leaves(moved["pool"])) > 0.0
   assert isinstance(model.spatial, HeatmapNet)
 
-
-def test_config_window_follows_n():
-  c = flow_config.get_config("max")
-  c.flow.n = 5
-  assert c.model.num_frames == 11 and c.model.pooling == "max"
