@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator, Sequence
 
 from flowpose_jax.errors import InputError
 
@@ -12,6 +14,40 @@ def resolve_data_dir(data_dir: str | None) -> str:
   if data_dir:
     return os.path.abspath(os.path.expanduser(data_dir))
   return os.path.abspath(os.path.expanduser(os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")))
+
+
+# Records read per batched ``__getitems__`` call of ``id_records``.
+ID_READ_CHUNK = 1024
+
+
+def id_records(source: Sequence[dict], keys: Sequence[str]) -> Iterator[dict]:
+  """Every record of ``source`` in order, holding (at most) ``keys``, cheaply.
+
+  For a TFDS data source (it has ``dataset_info.features``) a second data
+  source over the same files skips decoding every other feature
+  (``tfds.decode.SkipDecoding``: no JPEG decode, no zlib inflate), reading
+  ``ID_READ_CHUNK`` records per batched read. Any other sequence (a list, ...)
+  is read record by record.
+
+  Args:
+    source: random-access records.
+    keys: the feature names wanted (absent ones are simply missing).
+
+  Yields:
+    len(source) dicts.
+  """
+  features = getattr(getattr(source, "dataset_info", None), "features", None)
+  if features is None:
+    for i in range(len(source)):
+      record = source[i]
+      yield {k: record[k] for k in keys if k in record}
+    return
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  skip = {name: tfds.decode.SkipDecoding() for name in features.keys() if name not in keys}
+  light = dataclasses.replace(source, decoders=skip)
+  for start in range(0, len(light), ID_READ_CHUNK):
+    for record in light.__getitems__(list(range(start, min(start + ID_READ_CHUNK, len(light))))):
+      yield {k: record[k] for k in keys if k in record}
 
 
 def is_prepared(name: str, data_dir: str | None) -> bool:
