@@ -192,22 +192,6 @@ def encode_jpeg(image_rgb: np.ndarray, name: str = "image") -> bytes:
   return buf.tobytes()
 
 
-def mask_missing(joints: np.ndarray, visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """NaN-out missing joints (non-finite or the BBC Pose sentinel -999).
-
-  Args:
-    joints: [J, 2] float (0-based px).
-    visible: optional [J] bool from the dataset.
-
-  Returns: joints [J, 2] float32 with NaN where missing, visible [J] bool.
-  """
-  joints = np.asarray(joints, np.float32).copy()
-  missing = ~np.isfinite(joints).all(-1) | (joints == joints_lib.MISSING_SENTINEL).any(-1)
-  vis = ~missing if visible is None else (np.asarray(visible, bool) & ~missing)
-  joints[~vis] = np.nan
-  return joints, vis
-
-
 def manual_dir_from_env(default=None):
   """``$FLOWPOSE_MANUAL_DIR`` or ``default``."""
   return os.environ.get("FLOWPOSE_MANUAL_DIR", default)

@@ -180,11 +180,11 @@ def to_zero_based(joints_1b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
   Returns:
     joints [..., 7, 2] float32 0-based (NaN where missing), visible [..., 7] bool.
-    Missing = non-finite, -999 (``MISSING_SENTINEL``) or <= 0 in either coordinate.
+    Missing = ``joints_lib.joints_present`` False (non-finite, <= -999) or <= 0
+    (off the first pixel) in either 1-based coordinate.
   """
   j = np.asarray(joints_1b, np.float64)
-  # mask_missing is elementwise over leading axes: [..., 7, 2] -> [..., 7].
-  masked, vis = common.mask_missing(j)
+  masked, vis = joints_lib.mask_missing(j)
   with np.errstate(invalid="ignore"):
     vis = vis & np.all(masked > 0, axis=-1)
   masked[~vis] = np.nan

@@ -158,7 +158,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
       if joints.shape != (joints_lib.NUM_JOINTS, 2):
         raise InputError(f"{folder / ANNOTATIONS}: entry {index} ({name}) joints shape "
                          f"{joints.shape}, expected (7, 2)")
-      joints, visible = common.mask_missing(joints)
+      joints, visible = joints_lib.mask_missing(joints)
       record = {"image": jpeg, "joints": joints, "visible": visible, "filename": name}
       if kind == "buffy":
         raw = entry.get("buffy_sticks_1based_x1y1x2y2", {})
@@ -171,7 +171,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         raw = entry.get("parse_14_points_1based")
         full = (np.asarray(raw, np.float32) - 1 if raw is not None
                 else np.full((len(PARSE_JOINT_NAMES), 2), np.nan, np.float32))
-        full, vis_full = common.mask_missing(full)
+        full, vis_full = joints_lib.mask_missing(full)
         record["joints_full"], record["visible_full"] = full, vis_full
         points = np.concatenate([joints, full])
         video_id, frame = -1, -1

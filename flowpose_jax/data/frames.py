@@ -7,7 +7,7 @@ random-access sequence of dicts, e.g. a plain list):
   evaluation; defaults to ``joints``); ``visible`` [J] bool; ``box`` [4]
   (optional, x0 y0 x1 y1); ``video_id`` int; ``frame_index`` int (optional).
   Other keys (``flow``, ...) are dropped. Missing joints
-  (``flowpose_jax.joints.joints_missing``) get weight 0 and an empty target map.
+  (``flowpose_jax.joints.joints_present``) get weight 0 and an empty target map.
 
 Example, S = ``input.size``, h = S // ``input.stride``:
   ``image`` [S, S, 3] uint8; ``targets`` [h, h, J] float32 Gaussians;
@@ -34,7 +34,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps
+from flowpose_jax import heatmaps, joints
 from flowpose_jax.data import augment
 from flowpose_jax.errors import ConfigError, InputError
 
@@ -110,7 +110,7 @@ def encode_example(record: dict, image: np.ndarray, matrix: np.ndarray, flip: bo
     # frame's pixels, so the example's affine starts at the frame.
     true = record["joints_frame"]
     matrix = augment.compose_affine(matrix, np.asarray(record["crop_matrix"], np.float32))
-  frame_joints, frame_visible = augment.clean_joints(true, visible)
+  frame_joints, frame_visible = joints.mask_missing(true, visible)
   if flip:
     order = list(augment.FLIP_INDEX)
     frame_joints, frame_visible = frame_joints[order], frame_visible[order]
