@@ -350,17 +350,10 @@ class BbcPose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         homepage=HOMEPAGE,
     )
 
-  def _manual_dir(self, dl_manager) -> str:
-    try:
-      return str(dl_manager.manual_dir)
-    except AssertionError:
-      where = getattr(dl_manager, "_manual_dir", None)
-      raise InputError(f"manual_dir {where} does not exist or is empty: download BBC Pose "
-                       f"({HOMEPAGE}) and put bbcpose.mat and the frame folders there, then pass "
-                       f"--manual_dir") from None
-
   def _split_generators(self, dl_manager):
-    manual_dir = self._manual_dir(dl_manager)
+    manual_dir = str(common.existing_manual_dir(
+        dl_manager, "bbc_pose", f"download BBC Pose ({HOMEPAGE}), put bbcpose.mat and the frame "
+        f"folders there, then pass --manual_dir"))
     # The toolkit keeps it in code/ (NVIDIA's BBCPoseDataset reads code/bbcpose.mat).
     alt = os.path.join(MAT_SUBDIR, MAT_NAME)
     rel = alt if not os.path.exists(os.path.join(manual_dir, MAT_NAME)) and os.path.exists(

@@ -8,7 +8,7 @@ as neighbours. A centre i's window is the records
 consecutive frames of i's video (``video_layout``), so edge frames repeat and a
 window never crosses into another video (or over a gap in ``frame_index``).
 
-Example (``WindowTrainTransform`` / ``WindowEvalTransform``), T = 2n+1,
+Example (``WindowExamples.example``), T = 2n+1,
 S = ``input.size``, h = S // ``input.stride``:
   ``images`` [T, S, S, 3] uint8, the window warped with the centre's affine;
   ``flows`` [T, h, h, 2] float32 (dx, dy) heatmap px, centre -> frame t:
