@@ -10,6 +10,7 @@ from flowpose_jax.data import frames, pipeline, synthetic, windows
 from flowpose_jax.errors import ConfigError
 from flowpose_jax.flow import compute
 from flowpose_jax.joints import FLIP_INDEX
+from tests.data.signer_parts import JOINT_PARTS
 
 NUM_FRAMES = 12
 FRAME = 96
@@ -112,7 +113,7 @@ def _occluded(video, t, j):
   x, y = np.rint(video["joints"][t, j]).astype(int)
   if not (0 <= x < FRAME and 0 <= y < FRAME):
     return True
-  return int(video["part_ids"][t, y, x]) not in synthetic.JOINT_PARTS[j]
+  return int(video["part_ids"][t, y, x]) not in JOINT_PARTS[j]
 
 
 def test_invert_flow_accuracy():

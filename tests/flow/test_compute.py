@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from flowpose_jax.data import synthetic
 from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.flow import compute
 from flowpose_jax.flow.compute import (FlowCache, compose_flows, flow_between, flow_config_key,
+from tests.data.signer_parts import JOINT_PARTS
                                        sample_bilinear, window_flows, window_key)
 
 
@@ -91,7 +91,7 @@ def test_composed_ground_truth_tracks_joints_two_frames(video):
   f02 = compose_flows(video["flow"][0], video["flow"][1])
   ids = video["part_ids"]
   checked = 0
-  for j, parts in enumerate(synthetic.JOINT_PARTS):
+  for j, parts in enumerate(JOINT_PARTS):
     p0 = video["joints"][0, j]
     p1 = video["joints"][1, j]
     x0, y0 = np.rint(p0).astype(int)

@@ -9,10 +9,10 @@ from jax.test_util import check_grads
 from scipy import ndimage
 
 from flowpose_jax import heatmaps
-from flowpose_jax.data import synthetic
 from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.data.windows import flows_to_heatmap
 from flowpose_jax.flow import warp
+from tests.data.signer_parts import JOINT_PARTS
 
 IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
 
@@ -176,7 +176,7 @@ def test_ground_truth_flow_aligns_next_frame_heatmap():
       flow = _heatmap_flow(video["flow"][t], stride)
       decoded = heatmaps.decode(warp(jnp.asarray(hm_next), jnp.asarray(flow[None]))[0])[0][0]
       ids, full = video["part_ids"][t], video["flow"][t]
-      for j, parts in enumerate(synthetic.JOINT_PARTS):
+      for j, parts in enumerate(JOINT_PARTS):
         x, y = np.rint(video["joints"][t, j]).astype(int)
         if not (video["visible"][t + 1, j] and 8 <= x < 120 and 8 <= y < 120):
           continue
