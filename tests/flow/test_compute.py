@@ -10,8 +10,8 @@ import pytest
 from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.flow import compute
 from flowpose_jax.flow.compute import (FlowCache, compose_flows, flow_between, flow_config_key,
-from tests.data.signer_parts import JOINT_PARTS
                                        sample_bilinear, window_flows, window_key)
+from tests.data.signer_parts import JOINT_PARTS
 
 
 @pytest.fixture(scope="module")
