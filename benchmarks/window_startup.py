@@ -40,7 +40,7 @@ JPEG_QUALITY = 90  # as synthetic_signers
 
 
 def build(data_dir: str) -> None:
-  """Writes ``window_startup_frames`` (train split, VIDEOS x FRAMES records) unless present."""
+  """Writes ``window_startup_frames`` (splits SPLITS, VIDEOS x FRAMES records in all) unless present."""
   sys.path.insert(0, ROOT)
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   from etils import epath  # pylint: disable=import-outside-toplevel
