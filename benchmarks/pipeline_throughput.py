@@ -21,7 +21,7 @@ import numpy as np
 from _common import (  # pylint: disable=wrong-import-position
     FRAME_HW, commit, textured_frame, time_iterator)
 from configs.common import base_config  # pylint: disable=wrong-import-position
-from flowpose_jax.data import pipeline  # pylint: disable=wrong-import-position
+from flowpose_jax.data import frames  # pylint: disable=wrong-import-position
 from flowpose_jax.joints import NUM_JOINTS  # pylint: disable=wrong-import-position
 
 JPEG_QUALITY = 90
@@ -51,12 +51,12 @@ class JpegSource:
 
 
 def time_transform(source, config, num: int) -> float:
-  """Samples/s of ``TrainTransform`` (read + decode + augment + encode), one thread."""
-  transform = pipeline.TrainTransform(config)
+  """Samples/s of ``frames.FrameExamples`` (read + decode + augment + encode), one thread."""
+  examples = frames.FrameExamples(config, source)
   rng = np.random.default_rng(config.seed)
   t0 = time.perf_counter()
   for i in range(num):
-    transform.random_map(source[i % len(source)], rng)
+    examples.example(i % len(source), rng)
   return num / (time.perf_counter() - t0)
 
 
@@ -80,7 +80,7 @@ def main():
         f"commit {commit()}")
   print(f"{args.num} records of {FRAME_HW[1]}x{FRAME_HW[0]} JPEG -> {args.size}x{args.size} input, "
         f"batch {args.batch_size}, read_threads {config.input.read_threads}")
-  print(f"  bare TrainTransform, 1 thread: {time_transform(source, config, args.num):8.1f} samples/s")
+  print(f"  bare FrameExamples, 1 thread: {time_transform(source, config, args.num):8.1f} samples/s")
   for workers in args.workers:
     config.input.workers = workers
     rate = time_iterator(source, config, num_batches)

@@ -63,23 +63,28 @@ def require_path(manual_dir, relative: str, dataset: str, hint: str) -> epath.Pa
   return path
 
 
-def configured_manual_dir(dl_manager) -> epath.Path | None:
-  """The manual_dir the user configured (None if none), not yet checked.
+def manual_dir(dl_manager) -> tuple[epath.Path | None, str]:
+  """The configured manual_dir if TFDS accepts it, else None and TFDS's reason.
 
-  ``DownloadManager.manual_dir`` raises AssertionError for a missing or empty
-  folder without naming our fix, so builders read the configured path and check
-  it themselves.
+  ``DownloadManager.manual_dir`` (TFDS 4.9.10) raises AssertionError when the
+  folder is unset, missing or empty (its message names the folder, not our
+  fix), so builders add their own hint to the reason.
+
+  Returns:
+    (path, "") or (None, the first line of TFDS's message).
   """
-  path = getattr(dl_manager, "_manual_dir", None)
-  return epath.Path(path) if path else None
+  try:
+    return epath.Path(dl_manager.manual_dir), ""
+  except AssertionError as e:
+    return None, str(e).splitlines()[0] if str(e) else "manual_dir not set"
 
 
 def existing_manual_dir(dl_manager, dataset: str, hint: str) -> epath.Path:
-  """The configured manual_dir, or an InputError ``<dataset> manual_dir <path> not found: <hint>``."""
-  manual = configured_manual_dir(dl_manager)
-  if manual is None or not manual.exists():
-    raise InputError(f"{dataset} manual_dir {manual} not found: {hint}")
-  return manual
+  """The configured manual_dir, or an InputError ``<dataset> manual_dir: <TFDS's reason>: <hint>``."""
+  path, reason = manual_dir(dl_manager)
+  if path is None:
+    raise InputError(f"{dataset} manual_dir: {reason}: {hint}")
+  return path
 
 
 def archive_root(manual: epath.Path, folder: str, marker: str, hint: str) -> epath.Path:
@@ -190,24 +195,3 @@ def encode_jpeg(image_rgb: np.ndarray, name: str = "image") -> bytes:
   if not ok:
     raise InputError(f"{name}: JPEG encoding failed")
   return buf.tobytes()
-
-
-def mask_missing(joints: np.ndarray, visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """NaN-out missing joints (non-finite or the BBC Pose sentinel -999).
-
-  Args:
-    joints: [J, 2] float (0-based px).
-    visible: optional [J] bool from the dataset.
-
-  Returns: joints [J, 2] float32 with NaN where missing, visible [J] bool.
-  """
-  joints = np.asarray(joints, np.float32).copy()
-  missing = ~np.isfinite(joints).all(-1) | (joints == joints_lib.MISSING_SENTINEL).any(-1)
-  vis = ~missing if visible is None else (np.asarray(visible, bool) & ~missing)
-  joints[~vis] = np.nan
-  return joints, vis
-
-
-def manual_dir_from_env(default=None):
-  """``$FLOWPOSE_MANUAL_DIR`` or ``default``."""
-  return os.environ.get("FLOWPOSE_MANUAL_DIR", default)

@@ -1,10 +1,12 @@
-"""Joint names, order and left/right swap partners (BBC Pose order).
+"""Joint names, order, left/right swap partners (BBC Pose order) and the missing-joint rule.
 
 "Right" is the *person's* right: for a camera-facing person the right wrist
 appears on the image's left.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 JOINT_NAMES: tuple[str, ...] = (
     "head",
@@ -42,5 +44,41 @@ JOINT_TYPES: dict[str, tuple[int, ...]] = {
 # Skeleton edges for drawing overlays (index pairs).
 SKELETON: tuple[tuple[int, int], ...] = ((5, 3), (3, 1), (6, 4), (4, 2), (5, 6))
 
-# Sentinel that BBC Pose uses for a missing joint; any non-finite value is also missing.
+# BBC Pose's code for a missing joint. Coordinates <= it are missing: -999 as
+# stored, and -1000 once a 1-based -999 has been shifted to 0-based.
 MISSING_SENTINEL = -999.0
+
+
+def joints_present(joints, visible=None) -> np.ndarray:
+  """The missing-joint rule, the one used by builders, augmentation and PCK.
+
+  A joint is missing when it is not ``visible``, or either coordinate is
+  non-finite (NaN, inf), or either coordinate is <= ``MISSING_SENTINEL``.
+  Other off-frame coordinates (e.g. -40 px) are present: the annotator placed
+  them.
+
+  Args:
+    joints: [..., J, 2] float (x, y) px.
+    visible: [..., J] bool, or None (every joint visible).
+
+  Returns:
+    [..., J] bool, True where the joint is present.
+  """
+  joints = np.asarray(joints, np.float64)
+  with np.errstate(invalid="ignore"):
+    present = np.all(np.isfinite(joints) & (joints > MISSING_SENTINEL), axis=-1)
+  return present if visible is None else present & np.asarray(visible, bool)
+
+
+def mask_missing(joints, visible=None) -> tuple[np.ndarray, np.ndarray]:
+  """Missing joints (``joints_present``) -> NaN coordinates, never (0, 0) or the sentinel.
+
+  Args:
+    joints: [..., J, 2] float (x, y) px; not modified.
+    visible: [..., J] bool, or None.
+
+  Returns:
+    joints [..., J, 2] float32 (NaN where missing), present [..., J] bool.
+  """
+  present = joints_present(joints, visible)
+  return np.where(present[..., None], np.asarray(joints, np.float32), np.nan).astype(np.float32), present

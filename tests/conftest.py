@@ -12,6 +12,12 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)  # configs/ and data_builders/ importable from a clone
 
 import pytest  # noqa: E402
+from absl import flags  # noqa: E402
+
+# grain's worker processes (config.input.workers > 0) read absl flags: an entry point parses
+# them (the CLI does; so does this test session).
+if not flags.FLAGS.is_parsed():
+  flags.FLAGS(["pytest"])
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,5 @@
+import numpy as np
+
 from flowpose_jax import joints
 
 
@@ -11,3 +13,18 @@ def test_bbc_pose_order_and_flip_partners():
 def test_joint_types_cover_every_joint_once():
   covered = sorted(i for idx in joints.JOINT_TYPES.values() for i in idx)
   assert covered == list(range(joints.NUM_JOINTS))
+
+
+def test_missing_joint_rule():
+  pts = np.array([[10.0, 20.0], [np.nan, 5.0], [3.0, np.inf], [joints.MISSING_SENTINEL, 4.0],
+                  [4.0, joints.MISSING_SENTINEL - 1.0], [-40.0, 0.0], [0.0, 0.0]])
+  np.testing.assert_array_equal(joints.joints_present(pts), [1, 0, 0, 0, 0, 1, 1])
+  visible = np.array([1, 1, 1, 1, 1, 1, 0], bool)
+  np.testing.assert_array_equal(joints.joints_present(pts, visible), [1, 0, 0, 0, 0, 1, 0])
+  batched = joints.joints_present(np.stack([pts, pts[::-1]]), np.stack([visible, visible]))
+  assert batched.shape == (2, 7) and batched[1].tolist() == [1, 1, 0, 0, 0, 0, 0]
+  before = pts.copy()
+  masked, present = joints.mask_missing(pts, visible)
+  np.testing.assert_array_equal(pts, before)  # input not modified
+  assert masked.dtype == np.float32 and np.isnan(masked[~present]).all()
+  np.testing.assert_array_equal(masked[present], pts[present])

@@ -180,11 +180,11 @@ def to_zero_based(joints_1b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
   Returns:
     joints [..., 7, 2] float32 0-based (NaN where missing), visible [..., 7] bool.
-    Missing = non-finite, -999 (``MISSING_SENTINEL``) or <= 0 in either coordinate.
+    Missing = ``joints_lib.joints_present`` False (non-finite, <= -999) or <= 0
+    (off the first pixel) in either 1-based coordinate.
   """
   j = np.asarray(joints_1b, np.float64)
-  # mask_missing is elementwise over leading axes: [..., 7, 2] -> [..., 7].
-  masked, vis = common.mask_missing(j)
+  masked, vis = joints_lib.mask_missing(j)
   with np.errstate(invalid="ignore"):
     vis = vis & np.all(masked > 0, axis=-1)
   masked[~vis] = np.nan
@@ -350,17 +350,10 @@ class BbcPose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         homepage=HOMEPAGE,
     )
 
-  def _manual_dir(self, dl_manager) -> str:
-    try:
-      return str(dl_manager.manual_dir)
-    except AssertionError:
-      where = getattr(dl_manager, "_manual_dir", None)
-      raise InputError(f"manual_dir {where} does not exist or is empty: download BBC Pose "
-                       f"({HOMEPAGE}) and put bbcpose.mat and the frame folders there, then pass "
-                       f"--manual_dir") from None
-
   def _split_generators(self, dl_manager):
-    manual_dir = self._manual_dir(dl_manager)
+    manual_dir = str(common.existing_manual_dir(
+        dl_manager, "bbc_pose", f"download BBC Pose ({HOMEPAGE}), put bbcpose.mat and the frame "
+        f"folders there, then pass --manual_dir"))
     # The toolkit keeps it in code/ (NVIDIA's BBCPoseDataset reads code/bbcpose.mat).
     alt = os.path.join(MAT_SUBDIR, MAT_NAME)
     rel = alt if not os.path.exists(os.path.join(manual_dir, MAT_NAME)) and os.path.exists(

@@ -58,6 +58,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from data_builders import common
+from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import InputError
 
 KINECT_JOINT_NAMES: tuple[str, ...] = (
@@ -91,7 +92,7 @@ class ChalearnConfig(tfds.core.BuilderConfig):
 def to_ours(full: np.ndarray, visible_full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Kinect [20, 2], [20] -> ours [7, 2] NaN-masked, [7] bool."""
   idx = [k - 1 for k in OURS_FROM_KINECT_1BASED]
-  return common.mask_missing(full[idx], visible_full[idx])
+  return joints_lib.mask_missing(full[idx], visible_full[idx])
 
 
 def _pixels_to_joints(pixels) -> tuple[np.ndarray, np.ndarray] | None:
@@ -103,7 +104,7 @@ def _pixels_to_joints(pixels) -> tuple[np.ndarray, np.ndarray] | None:
     raise ValueError(f"PixelPosition shape {p.shape}, expected ({NUM_KINECT_JOINTS}, 2)")
   full = p.astype(np.float32)
   full[(p == 0).all(-1)] = np.nan
-  return common.mask_missing(full)
+  return joints_lib.mask_missing(full)
 
 
 def read_skeletons_mat(path: epath.Path) -> list:

@@ -87,7 +87,7 @@ def to_ours(coords_0based: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   if np.isfinite(head).all():
     out[0] = head.mean(0)
   out[1:] = coords_0based[list(ARM_SOURCES)]
-  return common.mask_missing(out)
+  return joints_lib.mask_missing(out)
 
 
 def load_examples(mat_path: epath.Path) -> list:
@@ -175,7 +175,7 @@ class Flic(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         raise InputError(f"{mat_path}: example {index + 1} coords has shape {coords.shape}, "
                          f"expected (2, {NUM_FLIC_JOINTS}); {_HINT}")
       full = (coords.T - 1.0).astype(np.float32)  # MATLAB 1-based -> 0-based, once.
-      full, vis_full = common.mask_missing(full)
+      full, vis_full = joints_lib.mask_missing(full)
       joints, visible = to_ours(full)
       torso = np.asarray(_field(ex, "torsobox", []), np.float64).reshape(-1)
       if torso.size == 4 and np.isfinite(torso).all():

@@ -76,7 +76,7 @@ def to_ours(full_0based: np.ndarray, visible_full: np.ndarray) -> tuple[np.ndarr
   for k, src in enumerate(SOURCES):
     if src is not None:
       out[k], vis[k] = full_0based[src], visible_full[src]
-  return common.mask_missing(out, vis)
+  return joints_lib.mask_missing(out, vis)
 
 
 def seq_and_frame(im: str) -> tuple[int, int]:
@@ -145,7 +145,7 @@ class PosesInTheWild(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
       sentinel = (point == INVISIBLE_SENTINEL).all(-1)
       full = (point - 1.0).astype(np.float32)  # MATLAB 1-based -> 0-based, once.
       full[sentinel] = np.nan
-      full, vis_full = common.mask_missing(full)
+      full, vis_full = joints_lib.mask_missing(full)
       vis_full &= flags
       joints, visible = to_ours(full, vis_full)
       image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)

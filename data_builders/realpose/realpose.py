@@ -39,6 +39,7 @@ Record order: the JSON's order (``disable_shuffling``); key = index.
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import cv2
@@ -114,20 +115,18 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
 
   def _folder(self, dl_manager) -> epath.Path:
     cfg = self.builder_config
-    # An explicit manual_dir wins when it holds annotations.json; TFDS's default
-    # (<data_dir>/downloads/manual) usually does not, so fall back to ../shared.
-    manual = common.configured_manual_dir(dl_manager)
-    if manual is not None and (manual / ANNOTATIONS).exists():
+    # A usable manual_dir must hold annotations.json; without one (TFDS's
+    # default <data_dir>/downloads/manual is usually absent) read ../shared.
+    manual, reason = common.manual_dir(dl_manager)
+    if manual is not None:
+      if not (manual / ANNOTATIONS).exists():
+        raise InputError(f"{manual / ANNOTATIONS} not found: {_hint(cfg)}")
       return manual
-    tfds_default = manual is not None and manual.parts[-2:] == ("downloads", "manual")
-    if manual is not None and not tfds_default and not manual.exists():
-      raise InputError(f"realpose manual_dir {manual} not found: {_hint(cfg)}")
-    if manual is not None and manual.exists() and any(manual.iterdir()):
-      raise InputError(f"{manual / ANNOTATIONS} not found: {_hint(cfg)}")
     if (cfg.default_manual_dir / ANNOTATIONS).exists():
+      logging.warning("realpose/%s: %s; reading %s", cfg.name, reason, cfg.default_manual_dir)
       return cfg.default_manual_dir
-    raise InputError(f"realpose/{cfg.name}: no manual_dir given and {cfg.default_manual_dir} "
-                     f"has no {ANNOTATIONS}; {_hint(cfg)}")
+    raise InputError(f"realpose/{cfg.name}: {reason}, and {cfg.default_manual_dir} has no "
+                     f"{ANNOTATIONS}: {_hint(cfg)}")
 
   def _split_generators(self, dl_manager):
     folder = self._folder(dl_manager)
@@ -158,7 +157,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
       if joints.shape != (joints_lib.NUM_JOINTS, 2):
         raise InputError(f"{folder / ANNOTATIONS}: entry {index} ({name}) joints shape "
                          f"{joints.shape}, expected (7, 2)")
-      joints, visible = common.mask_missing(joints)
+      joints, visible = joints_lib.mask_missing(joints)
       record = {"image": jpeg, "joints": joints, "visible": visible, "filename": name}
       if kind == "buffy":
         raw = entry.get("buffy_sticks_1based_x1y1x2y2", {})
@@ -171,7 +170,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         raw = entry.get("parse_14_points_1based")
         full = (np.asarray(raw, np.float32) - 1 if raw is not None
                 else np.full((len(PARSE_JOINT_NAMES), 2), np.nan, np.float32))
-        full, vis_full = common.mask_missing(full)
+        full, vis_full = joints_lib.mask_missing(full)
         record["joints_full"], record["visible_full"] = full, vis_full
         points = np.concatenate([joints, full])
         video_id, frame = -1, -1

@@ -36,6 +36,13 @@ Measured on a 2-core CPU: ``tiny`` builds in ~0.5 s (1.3 MB), ``demo`` in
 ~22 s (50 MB, mostly flow); ``large`` is ~3 s per video (~25 min, not built
 by tests).
 
+Versions: ``VERSION`` is ``<synthetic.RENDER_VERSION>.<builder>.0``. TFDS
+keeps each version in its own folder (``<data_dir>/synthetic_signers/<config>/
+<version>/``); one built by an older renderer is never read: for the current
+version ``is_prepared`` is False and ``tfds.data_source`` fails as for a
+missing set (``sources.load_source`` names the build command), and building
+writes the new version next to the old folder, which may be deleted.
+
 Seeds: each video's seed is derived from the config's base name (without
 ``_noisy``), the split and the video index, so ``tiny`` and ``tiny_noisy`` hold
 the same videos and differ only in their train labels.
@@ -52,7 +59,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from flowpose_jax import joints as joints_lib
-from flowpose_jax.data import synthetic
+from flowpose_jax.data import label_noise, synthetic
 from flowpose_jax.errors import ConfigError
 
 JPEG_QUALITY = 90
@@ -67,15 +74,15 @@ class _Size:
   frames: int
   height: int
   width: int
-  noise: synthetic.LabelNoise
+  noise: label_noise.LabelNoise
 
 
 _REFERENCE_HEIGHT = 128  # LabelNoise defaults are in px at this frame height.
 _SIZES: dict[str, _Size] = {
-    "tiny": _Size((4, 2, 2), 12, 96, 96, synthetic.LabelNoise().scaled(96 / _REFERENCE_HEIGHT)),
-    "demo": _Size((40, 8, 8), 50, 128, 128, synthetic.LabelNoise()),
+    "tiny": _Size((4, 2, 2), 12, 96, 96, label_noise.LabelNoise().scaled(96 / _REFERENCE_HEIGHT)),
+    "demo": _Size((40, 8, 8), 50, 128, 128, label_noise.LabelNoise()),
     "large": _Size((400, 40, 40), 100, 256, 256,
-                   synthetic.LabelNoise().scaled(256 / _REFERENCE_HEIGHT)),
+                   label_noise.LabelNoise().scaled(256 / _REFERENCE_HEIGHT)),
 }
 
 
@@ -83,7 +90,7 @@ class SyntheticSignersConfig(tfds.core.BuilderConfig):
   """Sizes of the splits and frames, and the train-label noise (None = clean)."""
 
   def __init__(self, *, name: str, num_videos: tuple[int, int, int], frames_per_video: int,
-               height: int, width: int, noise: synthetic.LabelNoise | None, **kwargs):
+               height: int, width: int, noise: label_noise.LabelNoise | None, **kwargs):
     """Args: num_videos per split (train, validation, test); frames_per_video;
     height, width in px; noise applied to the train split's ``joints`` or None."""
     super().__init__(name=name, **kwargs)
@@ -120,7 +127,10 @@ def video_seed(config_name: str, split: str, video_index: int) -> int:
 class SyntheticSigners(tfds.core.GeneratorBasedBuilder):
   """Synthetic signer videos, one example per frame, in (video, frame) order."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  # MAJOR follows the renderer (``synthetic.RENDER_VERSION``), so a changed
+  # renderer writes a new version folder instead of reusing stale data; bump
+  # MINOR for changes of this builder's own output (encoding, label noise).
+  VERSION = tfds.core.Version(f"{synthetic.RENDER_VERSION}.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   BUILDER_CONFIGS = list(CONFIGS)
 
@@ -168,8 +178,8 @@ class SyntheticSigners(tfds.core.GeneratorBasedBuilder):
       labels = video["joints"]
       if noise is not None:
         rng = np.random.default_rng([seed, _NOISE_STREAM])
-        labels = synthetic.corrupt_labels(video["joints"], video["visible"], rng,
-                                          **dataclasses.asdict(noise))
+        labels = label_noise.corrupt_labels(video["joints"], video["visible"], rng,
+                                            **dataclasses.asdict(noise))
       video_id = first_id + v
       for t in range(cfg.frames_per_video):
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(video["image"][t], cv2.COLOR_RGB2BGR),

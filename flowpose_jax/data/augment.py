@@ -22,7 +22,7 @@ import numpy as np
 
 from flowpose_jax import heatmaps
 from flowpose_jax.errors import ConfigError, InputError
-from flowpose_jax.joints import FLIP_INDEX, MISSING_SENTINEL
+from flowpose_jax.joints import FLIP_INDEX, mask_missing
 
 FLIP_PROBABILITY = 0.5  # horizontal flip rate when augment.flip (release: p = 0.5)
 CROP_MODES = ("frame", "box")
@@ -62,37 +62,6 @@ def is_mirrored(matrix: np.ndarray) -> bool:
   """Whether a [2, 3] affine reverses orientation (negative determinant)."""
   m = np.asarray(matrix, np.float64)
   return bool(np.linalg.det(m[:, :2]) < 0)
-
-
-def joints_present(joints: np.ndarray, visible: np.ndarray) -> np.ndarray:
-  """Which joints are annotated.
-
-  Args:
-    joints: [J, 2] float; BBC Pose marks a missing joint with -999, others NaN.
-    visible: [J] bool.
-
-  Returns:
-    [J] bool: visible, finite and not the missing sentinel.
-  """
-  joints = np.asarray(joints, np.float32)
-  finite = np.all(np.isfinite(joints), -1)
-  sentinel = np.any(joints == MISSING_SENTINEL, -1)
-  return np.asarray(visible, bool) & finite & ~sentinel
-
-
-def clean_joints(joints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Missing joints -> NaN coordinates and ``visible`` False (never (0, 0)).
-
-  Args:
-    joints: [J, 2] float.
-    visible: [J] bool.
-
-  Returns:
-    joints [J, 2] float32 (NaN where missing), present [J] bool.
-  """
-  present = joints_present(joints, visible)
-  out = np.where(present[:, None], np.asarray(joints, np.float32), np.nan).astype(np.float32)
-  return out, present
 
 
 def frame_to_input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg) -> np.ndarray:
@@ -168,7 +137,8 @@ def warp_example(image: np.ndarray, joints: np.ndarray, visible: np.ndarray, mat
 
   Args:
     image: [H, W, 3] uint8 frame.
-    joints: [J, 2] float (x, y) frame px; missing joints (-999, NaN) allowed.
+    joints: [J, 2] float (x, y) frame px; missing joints
+      (``flowpose_jax.joints.joints_present``) allowed.
     visible: [J] bool.
     matrix: [2, 3] frame -> input affine, including the mirror when ``flip``.
     flip: whether ``matrix`` mirrors; then joint k of the output is joint
@@ -188,7 +158,7 @@ def warp_example(image: np.ndarray, joints: np.ndarray, visible: np.ndarray, mat
     raise InputError(f"image must be [H, W, 3] uint8, got {image.shape} {image.dtype}")
   out = cv2.warpAffine(image, np.asarray(matrix, np.float64), (size, size), flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-  joints, present = clean_joints(joints, visible)
+  joints, present = mask_missing(joints, visible)
   warped = heatmaps.apply_affine(joints, matrix)  # NaN stays NaN
   if flip:
     warped, present = warped[list(FLIP_INDEX)], present[list(FLIP_INDEX)]
@@ -224,6 +194,6 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, aug_cfg) -> np.nd
 
 __all__ = [
     "FLIP_PROBABILITY", "CROP_MODES", "identity_affine", "compose_affine", "flip_affine",
-    "is_mirrored", "joints_present", "clean_joints", "frame_to_input_matrix", "sample_affine",
+    "is_mirrored", "frame_to_input_matrix", "sample_affine",
     "warp_example", "colour_jitter",
 ]

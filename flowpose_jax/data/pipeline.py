@@ -1,30 +1,25 @@
-"""grain input pipelines: records -> augmented, encoded, batched examples.
+"""The one grain input pipeline: element indices -> examples -> batches.
 
-Record schema (TFDS ``synthetic_signers``, the BBC Pose builders, or any
-random-access sequence of dicts, e.g. a plain list):
-  ``image`` [H, W, 3] uint8 RGB; ``joints`` [J, 2] float32 (x, y) frame px
-  (training label); ``joints_true`` [J, 2] (optional, clean joints for
-  evaluation; defaults to ``joints``); ``visible`` [J] bool; ``box`` [4]
-  (optional, x0 y0 x1 y1); ``video_id`` int; ``frame_index`` int (optional).
-  Other keys (``flow``, ...) are dropped. Missing joints are -999 (BBC Pose),
-  NaN, or ``visible`` False: they get weight 0 and an empty target map.
+Whatever the model, the iterator runs over the *elements* of an element
+transform and is built once, here:
 
-Example (``TrainTransform`` / ``EvalTransform``), S = ``input.size``,
-h = S // ``input.stride``:
-  ``image`` [S, S, 3] uint8; ``targets`` [h, h, J] float32 Gaussians;
-  ``weights`` [J] float32 (1: annotated and on the map, else 0);
-  ``joints`` [J, 2] float32 heatmap grid (NaN where missing);
-  ``matrix`` [2, 3] float32 frame -> input affine actually used (for records
-  with a stored crop, ``crop_matrix`` composed in: original frame -> input);
-  ``frame_joints`` [J, 2] float32 frame px of ``joints_true`` in the example's
-  joint order (swapped when flipped, so ``invert_affine(matrix)`` maps channel
-  k back to ``frame_joints[k]``), NaN where missing; ``frame_visible`` [J] bool;
-  ``flipped`` bool; ``video_id``, ``frame_index`` int32.
+  Train: elements -> host shard -> shuffle -> repeat -> random_map(example) ->
+  batch -> to_iter_dataset -> (mp_prefetch)
+  Eval: elements[:max_examples] -> (shard) -> map(example) -> batch -> pad
 
-Train: source -> host shard -> shuffle -> repeat -> random_map -> batch ->
-to_iter_dataset -> (mp_prefetch). The iterator is a grain ``DatasetIterator``:
-``get_state()`` returns a JSON-serialisable dict, ``set_state`` resumes with
-the identical next batches (orbax: ``grain.checkpoint.CheckpointSave``).
+The element transform (``examples_for``) is the only thing that differs, and
+the config chooses it: a config without a ``flow`` section is single-frame
+(``frames.FrameExamples``: the elements are every record index, the examples
+single frames), one with ``config.flow`` (``configs/flow.py``, the flowing
+model) is temporal (``windows.WindowExamples``: the elements are the annotated
+centre records, the examples windows of 2n+1 frames with flows). Both read
+``source[i]`` inside the transform; their example keys are documented in
+``frames`` and ``windows``.
+
+The train iterator is a grain ``DatasetIterator``: ``get_state()`` returns a
+JSON-serialisable dict, ``set_state`` resumes with the identical next batches
+(orbax: ``grain.checkpoint.CheckpointSave``). Same seed -> same batches, with
+or without ``input.workers``.
 """
 
 from __future__ import annotations
@@ -37,8 +32,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps
-from flowpose_jax.data import augment
+from flowpose_jax.data import frames, windows
 from flowpose_jax.errors import ConfigError, InputError
 from flowpose_jax.parallel import split_batch
 
@@ -57,102 +51,38 @@ def derive_seed(seed: int, *words: int) -> int:
   return int(np.random.SeedSequence([int(seed), *(int(w) for w in words)]).generate_state(1)[0])
 
 
-def _heatmap_size(input_cfg) -> int:
-  if input_cfg.size % input_cfg.stride:
-    raise ConfigError(f"config.input.size={input_cfg.size} is not a multiple of "
-                      f"config.input.stride={input_cfg.stride}")
-  return input_cfg.size // input_cfg.stride
+def examples_for(source: Sequence[dict], config: ml_collections.ConfigDict
+                 ) -> frames.FrameExamples | windows.WindowExamples:
+  """The element transform the config asks for (module docstring).
 
-
-def _record_image(record: dict) -> np.ndarray:
-  image = np.asarray(record["image"])
-  if image.ndim == 2:
-    image = image[..., None]
-  if image.ndim == 3 and image.shape[-1] == 1:
-    image = np.repeat(image, 3, -1)
-  if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-    raise InputError(f"record 'image' must be [H, W, 3] uint8, got {image.shape} {image.dtype}")
-  return image
-
-
-def _make_example(record: dict, image: np.ndarray, matrix: np.ndarray, flip: bool, input_cfg
-                  ) -> tuple[dict[str, Any], np.ndarray]:
-  """Warps and encodes one record given its frame -> input affine.
-
-  Returns the example (without colour jitter applied) and its warped image.
+  Returns:
+    ``windows.WindowExamples(config, source)`` when ``config.flow`` is
+    present, else ``frames.FrameExamples(config, source)``. Either has
+    ``elements`` [M] int64 and ``example(i, rng=None) -> dict``.
   """
-  size, stride, sigma = input_cfg.size, input_cfg.stride, input_cfg.sigma
-  h = _heatmap_size(input_cfg)
-  visible = np.asarray(record["visible"], bool)
-  warped, joints_in, present = augment.warp_example(image, record["joints"], visible, matrix, flip, size)
-  grid = heatmaps.input_to_heatmap(joints_in, stride)  # NaN where missing
-  with np.errstate(invalid="ignore"):
-    on_map = np.all((grid >= -0.5) & (grid <= h - 0.5), -1)
-  weights = present & on_map
-  targets = heatmaps.encode(grid[None], weights[None], size=h, sigma=sigma)[0]
-
-  true = record.get("joints_true")
-  true = record["joints"] if true is None else true
-  if record.get("crop_matrix") is not None and record.get("joints_frame") is not None:
-    # Stored person crops (e.g. bbc_pose/*_crops256): score in the ORIGINAL
-    # frame's pixels, so the example's affine starts at the frame.
-    true = record["joints_frame"]
-    matrix = augment.compose_affine(matrix, np.asarray(record["crop_matrix"], np.float32))
-  frame_joints, frame_visible = augment.clean_joints(true, visible)
-  if flip:
-    order = list(augment.FLIP_INDEX)
-    frame_joints, frame_visible = frame_joints[order], frame_visible[order]
-  example = {
-      "image": warped,
-      "targets": targets,
-      "weights": weights.astype(np.float32),
-      "joints": grid.astype(np.float32),
-      "matrix": np.asarray(matrix, np.float32),
-      "frame_joints": frame_joints,
-      "frame_visible": frame_visible,
-      "flipped": np.bool_(flip),
-      "video_id": np.int32(record.get("video_id", -1)),
-      "frame_index": np.int32(record.get("frame_index", -1)),
-  }
-  return example, warped
+  if config.get("flow") is None:
+    return frames.FrameExamples(config, source)
+  return windows.WindowExamples(config, source)
 
 
-class TrainTransform(grain.transforms.RandomMap):
-  """Record -> augmented training example (see the module docstring).
+class _TrainExample(grain.transforms.RandomMap):
+  """Element -> augmented example, randomness from grain's per-element generator."""
 
-  The randomness comes only from grain's per-element generator: one affine
-  (``augment.sample_affine``) composed with the letterbox, then colour jitter.
-  With ``config.augment.enabled`` False it equals ``EvalTransform``.
-  """
+  def __init__(self, examples):
+    self.examples = examples
 
-  def __init__(self, config: ml_collections.ConfigDict):
-    self.input_cfg = ml_collections.FrozenConfigDict(config.input)
-    self.aug_cfg = ml_collections.FrozenConfigDict(config.augment)
-    _heatmap_size(self.input_cfg)
-
-  def random_map(self, element: dict, rng: np.random.Generator) -> dict[str, Any]:
-    image = _record_image(element)
-    base = augment.frame_to_input_matrix(image.shape[:2], element.get("box"), self.input_cfg)
-    aug, flip = augment.sample_affine(rng, self.aug_cfg, self.input_cfg.size)
-    matrix = augment.compose_affine(aug, base)
-    example, warped = _make_example(element, image, matrix, flip, self.input_cfg)
-    if self.aug_cfg.enabled:
-      example["image"] = augment.colour_jitter(warped, rng, self.aug_cfg)
-    return example
+  def random_map(self, element: int, rng: np.random.Generator) -> dict[str, Any]:
+    return self.examples.example(element, rng)
 
 
-class EvalTransform(grain.transforms.Map):
-  """Record -> deterministic example (letterbox only), same keys as ``TrainTransform``."""
+class _EvalExample(grain.transforms.Map):
+  """Element -> deterministic example."""
 
-  def __init__(self, config: ml_collections.ConfigDict):
-    self.input_cfg = ml_collections.FrozenConfigDict(config.input)
-    _heatmap_size(self.input_cfg)
+  def __init__(self, examples):
+    self.examples = examples
 
-  def map(self, element: dict) -> dict[str, Any]:
-    image = _record_image(element)
-    matrix = augment.frame_to_input_matrix(image.shape[:2], element.get("box"), self.input_cfg)
-    example, _ = _make_example(element, image, matrix, False, self.input_cfg)
-    return example
+  def map(self, element: int) -> dict[str, Any]:
+    return self.examples.example(element)
 
 
 def _read_options(config) -> grain.ReadOptions:
@@ -169,47 +99,51 @@ def _shard(shard_index: int | None, shard_count: int | None) -> tuple[int, int]:
   return index, count
 
 
-def _enable_grain_workers() -> None:
-  """grain's worker processes read absl flags; outside ``absl.app.run`` mark them parsed."""
+def _check_grain_workers_can_start() -> None:
+  """grain's worker processes read absl flags, which the entry point must have parsed."""
   from absl import flags  # pylint: disable=import-outside-toplevel
   if not flags.FLAGS.is_parsed():
-    flags.FLAGS.mark_as_parsed()
+    raise ConfigError("config.input.workers > 0 starts grain worker processes, which read absl flags: "
+                      "run through `flowpose train`, or parse them first (absl.flags.FLAGS(sys.argv[:1])), "
+                      "or set config.input.workers=0")
 
 
 def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDict, *,
                         shard_index: int | None = None, shard_count: int | None = None
                         ) -> grain.DatasetIterator:
-  """Infinite iterator of this host's training batches.
+  """Infinite iterator of this host's training batches (single frames or windows).
 
   Args:
     source: random-access records (``tfds.data_source`` split, list, ...).
-    config: uses ``seed``, ``batch_size`` (global), ``input.*``, ``augment.*``.
+    config: uses ``seed``, ``batch_size`` (global), ``input.*``, ``augment.*``
+      and, for windows, ``flow.*`` (``examples_for``).
     shard_index, shard_count: this host's shard (default
-      ``jax.process_index()`` of ``jax.process_count()``); records
+      ``jax.process_index()`` of ``jax.process_count()``); elements
       ``shard_index::shard_count`` are this host's.
 
   Returns:
     A grain ``DatasetIterator`` of dicts with a leading batch axis of
-    ``batch_size // shard_count`` (keys: see the module docstring). Same seed ->
+    ``batch_size // shard_count`` (keys: ``frames`` / ``windows``). Same seed ->
     same batches, with or without ``input.workers``. ``get_state()`` is a
     JSON-serialisable dict; ``set_state(state)`` continues from there.
   """
   index, count = _shard(shard_index, shard_count)
   local_batch = split_batch(config.batch_size, count, "hosts (shard_count)")
-  ds = grain.MapDataset.source(source)[index::count]
+  examples = examples_for(source, config)
+  ds = grain.MapDataset.source(examples.elements.tolist())[index::count]
   if len(ds) == 0:
-    raise InputError(f"shard {index} of {count} of a source with {len(source)} records is empty: "
-                     f"use a larger split or fewer hosts")
+    raise InputError(f"shard {index} of {count} of {len(examples.elements)} training elements "
+                     f"({len(source)} records) is empty: use a larger split or fewer hosts")
   shuffle_seed = derive_seed(config.seed, SHUFFLE_STREAM, config.input.get("shuffle_buffer_seed", 0))
   augment_seed = derive_seed(config.seed, AUGMENT_STREAM, index)
   ds = (ds.shuffle(seed=shuffle_seed)
         .repeat()
-        .random_map(TrainTransform(config), seed=augment_seed)
+        .random_map(_TrainExample(examples), seed=augment_seed)
         .batch(local_batch, drop_remainder=True))
   it_ds = ds.to_iter_dataset(_read_options(config))
   workers = int(config.input.workers)
   if workers > 0:
-    _enable_grain_workers()
+    _check_grain_workers_can_start()
     it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
   return iter(it_ds)
 
@@ -232,29 +166,33 @@ def make_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict,
                       batch_size: int | None = None, max_examples: int = 0,
                       shard_index: int | None = None, shard_count: int | None = None
                       ) -> Iterator[dict[str, np.ndarray]]:
-  """Deterministic batches over a split, in order, every record exactly once.
+  """Deterministic batches over a split, in order, every element exactly once.
 
   Args:
     source: random-access records.
-    config: uses ``input.*`` (and ``eval.batch_size`` when ``batch_size`` is None).
+    config: uses ``input.*`` (and ``eval.batch_size`` when ``batch_size`` is
+      None; ``flow.*`` for windows).
     batch_size: examples per batch (default ``config.eval.batch_size``).
-    max_examples: only the first N records (0 = all).
-    shard_index, shard_count: take records ``shard_index::shard_count`` of the
-      (truncated) split; default: no sharding (every host sees all).
+    max_examples: only the first N elements (records, or annotated centres
+      for windows; 0 = all).
+    shard_index, shard_count: take elements ``shard_index::shard_count`` of the
+      (truncated) list; default: no sharding (every host sees all).
 
   Yields:
-    ``EvalTransform`` examples stacked to [batch_size, ...]; the last batch is
-    padded with copies of its last example and ``"_mask"`` [batch_size] bool marks real examples.
+    Evaluation examples (no augmentation) stacked to [batch_size, ...]; the
+    last batch is padded with copies of its last example and ``"_mask"``
+    [batch_size] bool marks real examples.
   """
   bs = int(config.eval.batch_size if batch_size is None else batch_size)
   if bs < 1:
     raise ConfigError(f"eval batch size must be >= 1, got {bs}")
-  n = len(source) if not max_examples else min(int(max_examples), len(source))
-  ds = grain.MapDataset.source(source)[:n]
+  examples = examples_for(source, config)
+  elements = examples.elements[:int(max_examples)] if max_examples else examples.elements
+  ds = grain.MapDataset.source(elements.tolist())
   if shard_index is not None or shard_count is not None:
     index, count = _shard(shard_index, shard_count)
     ds = ds[index::count]
-  ds = ds.map(EvalTransform(config)).batch(bs, drop_remainder=False)
+  ds = ds.map(_EvalExample(examples)).batch(bs, drop_remainder=False)
   return _padded(ds.to_iter_dataset(_read_options(config)), bs)
 
 
@@ -263,5 +201,4 @@ def _padded(batches, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
     yield _pad_batch(batch, batch_size)
 
 
-__all__ = ["TrainTransform", "EvalTransform", "make_train_iterator", "make_eval_batches",
-           "derive_seed", "split_batch", "MASK_KEY"]
+__all__ = ["MASK_KEY", "derive_seed", "examples_for", "make_eval_batches", "make_train_iterator"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator, Sequence
+
+from etils import epath
 
 from flowpose_jax.errors import InputError
 
@@ -12,6 +16,40 @@ def resolve_data_dir(data_dir: str | None) -> str:
   if data_dir:
     return os.path.abspath(os.path.expanduser(data_dir))
   return os.path.abspath(os.path.expanduser(os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")))
+
+
+# Records read per batched ``__getitems__`` call of ``id_records``.
+ID_READ_CHUNK = 1024
+
+
+def id_records(source: Sequence[dict], keys: Sequence[str]) -> Iterator[dict]:
+  """Every record of ``source`` in order, holding (at most) ``keys``, cheaply.
+
+  For a TFDS data source (it has ``dataset_info.features``) a second data
+  source over the same files skips decoding every other feature
+  (``tfds.decode.SkipDecoding``: no JPEG decode, no zlib inflate), reading
+  ``ID_READ_CHUNK`` records per batched read. Any other sequence (a list, ...)
+  is read record by record.
+
+  Args:
+    source: random-access records.
+    keys: the feature names wanted (absent ones are simply missing).
+
+  Yields:
+    len(source) dicts.
+  """
+  features = getattr(getattr(source, "dataset_info", None), "features", None)
+  if features is None:
+    for i in range(len(source)):
+      record = source[i]
+      yield {k: record[k] for k in keys if k in record}
+    return
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  skip = {name: tfds.decode.SkipDecoding() for name in features.keys() if name not in keys}
+  light = dataclasses.replace(source, decoders=skip)
+  for start in range(0, len(light), ID_READ_CHUNK):
+    for record in light.__getitems__(list(range(start, min(start + ID_READ_CHUNK, len(light))))):
+      yield {k: record[k] for k in keys if k in record}
 
 
 def is_prepared(name: str, data_dir: str | None) -> bool:
@@ -27,14 +65,26 @@ def is_prepared(name: str, data_dir: str | None) -> bool:
 def load_source(name: str, split: str, data_dir: str | None):
   """``tfds.data_source`` for a split, with an actionable error if it is missing.
 
+  A set built only by older code (another version folder, e.g. synthetic
+  data from an older renderer) counts as missing: the error names the
+  versions found and the build command, and nothing stale is read.
+
   Returns a random-access sequence of records (dicts of numpy arrays).
   """
   import tensorflow_datasets as tfds
   root = resolve_data_dir(data_dir)
+  build = f"build it with `flowpose data build {name} --data_dir {root}`"
   try:
-    return tfds.data_source(name, split=split, data_dir=root, download=False)
-  except Exception as e:  # TFDS raises several types for "not built" / bad split.
+    builder = tfds.builder(name, data_dir=root)
+    if not builder.is_prepared():
+      folder = epath.Path(builder.data_dir).parent
+      found = sorted(p.name for p in folder.iterdir() if (p / "dataset_info.json").exists()) if folder.exists() else []
+      older = f" (found only {', '.join(found)}, written by older code: not reused)" if found else ""
+      raise InputError(f"dataset {name!r} version {builder.version} is not built in {root}{older}: {build}")
+    return builder.as_data_source(split=split)
+  except InputError:
+    raise
+  except Exception as e:  # TFDS raises several types for an unknown name / bad split.
     raise InputError(
         f"cannot open dataset {name!r} split {split!r} in {root}: {type(e).__name__}: "
-        f"{str(e).splitlines()[0] if str(e) else ''} -- build it with "
-        f"`flowpose data build {name} --data_dir {root}` (or check config.dataset)") from None
+        f"{str(e).splitlines()[0] if str(e) else ''} -- {build} (or check config.dataset)") from None

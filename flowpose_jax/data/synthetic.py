@@ -35,8 +35,13 @@ import dataclasses
 import cv2
 import numpy as np
 
-from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import ConfigError
+
+# Bump when render_video's output changes for any input (pixels, joints, flow,
+# part ids, boxes): synthetic_signers' VERSION follows it, so data built by an
+# older renderer is not reused. tests/data/test_synthetic.py pins a digest of
+# one fixed video per version and fails, saying so, when they disagree.
+RENDER_VERSION = 1
 
 # Part ids of the part-id map ('part_ids'); 0 is the background.
 BACKGROUND, TORSO, HEAD = 0, 1, 2
@@ -44,23 +49,8 @@ R_UPPER, R_FORE, R_HAND = 3, 4, 5
 L_UPPER, L_FORE, L_HAND = 6, 7, 8
 OCCLUDER = 9
 NUM_PARTS = 10
-PART_NAMES: tuple[str, ...] = (
-    "background", "torso", "head", "right_upper_arm", "right_forearm",
-    "right_hand", "left_upper_arm", "left_forearm", "left_hand", "occluder")
-BODY_PARTS: tuple[int, ...] = (TORSO, HEAD, R_UPPER, R_FORE, R_HAND, L_UPPER, L_FORE, L_HAND)
-
-# Parts whose motion carries each joint exactly (BBC Pose joint order): the
-# flow at a joint equals the joint's motion when the pixel belongs to one of
-# these parts (i.e. the joint is not hidden by another part).
-JOINT_PARTS: tuple[tuple[int, ...], ...] = (
-    (HEAD,),               # head
-    (R_FORE, R_HAND),      # right wrist
-    (L_FORE, L_HAND),      # left wrist
-    (R_UPPER, R_FORE),     # right elbow
-    (L_UPPER, L_FORE),     # left elbow
-    (TORSO, R_UPPER),      # right shoulder
-    (TORSO, L_UPPER),      # left shoulder
-)
+# The arms' parts (upper arm, forearm, hand); index 0 is the person's right.
+_ARMS: tuple[tuple[int, int, int], ...] = ((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND))
 
 _SUPERSAMPLE = 2  # canvas pixels per image pixel (sprites are drawn finer).
 _DRAW_SHIFT = 4  # fractional bits for cv2 drawing (sub-pixel polygons).
@@ -126,23 +116,6 @@ class RenderParams:
   background_shapes: tuple[int, int] = (15, 40)
 
 
-@dataclasses.dataclass(frozen=True)
-class LabelNoise:
-  """Automatic-tracker label errors (see ``corrupt_labels``); px, frames, rates per frame."""
-  jitter_px: float = 1.5  # stationary std of the per-joint jitter.
-  jitter_corr_frames: float = 4.0  # e-folding time of the jitter's AR(1) process.
-  swap_rate: float = 0.01  # chance per frame that a left/right arm swap starts.
-  swap_frames: tuple[int, int] = (4, 15)
-  lost_rate: float = 0.01  # chance per frame that a wrist/elbow track is lost.
-  lost_frames: tuple[int, int] = (5, 20)
-  lost_drift_px: float = 1.0  # std of the drift velocity (px/frame) of a lost track.
-
-  def scaled(self, factor: float) -> "LabelNoise":
-    """The same noise for frames ``factor`` times larger (px fields scaled)."""
-    return dataclasses.replace(self, jitter_px=self.jitter_px * factor,
-                               lost_drift_px=self.lost_drift_px * factor)
-
-
 # ---------------------------------------------------------------- tracks
 
 
@@ -170,13 +143,6 @@ def _key_times(rng: np.random.Generator, num_frames: int, gap: tuple[int, int]) 
   while t[-1] <= num_frames + _TRACK_MARGIN_FRAMES:
     t.append(t[-1] + rng.uniform(gap[0], gap[1]))
   return np.asarray(t)
-
-
-def _smooth_random(rng, times, num_frames, gap, amp, dims) -> np.ndarray:
-  """[N, dims] eased random walk between uniform keys in [-amp, amp]."""
-  key_t = _key_times(rng, num_frames, gap)
-  key_v = rng.uniform(-1, 1, (len(key_t), dims)) * amp
-  return _ease_track(times, key_t, key_v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -567,7 +533,7 @@ def _part_maps(sprites: dict, motion: _Motion, times: np.ndarray, layout: dict) 
   maps[:, BACKGROUND, :, :2] = np.eye(2)
   maps[:, TORSO] = _rigid(sprites[TORSO], pose["neck"], pose["torso_theta"])
   maps[:, HEAD] = _rigid(sprites[HEAD], pose["head"], pose["head_theta"])
-  for side, (up, fo, ha) in enumerate(((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND))):
+  for side, (up, fo, ha) in enumerate(_ARMS):
     sh, el, wr = pose["shoulder"][:, side], pose["elbow"][:, side], pose["wrist"][:, side]
     maps[:, up] = _limb(sprites[up], sh, el)
     maps[:, fo] = _limb(sprites[fo], el, wr)
@@ -618,12 +584,91 @@ def _flow_from_maps(ids: np.ndarray, maps_t: np.ndarray, maps_next: np.ndarray) 
   return np.stack([nx - xs, ny - ys], -1).astype(np.float32)
 
 
+def _body_layout(rng: np.random.Generator, height: int, width: int, p: RenderParams) -> dict:
+  """The person's size and rest position: unit U (px), neck [2] px, a far-off-frame distance."""
+  person_h = rng.uniform(*p.person_height_range) * height
+  unit = person_h / _BODY_UNITS_TALL
+  head_top = height - person_h
+  neck_y = head_top + (2 * _HEAD_RY + _NECK_LEN) * unit
+  neck_x = width / 2 + rng.uniform(-1, 1) * p.centre_jitter * width
+  return dict(unit=unit, neck0=np.array([neck_x, neck_y]), far=10.0 * max(height, width))
+
+
+def _body_sprites(rng: np.random.Generator, unit: float, p: RenderParams) -> dict[int, _Sprite]:
+  """Every part's sprite (part id -> ``_Sprite``): skin, clothing pattern and sleeves drawn here."""
+  scale = unit * _SUPERSAMPLE  # canvas pixels per body unit.
+  skin = np.array([rng.uniform(60, 255)] * 3) * np.array([1.0, rng.uniform(0.7, 0.85), rng.uniform(0.5, 0.75)])
+  cloth_base = rng.uniform(0, 255, 3)
+  pattern_seed = int(rng.integers(0, 2**31))
+  cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale)
+  sleeve_up, sleeve_fore = _SLEEVES[rng.integers(0, len(_SLEEVES))]
+  sprites = {
+      TORSO: _torso_sprite(rng, scale, skin, cloth_fn),
+      HEAD: _head_sprite(rng, scale, skin),
+      OCCLUDER: _occluder_sprite(rng, rng.uniform(*p.occluder_size) * scale),
+  }
+  for up, fo, ha in _ARMS:
+    sprites[up] = _limb_sprite(rng, _UPPER_LEN * scale, _UPPER_R0 * scale, _UPPER_R1 * scale,
+                               cloth_fn, skin, sleeve_up, scale)
+    sprites[fo] = _limb_sprite(rng, _FORE_LEN * scale, _FORE_R0 * scale, _FORE_R1 * scale,
+                               cloth_fn, skin, sleeve_fore, scale)
+    sprites[ha] = _hand_sprite(rng, scale, skin)
+  return sprites
+
+
+def _exposure_offsets(exposure: float, p: RenderParams) -> np.ndarray:
+  """[n_sub] sub-frame times (frames) about each frame's instant: the motion-blur shutter."""
+  if exposure > 0 and p.blur_subframes > 1:
+    return np.linspace(-0.5, 0.5, p.blur_subframes) * exposure
+  return np.zeros(1)
+
+
+def _render_frames(rng, background, sprites, motion: _Motion, layout: dict, order, offsets,
+                   noise_std: float, num_frames: int, height: int, width: int) -> dict[str, np.ndarray]:
+  """Draws every frame (blurred over ``offsets``, lit, noisy) with its part ids, flow and box.
+
+  Returns:
+    dict of 'image', 'joints' (float64, not yet cast), 'flow', 'part_ids',
+    'box' as documented in ``render_video``.
+  """
+  n_sub = len(offsets)
+  frames = np.arange(num_frames, dtype=np.float64)
+  sub_times = (frames[:, None] + offsets[None, :]).reshape(-1)
+  sub_maps, _ = _part_maps(sprites, motion, sub_times, layout)
+  sub_maps = sub_maps.reshape(num_frames, n_sub, NUM_PARTS, 2, 3)
+  # Exact-time maps for labels and flow (t and t+1).
+  maps, joints = _part_maps(sprites, motion, np.arange(num_frames + 1, dtype=np.float64), layout)
+  lk, lv = motion.light_keys
+  light = _ease_track(frames, lk, lv).astype(np.float32)  # [T, 3]
+
+  images = np.empty((num_frames, height, width, 3), np.uint8)
+  flows = np.zeros((num_frames, height, width, 2), np.float32)
+  part_ids = np.empty((num_frames, height, width), np.uint8)
+  boxes = np.zeros((num_frames, 4), np.float32)
+  for t in range(num_frames):
+    acc = np.zeros((height, width, 3), np.float32)
+    for k in range(n_sub):
+      acc += _compose(background, sprites, sub_maps[t, k], order, height, width, False)[0]
+    _, ids, body = _compose(background, sprites, maps[t], order, height, width, True)
+    img = acc / n_sub * light[t][None, None, :]
+    img += rng.normal(0, noise_std, img.shape).astype(np.float32)
+    images[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    part_ids[t] = ids
+    if t + 1 < num_frames:
+      flows[t] = _flow_from_maps(ids, maps[t], maps[t + 1])
+    rows, cols = np.flatnonzero(body.any(1)), np.flatnonzero(body.any(0))
+    if rows.size:
+      boxes[t] = (cols[0], rows[0], cols[-1], rows[-1])
+  return dict(image=images, joints=joints[:num_frames], flow=flows, part_ids=part_ids, box=boxes)
+
+
 def render_video(seed: int, num_frames: int, height: int, width: int,
                  params: RenderParams = RenderParams()) -> dict[str, np.ndarray]:
   """Renders one deterministic signer video.
 
   Args:
-    seed: any non-negative int; the same seed gives bit-identical output.
+    seed: any non-negative int; the same seed gives bit-identical output
+      (for one ``RENDER_VERSION``).
     num_frames: T >= 1.
     height, width: frame size H, W in pixels (need not be square).
     params: generator knobs.
@@ -637,156 +682,24 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
         by body parts (occluder excluded), inside the frame.
       'flow': [T, H, W, 2] float32 exact forward flow t -> t+1 (dx, dy) px; the
         last frame's flow is all zeros.
-      'part_ids': [T, H, W] uint8 front-most part per pixel (see PART_NAMES).
+      'part_ids': [T, H, W] uint8 front-most part per pixel (``BACKGROUND`` 0,
+        ``TORSO`` .. ``L_HAND`` 1-8, ``OCCLUDER`` 9).
   """
   if num_frames < 1 or height < 16 or width < 16:
     raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
                       f"T={num_frames}, H={height}, W={width}")
-  p = params
   rng = np.random.default_rng(seed)
-  person_h = rng.uniform(*p.person_height_range) * height
-  unit = person_h / _BODY_UNITS_TALL
-  head_top = height - person_h
-  neck_y = head_top + (2 * _HEAD_RY + _NECK_LEN) * unit
-  neck_x = width / 2 + rng.uniform(-1, 1) * p.centre_jitter * width
-  layout = dict(unit=unit, neck0=np.array([neck_x, neck_y]), far=10.0 * max(height, width))
-
-  scale = unit * _SUPERSAMPLE  # canvas pixels per body unit.
-  skin = np.array([rng.uniform(60, 255)] * 3) * np.array([1.0, rng.uniform(0.7, 0.85), rng.uniform(0.5, 0.75)])
-  cloth_base = rng.uniform(0, 255, 3)
-  pattern_seed = int(rng.integers(0, 2**31))
-  cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale)
-  sleeve_up, sleeve_fore = _SLEEVES[rng.integers(0, len(_SLEEVES))]
-  sprites = {
-      TORSO: _torso_sprite(rng, scale, skin, cloth_fn),
-      HEAD: _head_sprite(rng, scale, skin),
-      OCCLUDER: _occluder_sprite(rng, rng.uniform(*p.occluder_size) * scale),
-  }
-  for up, fo, ha in ((R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND)):
-    sprites[up] = _limb_sprite(rng, _UPPER_LEN * scale, _UPPER_R0 * scale, _UPPER_R1 * scale,
-                               cloth_fn, skin, sleeve_up, scale)
-    sprites[fo] = _limb_sprite(rng, _FORE_LEN * scale, _FORE_R0 * scale, _FORE_R1 * scale,
-                               cloth_fn, skin, sleeve_fore, scale)
-    sprites[ha] = _hand_sprite(rng, scale, skin)
-  background = _background(rng, height, width, p)
-  motion = _sample_motion(rng, num_frames, p, height, width, unit)
+  layout = _body_layout(rng, height, width, params)
+  sprites = _body_sprites(rng, layout["unit"], params)
+  background = _background(rng, height, width, params)
+  motion = _sample_motion(rng, num_frames, params, height, width, layout["unit"])
   front_arm = rng.integers(0, 2)
-  arms = [(R_UPPER, R_FORE, R_HAND), (L_UPPER, L_FORE, L_HAND)]
-  order = [TORSO, HEAD, *arms[1 - front_arm], *arms[front_arm], OCCLUDER]
-  exposure = rng.uniform(0, p.max_exposure_frames)
-  n_sub = p.blur_subframes if exposure > 0 else 1
-  noise_std = rng.uniform(*p.pixel_noise)
-
-  frames = np.arange(num_frames, dtype=np.float64)
-  offsets = (np.linspace(-0.5, 0.5, n_sub) * exposure) if n_sub > 1 else np.zeros(1)
-  centre_sub = int(np.argmin(np.abs(offsets)))
-  sub_times = (frames[:, None] + offsets[None, :]).reshape(-1)
-  sub_maps, _ = _part_maps(sprites, motion, sub_times, layout)
-  sub_maps = sub_maps.reshape(num_frames, n_sub, NUM_PARTS, 2, 3)
-  # Exact-time maps for labels and flow (t and t+1).
-  maps, joints = _part_maps(sprites, motion, np.arange(num_frames + 1, dtype=np.float64), layout)
-  lk, lv = motion.light_keys
-  light = _ease_track(frames, lk, lv).astype(np.float32)  # [T, 3]
-
-  images = np.empty((num_frames, height, width, 3), np.uint8)
-  flows = np.zeros((num_frames, height, width, 2), np.float32)
-  part_ids = np.empty((num_frames, height, width), np.uint8)
-  boxes = np.empty((num_frames, 4), np.float32)
-  for t in range(num_frames):
-    acc = np.zeros((height, width, 3), np.float32)
-    for k in range(n_sub):
-      img, _, _ = _compose(background, sprites, sub_maps[t, k], order, height, width, False)
-      acc += img
-    _, ids, body = _compose(background, sprites, maps[t], order, height, width, True)
-    img = acc / n_sub * light[t][None, None, :]
-    img += rng.normal(0, noise_std, img.shape).astype(np.float32)
-    images[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    part_ids[t] = ids
-    if t + 1 < num_frames:
-      flows[t] = _flow_from_maps(ids, maps[t], maps[t + 1])
-    rows, cols = np.flatnonzero(body.any(1)), np.flatnonzero(body.any(0))
-    if rows.size:
-      boxes[t] = (cols[0], rows[0], cols[-1], rows[-1])
-    else:
-      boxes[t] = 0.0
-  joints = joints[:num_frames].astype(np.float32)
+  order = [TORSO, HEAD, *_ARMS[1 - front_arm], *_ARMS[front_arm], OCCLUDER]
+  offsets = _exposure_offsets(rng.uniform(0, params.max_exposure_frames), params)
+  noise_std = rng.uniform(*params.pixel_noise)
+  video = _render_frames(rng, background, sprites, motion, layout, order, offsets, noise_std,
+                         num_frames, height, width)
+  joints = video["joints"].astype(np.float32)
   visible = ((joints[..., 0] >= 0) & (joints[..., 0] <= width - 1)
              & (joints[..., 1] >= 0) & (joints[..., 1] <= height - 1))
-  return dict(image=images, joints=joints, visible=visible, box=boxes, flow=flows,
-              part_ids=part_ids)
-
-
-# ---------------------------------------------------------------- label noise
-
-
-def corrupt_labels(joints: np.ndarray, visible: np.ndarray, rng: np.random.Generator, *,
-                   jitter_px: float = LabelNoise.jitter_px,
-                   jitter_corr_frames: float = LabelNoise.jitter_corr_frames,
-                   swap_rate: float = LabelNoise.swap_rate,
-                   swap_frames: tuple[int, int] = LabelNoise.swap_frames,
-                   lost_rate: float = LabelNoise.lost_rate,
-                   lost_frames: tuple[int, int] = LabelNoise.lost_frames,
-                   lost_drift_px: float = LabelNoise.lost_drift_px) -> np.ndarray:
-  """Automatic-tracker-like errors on one video's labels (inputs not modified).
-
-  Applied in this order: (1) runs of left/right arm swaps (wrists and elbows
-  exchange labels; each frame starts a run with prob. ``swap_rate``, lengths
-  uniform in ``swap_frames``); (2) lost tracks: a wrist or elbow label freezes
-  at its value when the run starts and drifts with a random constant velocity
-  (std ``lost_drift_px`` px/frame) for a run of ``lost_frames``; each frame
-  starts such a run with prob. ``lost_rate``; (3) temporally correlated
-  Gaussian jitter, an AR(1) process per joint and axis with stationary std
-  ``jitter_px`` and e-folding time ``jitter_corr_frames``. Invisible joints
-  are returned unchanged. Keyword names match ``LabelNoise`` fields, so
-  ``corrupt_labels(j, v, rng, **dataclasses.asdict(noise))`` works.
-
-  Args:
-    joints: [T, 7, 2] float, true joints of consecutive frames, BBC Pose order.
-    visible: [T, 7] bool.
-    rng: the generator to draw from.
-
-  Returns:
-    [T, 7, 2] float32 noisy joints.
-  """
-  joints = np.asarray(joints, np.float64)
-  visible = np.asarray(visible, bool)
-  if joints.ndim != 3 or joints.shape[1:] != (joints_lib.NUM_JOINTS, 2):
-    raise ValueError(f"joints must be [T, {joints_lib.NUM_JOINTS}, 2], got {joints.shape}")
-  if visible.shape != joints.shape[:2]:
-    raise ValueError(f"visible must be {joints.shape[:2]}, got {visible.shape}")
-  t_len = joints.shape[0]
-  out = joints.copy()
-  names = joints_lib.JOINT_NAMES
-  arm = np.array([names.index(n) for n in ("right_wrist", "left_wrist", "right_elbow", "left_elbow")])
-  flip = np.asarray(joints_lib.FLIP_INDEX)
-
-  t = 0
-  while t < t_len:  # (1) swaps
-    if rng.random() < swap_rate:
-      n = int(rng.integers(swap_frames[0], swap_frames[1] + 1))
-      out[t:t + n, arm] = joints[t:t + n][:, flip[arm]]
-      t += n
-    else:
-      t += 1
-
-  for j in arm:  # (2) lost tracks
-    t = 0
-    while t < t_len:
-      if rng.random() < lost_rate:
-        n = int(rng.integers(lost_frames[0], lost_frames[1] + 1))
-        n = min(n, t_len - t)
-        vel = rng.normal(0, lost_drift_px, 2)
-        out[t:t + n, j] = out[t, j] + vel[None, :] * np.arange(n)[:, None]
-        t += n
-      else:
-        t += 1
-
-  if jitter_px > 0:  # (3) AR(1) jitter
-    rho = float(np.exp(-1.0 / max(jitter_corr_frames, 1e-6)))
-    innov = rng.normal(0, jitter_px * np.sqrt(1 - rho**2), joints.shape)
-    jit = np.empty_like(joints)
-    jit[0] = rng.normal(0, jitter_px, joints.shape[1:])
-    for k in range(1, t_len):
-      jit[k] = rho * jit[k - 1] + innov[k]
-    out += jit
-  return np.where(visible[..., None], out, joints).astype(np.float32)
+  return dict(video, joints=joints, visible=visible)

@@ -1,11 +1,14 @@
 """Temporal windows for the Flowing ConvNet: 2n+1 frames, one augmentation, flows.
 
-An element is a *centre* record index i. Its window is the records
+``WindowExamples`` is the temporal element transform of
+``flowpose_jax.data.pipeline``. Its elements are the *centre* record indices:
+every record whose ``annotated`` is True (or absent); the others serve only
+as neighbours. A centre i's window is the records
 ``window_indices(i, n, starts, ends)``: i-n .. i+n clipped to the run of
 consecutive frames of i's video (``video_layout``), so edge frames repeat and a
 window never crosses into another video (or over a gap in ``frame_index``).
 
-Example (``WindowTrainTransform`` / ``WindowEvalTransform``), T = 2n+1,
+Example (``WindowExamples.example``), T = 2n+1,
 S = ``input.size``, h = S // ``input.stride``:
   ``images`` [T, S, S, 3] uint8, the window warped with the centre's affine;
   ``flows`` [T, h, h, 2] float32 (dx, dy) heatmap px, centre -> frame t:
@@ -15,13 +18,13 @@ S = ``input.size``, h = S // ``input.stride``:
     unknown (and then ``confidence`` 0);
   ``confidence`` [T, h, h, 1] float32: 1 where the flow is known (finite), the
     centre point A⁻¹(u) lies inside the frame and its target x + f(x) too;
-  and, for the centre frame, exactly the keys of ``pipeline`` (``image`` =
+  and, for the centre frame, exactly the keys of ``frames`` (``image`` =
   ``images[n]``, ``targets``, ``weights``, ``joints``, ``matrix``,
   ``frame_joints``, ``frame_visible``, ``flipped``, ``video_id``,
   ``frame_index``).
 
-Flow source (``config.flow``, defaults ``FLOW_DEFAULTS`` when the section is
-absent): ``source`` "gt" composes the records' exact forward flows ``flow``
+Flow source (``config.flow``: ``source``, ``n``, ``mode``, ``cache_dir``, all
+required; ``configs/flow.py`` sets them): ``source`` "gt" composes the records' exact forward flows ``flow``
 (t -> t+1); backward steps t -> t-1 invert f_{t-1 -> t} by fixed-point
 iteration (``invert_flow``). ``source`` one of ``compute.METHODS`` computes
 flow on the host with ``compute.window_flows`` (``mode`` "direct" | "composed"),
@@ -29,9 +32,9 @@ cached per (video_id, centre frame_index, n) under ``cache_dir`` when set.
 
 Geometry: for the frame -> input affine A (linear part L) the input-space flow
 is L·f(A⁻¹p); on the heatmap grid it is sampled at the frame point of each
-heatmap pixel centre and divided by the stride. This equals
-``cv2.warpAffine`` to S×S followed by ``compute.resample_flow`` without the
-double interpolation. A flip makes det L < 0, so x components change sign by
+heatmap pixel centre and divided by the stride: one bilinear sample of the
+frame flow per heatmap pixel, rather than warping the flow to S×S and then
+resampling it to the heatmap grid (two interpolations). A flip makes det L < 0, so x components change sign by
 themselves; left/right channel swaps apply only to joints and targets.
 """
 
@@ -40,27 +43,34 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import grain
 import ml_collections
 import numpy as np
 
 from flowpose_jax import heatmaps
-from flowpose_jax.data import augment, pipeline
+from flowpose_jax.data import augment, frames, sources
 from flowpose_jax.errors import ConfigError, InputError
 from flowpose_jax.flow import compute
 
 GT_SOURCE = "gt"
 SOURCES: tuple[str, ...] = (GT_SOURCE, *compute.METHODS)
-FLOW_DEFAULTS = dict(source=GT_SOURCE, n=2, mode="direct", cache_dir="")
+FLOW_KEYS: tuple[str, ...] = ("source", "n", "mode", "cache_dir")
 # Fixed-point iterations inverting a forward flow (see ``invert_flow``).
 INVERT_ITERATIONS = 5
 ANNOTATED_KEY = "annotated"
+ID_KEYS: tuple[str, ...] = ("video_id", "frame_index", ANNOTATED_KEY)
 
 
-def _flow_cfg(config: ml_collections.ConfigDict) -> ml_collections.FrozenConfigDict:
-  """``config.flow`` with ``FLOW_DEFAULTS`` for missing fields (or a missing section)."""
-  section = config.get("flow", None) or {}
-  cfg = {k: section.get(k, v) for k, v in FLOW_DEFAULTS.items()}
+def flow_settings(config: ml_collections.ConfigDict) -> ml_collections.FrozenConfigDict:
+  """``config.flow`` checked: every key of ``FLOW_KEYS`` present and valid."""
+  section = config.get("flow")
+  if section is None:
+    raise ConfigError("config.flow is missing: temporal windows need a flow section "
+                      f"({', '.join(FLOW_KEYS)}); start from configs/flow.py")
+  missing = [k for k in FLOW_KEYS if k not in section]
+  if missing:
+    raise ConfigError(f"config.flow lacks {', '.join('config.flow.' + k for k in missing)}: "
+                      "set it (configs/flow.py has every key)")
+  cfg = {k: section[k] for k in FLOW_KEYS}
   if cfg["source"] not in SOURCES:
     raise ConfigError(f"config.flow.source={cfg['source']!r} is not one of {list(SOURCES)}")
   if cfg["mode"] not in compute.MODES:
@@ -74,26 +84,26 @@ def _flow_cfg(config: ml_collections.ConfigDict) -> ml_collections.FrozenConfigD
 # ----------------------------------------------------------------- layout
 
 
-def _scan(source: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_ids(source: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Reads ``video_id``, ``frame_index`` and ``annotated`` of every record once.
 
-  Cost: one full ``source[i]`` per record (for a TFDS data source that decodes
-  each image: O(N) reads, ~1 ms per 256² JPEG), done once per iterator.
+  Images, flow and the other features are not decoded
+  (``sources.id_records``): for a TFDS data source the cost is reading each
+  record's bytes and parsing its protobuf.
 
   Returns:
-    video_ids [N] int64, frame_indices [N] int64 (-1 when absent),
-    annotated [N] bool (True when absent).
+    video_ids [N] int64 (-1 when absent), frame_indices [N] int64 (-1 when
+    absent), annotated [N] bool (True when absent).
   """
   n = len(source)
   vids = np.empty(n, np.int64)
-  frames = np.empty(n, np.int64)
+  frame_indices = np.empty(n, np.int64)
   annotated = np.ones(n, bool)
-  for i in range(n):
-    r = source[i]
+  for i, r in enumerate(sources.id_records(source, ID_KEYS)):
     vids[i] = int(r.get("video_id", -1))
-    frames[i] = int(r.get("frame_index", -1))
+    frame_indices[i] = int(r.get("frame_index", -1))
     annotated[i] = bool(r.get(ANNOTATED_KEY, True))
-  return vids, frames, annotated
+  return vids, frame_indices, annotated
 
 
 def _runs(video_ids: np.ndarray, frame_indices: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +131,8 @@ def video_layout(source: Sequence[dict] | None = None, *, video_ids: np.ndarray 
   exactly 1 (a gap, e.g. BBC Pose's sparse annotated frames).
 
   Args:
-    source: random-access records; read once each (see ``_scan``: O(N) record
-      reads, images included) unless ``video_ids`` is given.
+    source: random-access records; their ids are read once (``read_ids``)
+      unless ``video_ids`` is given.
     video_ids: [N] int, skips reading ``source``.
     frame_indices: [N] int (optional, with ``video_ids``) to split at gaps.
 
@@ -132,7 +142,7 @@ def video_layout(source: Sequence[dict] | None = None, *, video_ids: np.ndarray 
   if video_ids is None:
     if source is None:
       raise ValueError("video_layout needs source or video_ids")
-    video_ids, frame_indices, _ = _scan(source)
+    video_ids, frame_indices, _ = read_ids(source)
   return _runs(video_ids, frame_indices)
 
 
@@ -195,14 +205,14 @@ def _gt_window_flows(records: list[dict], idx: np.ndarray, n: int) -> np.ndarray
   return out
 
 
-def _computed_window_flows(records: list[dict], frames: np.ndarray, n: int, flow_cfg) -> np.ndarray:
+def _computed_window_flows(records: list[dict], images: np.ndarray, n: int, flow_cfg) -> np.ndarray:
   def run():
-    return compute.window_flows(frames, n, n, method=flow_cfg.source, mode=flow_cfg.mode)
+    return compute.window_flows(images, n, n, method=flow_cfg.source, mode=flow_cfg.mode)
 
   if not flow_cfg.cache_dir:
     return run()
   centre = records[n]
-  key = compute.flow_config_key(flow_cfg.source, flow_cfg.mode, frames.shape[1], frames.shape[2],
+  key = compute.flow_config_key(flow_cfg.source, flow_cfg.mode, images.shape[1], images.shape[2],
                                 window=True)
   cache = compute.FlowCache(flow_cfg.cache_dir, key)
   return cache.get_or_compute(str(int(centre.get("video_id", -1))),
@@ -248,148 +258,69 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
 # ---------------------------------------------------------------- transforms
 
 
-class _WindowBase:
-  """Shared state of the window transforms: config, source and layout."""
+class WindowExamples:
+  """Centre record index -> window example (module docstring).
 
-  def __init__(self, config: ml_collections.ConfigDict, source: Sequence[dict],
-               layout: tuple[np.ndarray, np.ndarray] | None = None):
+  Training (``rng`` given): one ``frames.input_matrix`` draw (with flip) for
+  the whole window, then one colour jitter for all frames, drawn only from
+  ``rng``. Evaluation (``rng`` None): the letterbox alone.
+
+  Args:
+    config: uses ``input.*``, ``augment.*`` and ``flow.*`` (every key of
+      ``FLOW_KEYS``; ConfigError naming the missing one).
+    source: random-access records; ``source[j]`` is read for each window
+      frame. Its ids are read once here (``read_ids``).
+
+  Attributes:
+    elements: [M] int64 the annotated centre indices.
+    starts, ends: [N] int64 each record's run (``video_layout``).
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, source: Sequence[dict]):
     self.input_cfg = ml_collections.FrozenConfigDict(config.input)
     self.aug_cfg = ml_collections.FrozenConfigDict(config.augment)
-    self.flow_cfg = _flow_cfg(config)
-    pipeline._heatmap_size(self.input_cfg)  # pylint: disable=protected-access
+    self.flow_cfg = flow_settings(config)
+    frames.heatmap_size(self.input_cfg)
     self.source = source
-    self.starts, self.ends = video_layout(source) if layout is None else layout
+    video_ids, frame_indices, annotated = read_ids(source)
+    self.starts, self.ends = _runs(video_ids, frame_indices)
+    self.elements = np.flatnonzero(annotated).astype(np.int64)
 
   def _read(self, i: int) -> tuple[np.ndarray, list[dict], np.ndarray]:
     idx = window_indices(int(i), self.flow_cfg.n, self.starts, self.ends)
     cache = {int(j): self.source[int(j)] for j in np.unique(idx)}
     records = [cache[int(j)] for j in idx]
-    frames = np.stack([pipeline._record_image(r) for r in records])  # pylint: disable=protected-access
-    return idx, records, frames
+    return idx, records, np.stack([frames.record_image(r) for r in records])
 
-  def _flows(self, idx, records, frames) -> np.ndarray:
+  def _flows(self, idx, records, images) -> np.ndarray:
     n = self.flow_cfg.n
     if self.flow_cfg.source == GT_SOURCE:
       return _gt_window_flows(records, idx, n)
-    return _computed_window_flows(records, frames, n, self.flow_cfg)
+    return _computed_window_flows(records, images, n, self.flow_cfg)
 
-  def _example(self, i: int, rng: np.random.Generator | None) -> dict[str, Any]:
+  def example(self, i: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """The window example of centre ``i``: augmented with ``rng``, deterministic without."""
     n, size = self.flow_cfg.n, self.input_cfg.size
-    idx, records, frames = self._read(i)
+    idx, records, images = self._read(i)
     centre = records[n]
-    base = augment.frame_to_input_matrix(frames.shape[1:3], centre.get("box"), self.input_cfg)
-    if rng is None:
-      matrix, flip = base, False
-    else:
-      aug, flip = augment.sample_affine(rng, self.aug_cfg, size)
-      matrix = augment.compose_affine(aug, base)
-    example, _ = pipeline._make_example(centre, frames[n], matrix, flip, self.input_cfg)  # pylint: disable=protected-access
-    images = np.empty((len(idx), size, size, 3), np.uint8)
+    matrix, flip = frames.input_matrix(images.shape[1:3], centre.get("box"), self.input_cfg,
+                                       self.aug_cfg, rng)
+    example, _ = frames.encode_example(centre, images[n], matrix, flip, self.input_cfg)
+    warped = np.empty((len(idx), size, size, 3), np.uint8)
     for t, r in enumerate(records):
-      images[t] = (example["image"] if t == n else
-                   augment.warp_example(frames[t], r["joints"], r["visible"], matrix, flip, size)[0])
+      warped[t] = (example["image"] if t == n else
+                   augment.warp_example(images[t], r["joints"], r["visible"], matrix, flip, size)[0])
     if rng is not None and self.aug_cfg.enabled:
       # One jitter for the whole window: the frames stacked as one tall image.
-      images = augment.colour_jitter(images.reshape(-1, size, 3), rng, self.aug_cfg).reshape(images.shape)
-    flows, conf = flows_to_heatmap(self._flows(idx, records, frames), matrix, size,
+      warped = augment.colour_jitter(warped.reshape(-1, size, 3), rng, self.aug_cfg).reshape(warped.shape)
+    flows, conf = flows_to_heatmap(self._flows(idx, records, images), matrix, size,
                                    self.input_cfg.stride)
-    example["image"] = images[n]
-    example.update(images=images, flows=flows, confidence=conf)
+    example["image"] = warped[n]
+    example.update(images=warped, flows=flows, confidence=conf)
     return example
 
 
-class WindowTrainTransform(_WindowBase, grain.transforms.RandomMap):
-  """Centre record index -> augmented window example (module docstring).
-
-  Randomness only from grain's per-element generator: one ``sample_affine``
-  (with flip) for the whole window, then one colour jitter for all frames.
-
-  Args:
-    config: uses ``input.*``, ``augment.*``, ``flow.*`` (``_flow_cfg``).
-    source: random-access records; ``source[j]`` is read for each window frame.
-    layout: ``video_layout(source)`` if already computed.
-  """
-
-  def random_map(self, element: int, rng: np.random.Generator) -> dict[str, Any]:
-    return self._example(int(element), rng)
-
-
-class WindowEvalTransform(_WindowBase, grain.transforms.Map):
-  """Centre record index -> deterministic window example (letterbox only, no flip/jitter)."""
-
-  def map(self, element: int) -> dict[str, Any]:
-    return self._example(int(element), None)
-
-
-# ---------------------------------------------------------------- iterators
-
-
-def _centres(source: Sequence[dict]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-  vids, frames, annotated = _scan(source)
-  return np.flatnonzero(annotated).astype(np.int64), _runs(vids, frames)
-
-
-def make_window_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDict, *,
-                               shard_index: int | None = None, shard_count: int | None = None
-                               ) -> grain.DatasetIterator:
-  """Infinite iterator of this host's window training batches.
-
-  As ``pipeline.make_train_iterator`` (same seeds, sharding, determinism and
-  ``get_state``/``set_state``), over annotated centre records (records with
-  ``annotated`` False are only neighbours). Scans ``source`` once (``_scan``).
-
-  Returns:
-    A grain ``DatasetIterator`` of ``WindowTrainTransform`` examples with a
-    leading batch axis of ``batch_size // shard_count``.
-  """
-  index, count = pipeline._shard(shard_index, shard_count)  # pylint: disable=protected-access
-  local_batch = pipeline.split_batch(config.batch_size, count, "hosts (shard_count)")
-  centres, layout = _centres(source)
-  ds = grain.MapDataset.source(centres.tolist())[index::count]
-  if len(ds) == 0:
-    raise InputError(f"shard {index} of {count} of a source with {len(centres)} annotated records "
-                     f"is empty: use a larger split or fewer hosts")
-  shuffle_seed = pipeline.derive_seed(config.seed, pipeline.SHUFFLE_STREAM,
-                                      config.input.get("shuffle_buffer_seed", 0))
-  augment_seed = pipeline.derive_seed(config.seed, pipeline.AUGMENT_STREAM, index)
-  ds = (ds.shuffle(seed=shuffle_seed)
-        .repeat()
-        .random_map(WindowTrainTransform(config, source, layout), seed=augment_seed)
-        .batch(local_batch, drop_remainder=True))
-  it_ds = ds.to_iter_dataset(pipeline._read_options(config))  # pylint: disable=protected-access
-  workers = int(config.input.workers)
-  if workers > 0:
-    pipeline._enable_grain_workers()  # pylint: disable=protected-access
-    it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
-  return iter(it_ds)
-
-
-def make_window_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict, *,
-                             batch_size: int | None = None, max_examples: int = 0,
-                             shard_index: int | None = None, shard_count: int | None = None
-                             ) -> Iterator[dict[str, np.ndarray]]:
-  """Deterministic window batches, every annotated centre once, in order.
-
-  As ``pipeline.make_eval_batches``: ``max_examples`` keeps the first N
-  annotated centres, the last batch is padded with copies of its last example
-  and ``"_mask"`` [batch_size] bool marks real ones.
-  """
-  bs = int(config.eval.batch_size if batch_size is None else batch_size)
-  if bs < 1:
-    raise ConfigError(f"eval batch size must be >= 1, got {bs}")
-  centres, layout = _centres(source)
-  if max_examples:
-    centres = centres[:int(max_examples)]
-  ds = grain.MapDataset.source(centres.tolist())
-  if shard_index is not None or shard_count is not None:
-    index, count = pipeline._shard(shard_index, shard_count)  # pylint: disable=protected-access
-    ds = ds[index::count]
-  ds = ds.map(WindowEvalTransform(config, source, layout)).batch(bs, drop_remainder=False)
-  return pipeline._padded(ds.to_iter_dataset(pipeline._read_options(config)), bs)  # pylint: disable=protected-access
-
-
 __all__ = [
-    "FLOW_DEFAULTS", "SOURCES", "video_layout", "window_indices", "invert_flow",
-    "flows_to_heatmap", "WindowTrainTransform", "WindowEvalTransform",
-    "make_window_train_iterator", "make_window_eval_batches",
+    "FLOW_KEYS", "SOURCES", "WindowExamples", "flow_settings", "flows_to_heatmap", "invert_flow", "read_ids",
+    "video_layout", "window_indices",
 ]

@@ -63,13 +63,6 @@ def evaluate(predict_fn: Callable[[dict], np.ndarray], batches: Iterable[dict], 
   return result
 
 
-def _eval_batches(source, config, *, batch_size: int, max_examples: int):
-  if config.get("flow") is not None:  # the flowing model scores temporal windows
-    from flowpose_jax.data import windows  # pylint: disable=import-outside-toplevel
-    return windows.make_window_eval_batches(source, config, batch_size=batch_size, max_examples=max_examples)
-  return pipeline.make_eval_batches(source, config, batch_size=batch_size, max_examples=max_examples)
-
-
 def evaluate_source(predict_fn: Callable[[dict], np.ndarray], source, config, *, dataset: str,
                     max_examples: int = 0, desc: str = "eval") -> tuple[dict, protocols.Protocol]:
   """Scores ``predict_fn`` on a record source with ``dataset``'s protocol.
@@ -97,7 +90,7 @@ def evaluate_source(predict_fn: Callable[[dict], np.ndarray], source, config, *,
     norms = protocols.example_norms(dataset, (source[i] for i in range(n)))
   bs = int(config.eval.batch_size)
   max_distance = int(max(config.eval.max_distance, np.ceil(max(protocol.distances))))
-  batches = _eval_batches(source, config, batch_size=bs, max_examples=n)
+  batches = pipeline.make_eval_batches(source, config, batch_size=bs, max_examples=n)
   result = evaluate(predict_fn, batches, stride=config.input.stride, protocol=protocol,
                     max_distance=max_distance, norms=norms, total=-(-n // bs), desc=desc)
   return result, protocol

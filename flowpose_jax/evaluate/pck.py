@@ -4,16 +4,17 @@ Pure numpy, no config. The functions return sums and counts; the accumulator
 divides once in ``result()``. Errors are Euclidean distances in the pixels of
 whatever frame the caller measures in (the evaluator uses original frame px).
 
-Masking: a ground-truth joint counts only if it is visible and its coordinates
-are finite and not ``MISSING_SENTINEL``. A non-finite *prediction* of a counted
-joint is a miss (error = inf), never excluded.
+Masking: a ground-truth joint counts only if it is present
+(``flowpose_jax.joints.joints_present``: visible, finite, above
+``MISSING_SENTINEL``). A non-finite *prediction* of a counted joint is a miss
+(error = inf), never excluded.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from flowpose_jax.joints import JOINT_NAMES, JOINT_TYPES, MISSING_SENTINEL
+from flowpose_jax.joints import JOINT_NAMES, JOINT_TYPES, joints_present
 
 AVERAGE = "average"  # name of the curve pooled over all joints
 
@@ -43,8 +44,8 @@ def joint_errors(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.nd
 
   Args:
     pred: [N, J, 2] float, predicted (x, y) px.
-    gt: [N, J, 2] float, ground-truth (x, y) px; non-finite or
-      ``MISSING_SENTINEL`` coordinates mark a missing joint.
+    gt: [N, J, 2] float, ground-truth (x, y) px; missing joints
+      (``joints_present``) are masked.
     visible: [N, J] bool.
 
   Returns:
@@ -52,7 +53,7 @@ def joint_errors(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.nd
     missing gt); inf where gt counts but the prediction is non-finite.
   """
   pred, gt, visible = _check_inputs(pred, gt, visible)
-  valid = visible & np.all(np.isfinite(gt) & (gt != MISSING_SENTINEL), axis=-1)
+  valid = joints_present(gt, visible)
   with np.errstate(invalid="ignore"):
     err = np.sqrt(np.sum((pred - gt) ** 2, axis=-1))
   err = np.where(np.isfinite(err), err, np.inf)

@@ -1,4 +1,4 @@
-"""Dense optical flow on the host (numpy + OpenCV), its composition, resampling and cache.
+"""Dense optical flow on the host (numpy + OpenCV), its composition, sampling and cache.
 
 Convention (the whole project uses it; see ``flowpose_jax.flow.warp``):
 ``flow_a_to_b[y, x] = (dx, dy)`` says that pixel (x, y) of frame a shows the
@@ -133,24 +133,6 @@ def compose_flows(f_ab: np.ndarray, f_bc: np.ndarray) -> np.ndarray:
   return (f_ab + sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])).astype(np.float32)
 
 
-def fb_consistency(f_ab: np.ndarray, f_ba: np.ndarray, outside: float = np.inf) -> np.ndarray:
-  """Forward-backward error ``|f_ab(x) + f_ba(x + f_ab(x))|`` in px.
-
-  Small where the flow is reliable; large at occlusions and flow errors.
-
-  Args:
-    f_ab: [H, W, 2] flow a -> b.
-    f_ba: [H, W, 2] flow b -> a.
-    outside: value where ``x + f_ab(x)`` leaves the frame (or f_ab is NaN).
-
-  Returns:
-    [H, W] float32 error in px on a's grid.
-  """
-  round_trip = compose_flows(f_ab, f_ba)
-  err = np.linalg.norm(round_trip, axis=-1)
-  return np.where(np.isfinite(err), err, outside).astype(np.float32)
-
-
 def window_flows(frames: np.ndarray, centre: int, n: int, method: str = "dis_medium",
                  mode: str = "direct") -> np.ndarray:
   """Flows from the centre frame to every frame of the window [centre-n, centre+n].
@@ -191,42 +173,6 @@ def window_flows(frames: np.ndarray, centre: int, n: int, method: str = "dis_med
         chain = flow
       out[n + sign * k] = flow
   return out
-
-
-def resample_flow(flow: np.ndarray, out_hw: tuple[int, int],
-                  scale: tuple[float, float] | None = None) -> np.ndarray:
-  """Frame-resolution flow -> heatmap-resolution flow.
-
-  Heatmap pixel (u, v) covers frame pixels [sx*u, sx*u + sx) x [sy*v, sy*v + sy),
-  so its centre is frame point (sx*u + (sx-1)/2, sy*v + (sy-1)/2)
-  (``flowpose_jax.heatmaps``). The frame flow is sampled bilinearly there
-  (NaN propagates) and the vectors are divided by (sx, sy), so that a point
-  moving by f frame px moves by f/s heatmap px.
-
-  Args:
-    flow: [H, W, 2] float (dx, dy) frame px.
-    out_hw: (h, w) of the heatmap grid.
-    scale: (sx, sy) frame px per heatmap px (the stride, 4 for 256 -> 64);
-      default (W / w, H / h).
-
-  Returns:
-    [h, w, 2] float32 (dx, dy) in heatmap px.
-  """
-  flow = np.asarray(flow, np.float32)
-  h, w = out_hw
-  if scale is None:
-    scale = (flow.shape[1] / w, flow.shape[0] / h)
-  sx, sy = (float(s) for s in scale)
-  vs, us = np.mgrid[0:h, 0:w].astype(np.float64)
-  x = sx * us + (sx - 1) / 2
-  y = sy * vs + (sy - 1) / 2
-  # Centres lie inside the frame when W = sx * w; clamp guards other layouts.
-  nan = ~np.isfinite(flow)
-  sampled = sample_bilinear(np.where(nan, 0.0, flow), x, y, outside="edge")
-  if nan.any():
-    bad = sample_bilinear(nan.any(-1, keepdims=True).astype(np.float32), x, y, outside="edge")
-    sampled = np.where(bad > 0, np.nan, sampled)
-  return (sampled / np.array([sx, sy], np.float32)).astype(np.float32)
 
 
 def flow_config_key(method: str, mode: str, height: int, width: int, **extra) -> dict:

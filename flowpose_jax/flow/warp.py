@@ -7,7 +7,7 @@ Convention (the project's, and ``cv2.remap``'s with ``map = grid + flow``):
 so ``flow`` is the field *from* the output frame *to* the frame the maps were
 computed on: to bring frame t+k's heatmaps to frame t, pass
 ``flow_t_to_tk`` (``flowpose_jax.flow.compute.flow_between(frame_t, frame_tk)``,
-resampled to the heatmap grid with ``resample_flow``).
+brought to the heatmap grid by ``flowpose_jax.data.windows.flows_to_heatmap``).
 
 Coordinates: pixel centres at integers (``flowpose_jax.heatmaps``).
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 
 def warp(maps: jax.Array, flow: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -80,11 +79,3 @@ def warp(maps: jax.Array, flow: jax.Array) -> tuple[jax.Array, jax.Array]:
          + tap(x0, y0 + 1, wx0 * wy1) + tap(x0 + 1, y0 + 1, wx1 * wy1))
   valid = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1) & finite
   return out.reshape(b, h, w, c), valid[..., None].astype(dtype)
-
-
-class Warp(nnx.Module):
-  """Parameter-free nnx wrapper of ``warp`` (for composing in nnx models)."""
-
-  def __call__(self, maps: jax.Array, flow: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """maps [B, H, W, C], flow [B, H, W, 2] -> (warped [B, H, W, C], valid [B, H, W, 1])."""
-    return warp(maps, flow)

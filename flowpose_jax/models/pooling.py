@@ -35,7 +35,7 @@ def stack_and_warp(heatmaps: jax.Array, flows: jax.Array) -> tuple[jax.Array, ja
   Args:
     heatmaps: [B, T, h, w, J] per-frame maps.
     flows: [B, T, h, w, 2] heatmap-grid flow centre -> frame t
-      (``compute.resample_flow(window_flows(...))``; zero for the centre).
+      (``windows.flows_to_heatmap(window_flows(...))``; zero for the centre).
 
   Returns:
     warped: [B, T, h, w, J]; valid: [B, T, h, w, 1] (see ``warp.warp``).

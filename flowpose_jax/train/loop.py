@@ -69,14 +69,6 @@ def _default_flow_cache(config) -> None:
     flow.cache_dir = os.path.join(resolve_data_dir(config.dataset.data_dir), "flow_cache")
 
 
-def _data_functions(config):
-  """(make_train_iterator, make_eval_batches): single frames, or windows for the flowing model."""
-  if "images" in model_inputs(config.model):
-    from flowpose_jax.data import windows  # pylint: disable=import-outside-toplevel
-    return windows.make_window_train_iterator, windows.make_window_eval_batches
-  return pipeline.make_train_iterator, pipeline.make_eval_batches
-
-
 def _timelapse_image(images: np.ndarray, hm: np.ndarray) -> np.ndarray:
   from flowpose_jax import visualize  # pylint: disable=import-outside-toplevel
   tiles = [visualize.heatmap_overlay(img, h) for img, h in zip(images, hm)]
@@ -127,8 +119,7 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
     params = state_lib.load_pretrained(params, config.init_from)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps,
                                 freeze=tuple(config.model.get("freeze", ())))
-  make_train_iterator, _ = _data_functions(config)
-  train_it = make_train_iterator(train_source, config)
+  train_it = pipeline.make_train_iterator(train_source, config)
   _check_resume_config(workdir, config)
   workdir_lib.ensure(workdir)
   if jax.process_index() == 0:
@@ -158,9 +149,9 @@ def _start_outputs(run: _Run) -> None:
   run.writer = MetricWriter(run.workdir)
   run.predict = parallel.make_predict_fn(run.mesh, forward_fn(run.graphdef), model_inputs(config.model))
   if run.eval_source is not None and config.timelapse_frames > 0:
-    _, make_eval_batches = _data_functions(config)
-    run.timelapse = next(iter(make_eval_batches(run.eval_source, config, batch_size=config.timelapse_frames,
-                                                max_examples=config.timelapse_frames)))
+    run.timelapse = next(iter(pipeline.make_eval_batches(run.eval_source, config,
+                                                         batch_size=config.timelapse_frames,
+                                                         max_examples=config.timelapse_frames)))
 
 
 def _summarise(sums: dict[str, float]) -> dict[str, float]:

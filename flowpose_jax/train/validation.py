@@ -66,9 +66,15 @@ def _check_model(config) -> None:
     _check_choice("model.fusion", model.fusion, (*FUSION_VARIANTS, NO_FUSION))
   _check_choice("model.dtype", model.dtype, DTYPES)
   _check_choice("loss.kind", config.loss.kind, losses.LOSSES)
-  if "flows" in model_inputs(model):
+  temporal = "flows" in model_inputs(model)
+  if temporal != (config.get("flow") is not None):
+    raise ConfigError(f"config.model.name={model.name!r} " + (
+        "takes temporal windows but the config has no flow section: start from configs/flow.py"
+        if temporal else "is single-frame but the config has a flow section (config.flow): remove it, "
+        "or use model.name='flowing_net'"))
+  if temporal:
     _check_choice("model.pooling", model.pooling, POOLING)
-    n = windows._flow_cfg(config).n  # pylint: disable=protected-access
+    n = windows.flow_settings(config).n
     if model.num_frames != 2 * n + 1:
       raise ConfigError(f"config.model.num_frames={model.num_frames} must be 2 * config.flow.n + 1 = {2 * n + 1} "
                         f"(set config.flow.n; configs/flow.py ties the two)")
@@ -112,7 +118,7 @@ def validate_config(config) -> None:
   _check_choice("input.crop", config.input.crop, CROP_MODES)
   _check_model(config)
   if "flow" in config:
-    windows._flow_cfg(config)  # pylint: disable=protected-access
+    windows.flow_settings(config)
   make_optimizer(config.optimizer, config.num_train_steps)  # refuses optimizer.name / schedule
   if config.get("init_from") and not os.path.isdir(workdir_lib.checkpoint_dir(config.init_from)):
     raise ConfigError(f"config.init_from={config.init_from!r} has no {workdir_lib.CHECKPOINT_DIR}/ folder; "

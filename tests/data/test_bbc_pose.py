@@ -157,12 +157,6 @@ def test_missing_joints_are_nan_and_invisible(original):
       assert not np.any(r["joints"] == -1000) and not np.any((r["joints"] == 0).all(-1))
 
 
-def test_left_right_order_kept(original):
-  for r in _records(original["train"]):
-    if r["visible"][1] and r["visible"][2]:
-      assert r["joints"][1, 0] < r["joints"][2, 0]  # person's right wrist on the image's left
-
-
 def test_box_contains_the_video_joints(original):
   for split in bp.SPLITS:
     for r in _records(original[split]):

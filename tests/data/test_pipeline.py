@@ -5,9 +5,9 @@ import pytest
 from configs.common import base_config
 
 from flowpose_jax import heatmaps
-from flowpose_jax.data import pipeline
+from flowpose_jax.data import augment, frames, pipeline
 from flowpose_jax.errors import ConfigError
-from flowpose_jax.joints import NUM_JOINTS
+from flowpose_jax.joints import FLIP_INDEX, NUM_JOINTS
 
 FRAME_HW = (72, 128)
 
@@ -48,9 +48,17 @@ def _config(**overrides):
 SOURCE = [_record(i) for i in range(10)]
 
 
+def _train_example(record, config, seed):
+  return frames.FrameExamples(config, [record]).example(0, np.random.default_rng(seed))
+
+
+def _eval_example(record, config):
+  return frames.FrameExamples(config, [record]).example(0)
+
+
 def test_train_example_keys_shapes_and_consistency():
   config = _config()
-  ex = pipeline.TrainTransform(config).random_map(SOURCE[0], np.random.default_rng(0))
+  ex = _train_example(SOURCE[0], config, 0)
   h = 64 // 4
   assert ex["image"].shape == (64, 64, 3) and ex["image"].dtype == np.uint8
   assert ex["targets"].shape == (h, h, NUM_JOINTS) and ex["targets"].dtype == np.float32
@@ -69,14 +77,13 @@ def test_matrix_maps_labels_back_to_frame_joints_in_channel_order(seed):
   # through the inverse of the recorded matrix, flipped or not.
   record = dict(SOURCE[seed % len(SOURCE)])
   record["joints_true"] = record["joints"]
-  ex = pipeline.TrainTransform(_config()).random_map(record, np.random.default_rng(seed))
+  ex = _train_example(record, _config(), seed)
   back = heatmaps.apply_affine(heatmaps.heatmap_to_input(ex["joints"], 4), heatmaps.invert_affine(ex["matrix"]))
   np.testing.assert_allclose(back, ex["frame_joints"], atol=1e-3)
 
 
 def test_flip_occurs_and_swaps_frame_joints():
-  transform = pipeline.TrainTransform(_config())
-  flips = [bool(transform.random_map(SOURCE[0], np.random.default_rng(s))["flipped"]) for s in range(8)]
+  flips = [bool(_train_example(SOURCE[0], _config(), s)["flipped"]) for s in range(8)]
   assert any(flips) and not all(flips)
 
 
@@ -91,12 +98,12 @@ def test_missing_joints_masked_not_origin(transform):
   visible[3] = False
   record.update(joints=joints, joints_true=joints, visible=visible)
   if transform == "train":
-    ex = pipeline.TrainTransform(config).random_map(record, np.random.default_rng(0))
+    ex = _train_example(record, config, 0)
   else:
-    ex = pipeline.EvalTransform(config).map(record)
+    ex = _eval_example(record, config)
   missing = {1, 2, 3}
   if ex["flipped"]:
-    missing = {pipeline.augment.FLIP_INDEX[k] for k in missing}
+    missing = {FLIP_INDEX[k] for k in missing}
   missing = sorted(missing)
   present = sorted(set(range(NUM_JOINTS)) - set(missing))
   assert (ex["weights"][missing] == 0).all() and (ex["weights"][present] == 1).all()
@@ -114,7 +121,7 @@ def test_off_map_joints_get_zero_weight_and_empty_map():
   joints[1] = (60.0, FRAME_HW[0] + 50.0)  # far below the letterboxed frame
   joints[2] = (0.0, 0.0)  # the corner pixel centre is still on the map
   record.update(joints=joints, joints_true=joints)
-  ex = pipeline.EvalTransform(config).map(record)
+  ex = _eval_example(record, config)
   np.testing.assert_array_equal(ex["weights"], [0, 0, 1, 1, 1, 1, 1])
   assert ex["targets"][..., :2].max() == 0.0
   assert ex["frame_visible"][:2].all()  # annotated: evaluation may still score them
@@ -122,8 +129,8 @@ def test_off_map_joints_get_zero_weight_and_empty_map():
 
 def test_eval_transform_equals_train_without_augmentation(assert_same_batches):
   config = _config(**{"augment.enabled": False})
-  a = pipeline.TrainTransform(config).random_map(SOURCE[3], np.random.default_rng(5))
-  b = pipeline.EvalTransform(config).map(SOURCE[3])
+  a = _train_example(SOURCE[3], config, 5)
+  b = _eval_example(SOURCE[3], config)
   assert_same_batches([a], [b])
   np.testing.assert_array_equal(b["matrix"], heatmaps.letterbox_matrix(FRAME_HW, None, 64))
 
@@ -214,7 +221,14 @@ def test_box_crop_and_any_frame_size():
   config = _config(**{"input.crop": "box"})
   record = _record(0, hw=(50, 90))
   record["box"] = np.array([20, 5, 60, 45], np.float32)
-  ex = pipeline.EvalTransform(config).map(record)
-  expected = pipeline.augment.frame_to_input_matrix((50, 90), record["box"], config.input)
+  ex = _eval_example(record, config)
+  expected = augment.frame_to_input_matrix((50, 90), record["box"], config.input)
   np.testing.assert_array_equal(ex["matrix"], expected)
   assert ex["image"].shape == (64, 64, 3)
+
+
+def test_workers_without_parsed_absl_flags_are_refused(monkeypatch):
+  from absl import flags
+  monkeypatch.setattr(flags.FlagValues, "is_parsed", lambda self: False)
+  with pytest.raises(ConfigError, match="config.input.workers > 0"):
+    pipeline.make_train_iterator(SOURCE, _config(**{"input.workers": 1}), shard_index=0, shard_count=1)

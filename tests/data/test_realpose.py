@@ -82,8 +82,10 @@ def test_explicit_manual_dir_and_null_joint(tmp_path):
   assert np.isnan(src[0]["sticks"]).all()
 
 
-def test_manual_dir_missing(tmp_path, expect_failure):
-  expect_failure(_builder(tmp_path), tmp_path / "nowhere", "manual_dir .*nowhere not found")
+def test_manual_dir_missing(tmp_path, expect_failure, monkeypatch):
+  # Without a usable manual_dir the shared folder is read; here it is missing too.
+  monkeypatch.setattr(realpose.RealposeConfig, "default_manual_dir", tmp_path / "no_shared")
+  expect_failure(_builder(tmp_path), tmp_path / "nowhere", "nowhere does not exist.*no_shared")
 
 
 def test_annotation_file_missing(tmp_path, expect_failure):

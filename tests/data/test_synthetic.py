@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 
 import cv2
 import numpy as np
 import pytest
 
 from flowpose_jax import joints as joints_lib
-from flowpose_jax.data import synthetic
+from flowpose_jax.data import label_noise, synthetic
+from tests.data.signer_parts import JOINT_PARTS
 
 H, W, T = 80, 96, 16  # non-square on purpose.
 _J = {n: i for i, n in enumerate(joints_lib.JOINT_NAMES)}
@@ -19,6 +21,28 @@ _J = {n: i for i, n in enumerate(joints_lib.JOINT_NAMES)}
 @functools.lru_cache(maxsize=None)
 def _video(seed: int, num_frames: int = T, height: int = H, width: int = W):
   return synthetic.render_video(seed, num_frames, height, width)
+
+
+# sha256 of render_video(7, 6, 48, 64) (``_render_digest``) for each RENDER_VERSION.
+RENDER_DIGESTS = {1: "184402a8e664b25cbfa76597d74581ef4fa468ebf6f102621e98d88ed00449b4"}
+
+
+def _render_digest() -> str:
+  video = synthetic.render_video(7, 6, 48, 64)
+  digest = hashlib.sha256()
+  for key in sorted(video):
+    a = np.ascontiguousarray(video[key])
+    digest.update(f"{key} {a.dtype} {a.shape}".encode())
+    digest.update(a.tobytes())
+  return digest.hexdigest()
+
+
+def test_render_version_pins_the_output():
+  got, version = _render_digest(), synthetic.RENDER_VERSION
+  assert got == RENDER_DIGESTS.get(version), (
+      f"render_video's output differs from the one recorded for RENDER_VERSION={version}: bump "
+      f"flowpose_jax/data/synthetic.py RENDER_VERSION (synthetic_signers' VERSION follows, so "
+      f"datasets are re-rendered) and record RENDER_DIGESTS[{version + 1}] = {got!r} in {__file__}")
 
 
 def test_deterministic_and_seed_dependent():
@@ -130,7 +154,7 @@ def test_flow_at_joints_moves_joints():
     for t in range(T - 1):
       for k in range(joints_lib.NUM_JOINTS):
         x, y = np.rint(j[t, k]).astype(int)
-        if not (0 <= x < W and 0 <= y < H) or ids[t, y, x] not in synthetic.JOINT_PARTS[k]:
+        if not (0 <= x < W and 0 <= y < H) or ids[t, y, x] not in JOINT_PARTS[k]:
           continue
         moved = j[t, k] + f[t, y, x]
         tol = 0.5 if k != _J["head"] else 1.0
@@ -153,7 +177,7 @@ def _smooth_joints(num_frames: int, seed: int = 0):
 
 def test_corrupt_labels_jitter_statistics():
   j, vis = _smooth_joints(300)
-  noisy = synthetic.corrupt_labels(j, vis, np.random.default_rng(0), jitter_px=2.0,
+  noisy = label_noise.corrupt_labels(j, vis, np.random.default_rng(0), jitter_px=2.0,
                                    jitter_corr_frames=4.0, swap_rate=0.0, lost_rate=0.0)
   assert noisy.dtype == np.float32 and noisy.shape == j.shape
   d = (noisy - j).reshape(len(j), -1)
@@ -165,7 +189,7 @@ def test_corrupt_labels_jitter_statistics():
 def test_corrupt_labels_swaps_and_lost_tracks():
   j, vis = _smooth_joints(400, seed=2)
   rw, lw = _J["right_wrist"], _J["left_wrist"]
-  swapped = synthetic.corrupt_labels(j, vis, np.random.default_rng(1), jitter_px=0.0,
+  swapped = label_noise.corrupt_labels(j, vis, np.random.default_rng(1), jitter_px=0.0,
                                      swap_rate=0.02, lost_rate=0.0)
   is_swap = np.all(swapped[:, rw] == j[:, lw], -1) & np.all(swapped[:, lw] == j[:, rw], -1)
   assert 0.05 < is_swap.mean() < 0.6
@@ -173,7 +197,7 @@ def test_corrupt_labels_swaps_and_lost_tracks():
   assert runs.max() >= 4  # swaps last several frames.
   np.testing.assert_array_equal(swapped[:, [_J["head"], 5, 6]], j[:, [_J["head"], 5, 6]])
 
-  lost = synthetic.corrupt_labels(j, vis, np.random.default_rng(2), jitter_px=0.0,
+  lost = label_noise.corrupt_labels(j, vis, np.random.default_rng(2), jitter_px=0.0,
                                   swap_rate=0.0, lost_rate=0.03, lost_drift_px=0.5)
   err = np.linalg.norm(lost - j, axis=-1)
   assert (err[:, [rw, lw, 3, 4]] > 5).any()
@@ -185,8 +209,8 @@ def test_corrupt_labels_default_noise_and_invisible_untouched():
   vis = vis.copy()
   vis[::7, 1] = False
   j_in = j.copy()
-  noisy = synthetic.corrupt_labels(j, vis, np.random.default_rng(5),
-                                   **dataclasses.asdict(synthetic.LabelNoise()))
+  noisy = label_noise.corrupt_labels(j, vis, np.random.default_rng(5),
+                                   **dataclasses.asdict(label_noise.LabelNoise()))
   np.testing.assert_array_equal(j, j_in)  # input not modified.
   np.testing.assert_array_equal(noisy[::7, 1], j[::7, 1])
   med = np.median(np.linalg.norm(noisy - j, axis=-1))
@@ -208,6 +232,27 @@ def tiny_dir(tmp_path_factory):
 def _source(name, split, data_dir):
   import tensorflow_datasets as tfds
   return tfds.data_source(f"synthetic_signers/{name}", split=split, data_dir=data_dir)
+
+
+def test_builder_version_follows_the_renderer():
+  from data_builders import synthetic_signers
+  version = synthetic_signers.SyntheticSigners.VERSION
+  assert version.major == synthetic.RENDER_VERSION
+  assert str(version) in synthetic_signers.SyntheticSigners.RELEASE_NOTES
+
+
+def test_older_version_is_not_reused(tiny_dir, monkeypatch):
+  import tensorflow_datasets as tfds
+  from data_builders import synthetic_signers
+  from flowpose_jax.data import sources
+  from flowpose_jax.errors import InputError
+  cls = synthetic_signers.SyntheticSigners
+  newer = f"{synthetic.RENDER_VERSION + 1}.0.0"
+  monkeypatch.setattr(cls, "VERSION", tfds.core.Version(newer))
+  monkeypatch.setattr(cls, "RELEASE_NOTES", {**cls.RELEASE_NOTES, newer: "renderer changed"})
+  assert not sources.is_prepared("synthetic_signers/tiny", tiny_dir)
+  with pytest.raises(InputError, match=rf"{newer} is not built.*found only 1\.0\.0.*flowpose data build"):
+    sources.load_source("synthetic_signers/tiny", "train", tiny_dir)
 
 
 def test_builder_registered_and_configs(tiny_dir):

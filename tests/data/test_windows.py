@@ -1,14 +1,16 @@
 import json
 
-import ml_collections
 import numpy as np
 import pytest
+from configs import flow as flow_config
 from configs.common import base_config
 
 from flowpose_jax import heatmaps
-from flowpose_jax.data import pipeline, synthetic, windows
+from flowpose_jax.data import frames, pipeline, synthetic, windows
+from flowpose_jax.errors import ConfigError
 from flowpose_jax.flow import compute
 from flowpose_jax.joints import FLIP_INDEX
+from tests.data.signer_parts import JOINT_PARTS
 
 NUM_FRAMES = 12
 FRAME = 96
@@ -40,7 +42,10 @@ VIDEOS, SOURCE = _render()
 
 
 def _config(**overrides):
+  """base_config with configs/flow.py's flow section (n = N), shrunk; overrides by dotted key."""
   c = base_config()
+  c.flow = flow_config.get_config().flow
+  c.flow.n = N
   c.input.size = FRAME  # letterbox scale 1: input px = frame px
   c.batch_size = 4
   c.eval.batch_size = 4
@@ -50,8 +55,6 @@ def _config(**overrides):
     node = c
     *path, last = k.split(".")
     for p in path:
-      if p not in node:
-        node[p] = ml_collections.ConfigDict()
       node = node[p]
     node[last] = v
   return c
@@ -62,14 +65,27 @@ def _no_jitter(c):
   return c
 
 
-def test_flow_cfg_defaults():
-  c = base_config()
-  assert dict(windows._flow_cfg(c)) == windows.FLOW_DEFAULTS
-  c = _config(**{"flow.source": "dis_fast"})
-  cfg = windows._flow_cfg(c)
-  assert cfg.source == "dis_fast" and cfg.n == 2 and cfg.mode == "direct"
-  with pytest.raises(Exception, match="flow.source"):
-    windows._flow_cfg(_config(**{"flow.source": "bogus"}))
+def test_flow_section_required_and_checked():
+  no_flow = base_config()
+  with pytest.raises(ConfigError, match=r"config\.flow is missing.*configs/flow\.py"):
+    windows.WindowExamples(no_flow, SOURCE)
+  c = _config()
+  del c.flow["mode"]
+  with pytest.raises(ConfigError, match=r"config\.flow\.mode"):
+    windows.WindowExamples(c, SOURCE)
+  with pytest.raises(ConfigError, match="config.flow.source='bogus'"):
+    windows.WindowExamples(_config(**{"flow.source": "bogus"}), SOURCE)
+
+
+def test_config_chooses_the_element_transform(assert_same_batches):
+  no_flow = base_config()
+  assert isinstance(pipeline.examples_for(SOURCE, no_flow), frames.FrameExamples)
+  assert isinstance(pipeline.examples_for(SOURCE, _config()), windows.WindowExamples)
+  # Single frames: every record is an element; windows: only annotated centres.
+  source = [dict(r, annotated=(i % 2 == 0)) for i, r in enumerate(SOURCE)]
+  np.testing.assert_array_equal(pipeline.examples_for(source, no_flow).elements, np.arange(len(source)))
+  np.testing.assert_array_equal(pipeline.examples_for(source, _config()).elements,
+                                np.arange(0, len(source), 2))
 
 
 def test_layout_and_window_clipping():
@@ -97,7 +113,7 @@ def _occluded(video, t, j):
   x, y = np.rint(video["joints"][t, j]).astype(int)
   if not (0 <= x < FRAME and 0 <= y < FRAME):
     return True
-  return int(video["part_ids"][t, y, x]) not in synthetic.JOINT_PARTS[j]
+  return int(video["part_ids"][t, y, x]) not in JOINT_PARTS[j]
 
 
 def test_invert_flow_accuracy():
@@ -135,10 +151,10 @@ def _dot_source():
 def test_same_augmentation_for_whole_window():
   source, dots = _dot_source()
   c = _config(**{"augment.rotation": 30.0, "augment.scale": (0.9, 1.1)})
-  tr = windows.WindowTrainTransform(c, source)
+  tr = windows.WindowExamples(c, source)
   for seed in range(6):
     i = [0, 5, 11, 13, 20, 23][seed]
-    ex = tr.random_map(i, np.random.default_rng(seed))
+    ex = tr.example(i, np.random.default_rng(seed))
     idx = windows.window_indices(i, N, tr.starts, tr.ends)
     assert ex["images"].shape == (T, FRAME, FRAME, 3)
     np.testing.assert_array_equal(ex["image"], ex["images"][N])
@@ -171,10 +187,10 @@ def _window_joints_grid(ex, idx, stride):
 @pytest.mark.parametrize("augment_on", [False, True])
 def test_gt_window_flow_moves_centre_joints(augment_on):
   c = _no_jitter(_config(**{"augment.enabled": augment_on, "augment.rotation": 30.0}))
-  tr = windows.WindowTrainTransform(c, SOURCE)
+  tr = windows.WindowExamples(c, SOURCE)
   errs, still, flips = [], [], 0
   for i in range(len(SOURCE)):
-    ex = tr.random_map(i, np.random.default_rng(100 + i))
+    ex = tr.example(i, np.random.default_rng(100 + i))
     flips += bool(ex["flipped"])
     idx = windows.window_indices(i, N, tr.starts, tr.ends)
     grid = _window_joints_grid(ex, idx, c.input.stride)
@@ -211,10 +227,10 @@ def test_gt_window_flow_moves_centre_joints(augment_on):
 def test_flip_negates_flow_x():
   c = _no_jitter(_config(**{"augment.rotation": 0.0, "augment.scale": (1.0, 1.0),
                             "augment.translate": 0.0}))
-  tr = windows.WindowTrainTransform(c, SOURCE)
+  tr = windows.WindowExamples(c, SOURCE)
   by_flip = {}
   for seed in range(20):
-    ex = tr.random_map(5, np.random.default_rng(seed))
+    ex = tr.example(5, np.random.default_rng(seed))
     by_flip.setdefault(bool(ex["flipped"]), ex)
   plain, flipped = by_flip[False], by_flip[True]
   mirrored = plain["flows"][:, :, ::-1] * np.array([-1, 1], np.float32)
@@ -225,9 +241,9 @@ def test_flip_negates_flow_x():
 
 def test_eval_transform_deterministic_and_keys():
   c = _config()
-  ev = windows.WindowEvalTransform(c, SOURCE)
-  a, b = ev.map(7), ev.map(7)
-  single = pipeline.EvalTransform(c).map(SOURCE[7])
+  ev = windows.WindowExamples(c, SOURCE)
+  a, b = ev.example(7), ev.example(7)
+  single = frames.FrameExamples(c, SOURCE).example(7)
   assert set(single) | {"images", "flows", "confidence"} == set(a)
   for k in single:
     np.testing.assert_array_equal(a[k], single[k], err_msg=k)
@@ -241,13 +257,13 @@ def test_eval_transform_deterministic_and_keys():
 
 def test_train_iterator_determinism_and_state(take, assert_same_batches):
   c = _config()
-  first = take(windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1), 3)
-  it = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
+  first = take(pipeline.make_train_iterator(SOURCE, c, shard_index=0, shard_count=1), 3)
+  it = pipeline.make_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
   again = take(it, 1)
   state = json.loads(json.dumps(it.get_state()))
   rest = take(it, 2)
   assert_same_batches(first, again + rest)
-  it2 = windows.make_window_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
+  it2 = pipeline.make_train_iterator(SOURCE, c, shard_index=0, shard_count=1)
   it2.set_state(state)
   assert_same_batches(rest, take(it2, 2))
   assert first[0]["images"].shape == (c.batch_size, T, FRAME, FRAME, 3)
@@ -256,7 +272,7 @@ def test_train_iterator_determinism_and_state(take, assert_same_batches):
 def test_eval_batches_padding_and_annotated_centres():
   source = [dict(r, annotated=(i % 3 != 0)) for i, r in enumerate(SOURCE)]
   c = _config()
-  batches = list(windows.make_window_eval_batches(source, c, batch_size=5))
+  batches = list(pipeline.make_eval_batches(source, c, batch_size=5))
   centres = [i for i in range(len(source)) if i % 3 != 0]
   assert len(batches) == -(-len(centres) // 5)
   mask = np.concatenate([b[pipeline.MASK_KEY] for b in batches])
@@ -265,14 +281,13 @@ def test_eval_batches_padding_and_annotated_centres():
   assert got.tolist() == centres
   # Unannotated records still serve as neighbours: frame 0's window holds images.
   assert batches[0]["images"].shape == (5, T, FRAME, FRAME, 3)
-  few = list(windows.make_window_eval_batches(source, c, batch_size=5, max_examples=3))
+  few = list(pipeline.make_eval_batches(source, c, batch_size=5, max_examples=3))
   assert len(few) == 1 and few[0][pipeline.MASK_KEY].sum() == 3
 
 
 def test_computed_flow_cached(tmp_path, monkeypatch):
   c = _config(**{"flow.source": "dis_ultrafast", "flow.cache_dir": str(tmp_path), "flow.n": 1})
-  ev = windows.WindowEvalTransform(c, SOURCE)
-  a = ev.map(4)
+  a = windows.WindowExamples(c, SOURCE).example(4)
   assert a["flows"].shape[0] == 3 and np.abs(a["flows"]).max() > 0
   assert list(tmp_path.rglob("*.npz"))
 
@@ -280,13 +295,13 @@ def test_computed_flow_cached(tmp_path, monkeypatch):
     raise AssertionError("recomputed a cached flow")
 
   monkeypatch.setattr(compute, "window_flows", fail)
-  b = windows.WindowEvalTransform(c, SOURCE).map(4)
+  b = windows.WindowExamples(c, SOURCE).example(4)
   np.testing.assert_array_equal(a["flows"], b["flows"])
 
 
 def test_workers_match_in_process(take, assert_same_batches):
-  plain = take(windows.make_window_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
-  it = windows.make_window_train_iterator(SOURCE, _config(**{"input.workers": 1}),
-                                          shard_index=0, shard_count=1)
+  plain = take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
+  it = pipeline.make_train_iterator(SOURCE, _config(**{"input.workers": 1}),
+                                   shard_index=0, shard_count=1)
   assert_same_batches(take(it, 2), plain)
   it.close()

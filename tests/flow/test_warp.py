@@ -9,9 +9,17 @@ from jax.test_util import check_grads
 from scipy import ndimage
 
 from flowpose_jax import heatmaps
-from flowpose_jax.data import synthetic
 from flowpose_jax.data.synthetic import render_video
-from flowpose_jax.flow import Warp, resample_flow, warp
+from flowpose_jax.data.windows import flows_to_heatmap
+from flowpose_jax.flow import warp
+from tests.data.signer_parts import JOINT_PARTS
+
+IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+
+
+def _heatmap_flow(flow, stride):
+  """[S, S, 2] input-px flow -> [S/stride, S/stride, 2] heatmap-px flow (identity affine)."""
+  return flows_to_heatmap(flow[None], IDENTITY, flow.shape[0], stride)[0][0]
 
 
 def _rand(seed, shape, lo=-1.0, hi=1.0):
@@ -105,12 +113,6 @@ def test_grads_wrt_maps_and_flow():
   check_grads(lambda f: warp(maps, f)[0], (flow,), order=1, modes=["rev"], eps=1e-3)
 
 
-def test_nnx_module_matches_function():
-  maps = jnp.asarray(_rand(10, (1, 5, 5, 1)))
-  flow = jnp.asarray(_rand(11, (1, 5, 5, 2)))
-  np.testing.assert_array_equal(Warp()(maps, flow)[0], warp(maps, flow)[0])
-
-
 def _peak(maps):
   return heatmaps.decode(np.asarray(maps))[0][0, 0]
 
@@ -149,7 +151,7 @@ def test_resampled_flow_is_consistent_with_full_resolution():
   peak_full = _peak(warp(jnp.asarray(hm_full), jnp.asarray(flow[None]))[0])
   joint_hm = heatmaps.input_to_heatmap(joint_in, stride)
   hm = heatmaps.encode(joint_hm, np.ones((1, 1), bool), size=64)
-  small = resample_flow(flow, (64, 64), (stride, stride))
+  small = _heatmap_flow(flow, stride)
   peak = _peak(warp(jnp.asarray(hm), jnp.asarray(small[None]))[0])
   np.testing.assert_allclose(peak, heatmaps.input_to_heatmap(peak_full, stride), atol=0.1)
 
@@ -171,10 +173,10 @@ def test_ground_truth_flow_aligns_next_frame_heatmap():
     joints_hm = heatmaps.input_to_heatmap(video["joints"], stride)
     for t in range(5):
       hm_next = heatmaps.encode(joints_hm[t + 1:t + 2], video["visible"][t + 1:t + 2], size=size)
-      flow = resample_flow(video["flow"][t], (size, size), (stride, stride))
+      flow = _heatmap_flow(video["flow"][t], stride)
       decoded = heatmaps.decode(warp(jnp.asarray(hm_next), jnp.asarray(flow[None]))[0])[0][0]
       ids, full = video["part_ids"][t], video["flow"][t]
-      for j, parts in enumerate(synthetic.JOINT_PARTS):
+      for j, parts in enumerate(JOINT_PARTS):
         x, y = np.rint(video["joints"][t, j]).astype(int)
         if not (video["visible"][t + 1, j] and 8 <= x < 120 and 8 <= y < 120):
           continue
