@@ -35,3 +35,17 @@ def tiny_config(tiny_data_dir):
   config = tiny.get_config()
   config.dataset.data_dir = tiny_data_dir
   return config
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tiny_data_dir, tmp_path_factory):
+  """A workdir of configs/tiny.py trained 20 steps (no validation), shared by read-only tests."""
+  from configs import tiny
+  from flowpose_jax.train.loop import train_and_evaluate
+  config = tiny.get_config()
+  config.dataset.data_dir = tiny_data_dir
+  config.num_train_steps = 20
+  config.eval_every = 0
+  workdir = str(tmp_path_factory.mktemp("tiny_workdir"))
+  train_and_evaluate(config, workdir, show_progress=False)
+  return workdir

@@ -10,19 +10,11 @@ import pytest
 import flowpose_jax
 from flowpose_jax import cli, heatmaps, jobs, media
 from flowpose_jax.errors import InputError
-from flowpose_jax.train.loop import train_and_evaluate
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory, tiny_data_dir):
-  from configs import tiny
-  config = tiny.get_config()
-  config.dataset.data_dir = tiny_data_dir
-  config.num_train_steps = 20
-  config.eval_every = 0
-  wd = str(tmp_path_factory.mktemp("wd"))
-  train_and_evaluate(config, wd, show_progress=False)
-  return wd
+@pytest.fixture()
+def workdir(tiny_workdir):
+  return tiny_workdir
 
 
 def test_load_heatmaps_and_joints_any_frame_size(workdir):

@@ -10,25 +10,16 @@ import os
 import numpy as np
 import pytest
 
-from configs import tiny
 from flowpose_jax import inference, jobs
 from flowpose_jax.evaluate import protocols
-from flowpose_jax.train.loop import train_and_evaluate
 
 SHIFT = 2  # heatmap px = 8 input px = 8 frame px (64x64 frames, input 64, stride 4)
 ERROR_PX = 8.0
 
 
-@pytest.fixture(scope="module")
-def workdir(tiny_data_dir, tmp_path_factory):
-  config = tiny.get_config()
-  config.dataset.data_dir = tiny_data_dir
-  config.num_train_steps = 1
-  config.eval_every = 0
-  config.timelapse_frames = 0
-  path = str(tmp_path_factory.mktemp("wd") / "tiny")
-  train_and_evaluate(config, path, show_progress=False)
-  return path
+@pytest.fixture()
+def workdir(tiny_workdir):
+  return tiny_workdir
 
 
 def _records(n, torso=None, seed=0):

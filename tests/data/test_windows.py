@@ -51,12 +51,7 @@ def _config(**overrides):
   c.eval.batch_size = 4
   c.input.read_threads = 2
   c.input.prefetch_batches = 2
-  for k, v in overrides.items():
-    node = c
-    *path, last = k.split(".")
-    for p in path:
-      node = node[p]
-    node[last] = v
+  c.update_from_flattened_dict(overrides)
   return c
 
 
