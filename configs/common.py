@@ -15,7 +15,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset = ml_collections.ConfigDict()
   c.dataset.name = "synthetic_signers/demo"  # TFDS name[/config]
   c.dataset.data_dir = ""  # "" -> TFDS default (~/tensorflow_datasets)
-  c.dataset.train_split = "train"
+  c.dataset.train_split = "train"  # TFDS split, slices allowed ("train[:500]": the first 500 records)
+  # Records of another prepared dataset appended to the training set, "NAME:SPLIT"
+  # (e.g. BBC Pose Extended's noisy videos); "" = none.
+  c.dataset.extra_train = ""
   c.dataset.eval_split = "validation"
   c.dataset.test_split = "test"
 

@@ -68,6 +68,20 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
 
+  st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
+  ssub = st.add_subparsers(dest="study_command", required=True)
+  ds = ssub.add_parser("data-scaling", help="accuracy vs training-set size, HeatmapNet vs CoordinateNet",
+                       epilog="Override any config field with --config.KEY=VALUE (e.g. num_train_steps).")
+  ds.add_argument("--config", required=True, help="base config file[:arg], e.g. configs/demo.py")
+  ds.add_argument("--out", required=True, help="study folder: one workdir per point, study.json/.csv/.png")
+  ds.add_argument("--sizes", required=True, help="clean training-set sizes in records, e.g. 250,500,1000")
+  ds.add_argument("--noisy", default="", help="noisily labelled extra training data NAME:SPLIT, "
+                                              "e.g. synthetic_signers/demo_noisy:train[1000:]")
+  ds.add_argument("--models", default="heatmap_net,coordinate_net")
+  ds.add_argument("--no_predict", action="store_true",
+                  help="do not fit the power law and train the next size (2x the largest)")
+  ds.add_argument("--data_dir", default=None)
+
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
   b = dsub.add_parser("build", help="build a TFDS dataset, e.g. synthetic_signers/demo")
@@ -86,6 +100,26 @@ def _training_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
     config.dataset.data_dir = args.data_dir
   validate_config(config)
   return config
+
+
+def _run_study(args, overrides: list[str]) -> None:
+  from flowpose_jax import study  # pylint: disable=import-outside-toplevel
+  config = _training_config(args, overrides)
+  try:
+    sizes = [int(v) for v in args.sizes.split(",")]
+  except ValueError:
+    raise FlowposeError(f"--sizes {args.sizes}: give whole numbers of records, e.g. 250,500,1000") from None
+  models = tuple(m for m in args.models.split(",") if m)
+  summary = study.data_scaling(config, args.out, sizes, models=models, noisy=args.noisy,
+                               predict_next=not args.no_predict)
+  for r in summary["points"]:
+    acc = r["accuracy"]
+    print(f"{r['point']['name']:40s} wrists {100 * acc['wrists']:5.1f}  elbows {100 * acc['elbows']:5.1f}  "
+          f"average {100 * acc['average']:5.1f}")
+  for model, p in summary["prediction"].items():
+    print(f"{model}: power law predicted {100 * p['predicted']:.1f} % at {p['frames']} records, "
+          f"measured {100 * p['measured']:.1f} %")
+  print(f"wrote study.json, study.csv and data_scaling.png to {os.path.abspath(args.out)}")
 
 
 def _check_output_folder(option: str, path: str) -> None:
@@ -119,8 +153,8 @@ def _ensure_absl_flags_parsed() -> None:
 def run(argv: list[str]) -> int:
   rest, overrides = configuration.split_args(argv, attach=NEGATIVE_VALUE_OPTIONS)
   args = _parser().parse_args(rest)
-  if overrides and args.command not in ("train", "demo"):
-    raise FlowposeError(f"--config.* overrides apply to train and demo only, not {args.command}")
+  if overrides and args.command not in ("train", "demo", "study"):
+    raise FlowposeError(f"--config.* overrides apply to train, demo and study only, not {args.command}")
   if args.command in ("train", "demo"):
     _check_output_folder("--workdir", args.workdir)
   if getattr(args, "out", None):
@@ -163,6 +197,8 @@ def run(argv: list[str]) -> int:
       print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
     if skipped:
       return EXIT_SKIPPED
+  elif args.command == "study":
+    _run_study(args, overrides)
   elif args.command == "data":
     name = args.name
     if args.config:

@@ -20,7 +20,7 @@ import numpy as np
 
 from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, visualize
 from flowpose_jax.data.augment import CROP_MODES
-from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir
+from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir, split_extra
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.evaluate import evaluator, plots
 from flowpose_jax.evaluate.pck import accuracy_at
@@ -77,6 +77,8 @@ def ensure_dataset(name: str, data_dir: str | None) -> None:
 
 def train(config, workdir: str) -> None:
   ensure_dataset(config.dataset.name, config.dataset.data_dir)
+  if config.dataset.extra_train:
+    ensure_dataset(split_extra(config.dataset.extra_train)[0], config.dataset.data_dir)
   train_and_evaluate(config, workdir)
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 from etils import epath
 
 from flowpose_jax.errors import InputError
@@ -38,6 +39,10 @@ def id_records(source: Sequence[dict], keys: Sequence[str]) -> Iterator[dict]:
   Yields:
     len(source) dicts.
   """
+  if isinstance(source, ConcatSource):
+    for part in source.parts:
+      yield from id_records(part, keys)
+    return
   features = getattr(getattr(source, "dataset_info", None), "features", None)
   if features is None:
     for i in range(len(source)):
@@ -88,3 +93,50 @@ def load_source(name: str, split: str, data_dir: str | None):
     raise InputError(
         f"cannot open dataset {name!r} split {split!r} in {root}: {type(e).__name__}: "
         f"{str(e).splitlines()[0] if str(e) else ''} -- {build} (or check config.dataset)") from None
+
+
+class ConcatSource(Sequence):
+  """Random access over several record sources, one after the other.
+
+  ``source[i]`` is record ``i`` of the concatenation; ``parts`` are the
+  sources in order (``id_records`` reads each part cheaply).
+  """
+
+  def __init__(self, parts: Sequence[Sequence[dict]]):
+    self.parts = tuple(parts)
+    self._ends = np.cumsum([len(p) for p in self.parts])
+
+  def __len__(self) -> int:
+    return int(self._ends[-1]) if len(self._ends) else 0
+
+  def __getitem__(self, index: int) -> dict:
+    index = int(index)
+    if index < 0:
+      index += len(self)
+    if not 0 <= index < len(self):
+      raise IndexError(f"record {index} of a source of {len(self)}")
+    part = int(np.searchsorted(self._ends, index, side="right"))
+    start = int(self._ends[part - 1]) if part else 0
+    return self.parts[part][index - start]
+
+
+def split_extra(extra: str) -> tuple[str, str]:
+  """``config.dataset.extra_train`` "NAME:SPLIT" -> (NAME, SPLIT); the split may hold slices
+  ("synthetic_signers/demo_noisy:train[1000:]"), so NAME ends at the first ":"."""
+  name, sep, split = extra.partition(":")
+  if not sep or not name or not split:
+    raise InputError(f"config.dataset.extra_train={extra!r}: give NAME:SPLIT, e.g. "
+                     f"synthetic_signers/demo_noisy:train[1000:]")
+  return name, split
+
+
+def load_train_source(dataset_cfg):
+  """The training records of ``config.dataset``: ``train_split`` of ``name``, then, when
+  ``extra_train`` ("NAME:SPLIT", e.g. BBC Pose Extended's noisy videos) is set, its records.
+  """
+  main = load_source(dataset_cfg.name, dataset_cfg.train_split, dataset_cfg.data_dir)
+  extra = dataset_cfg.get("extra_train", "")
+  if not extra:
+    return main
+  name, split = split_extra(extra)
+  return ConcatSource([main, load_source(name, split, dataset_cfg.data_dir)])

@@ -170,3 +170,56 @@ def plot_pooling_weights(kernel: np.ndarray, path: str, title: str = "") -> None
   fig.tight_layout()
   with atomic_output(path) as tmp:
     fig.savefig(tmp, format="png")
+
+
+MODEL_LABELS = {"heatmap_net": "HeatmapNet", "coordinate_net": "CoordinateNet"}
+
+
+def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: tuple[str, ...],
+                      title: str = "") -> None:
+  """The paper's Fig. 7: accuracy at the headline d vs training records, per network.
+
+  Args:
+    records: study points, each {"point": {"model", "frames", "role", "loss", ...},
+      "accuracy": {joint type: fraction}} (``flowpose_jax.study``).
+    fits: {"<model>/<type>": {"a", "b", "c"}} saturating power laws
+      ``a - b * N**-c`` drawn dashed over the clean points.
+    path: output .png (written atomically).
+    joint_types: one subplot each (e.g. wrists, elbows).
+  """
+  fig = Figure(figsize=(PANEL_SIZE[0] * len(joint_types), PANEL_SIZE[1] + 0.6), dpi=DPI)
+  FigureCanvasAgg(fig)
+  axes = fig.subplots(1, len(joint_types), squeeze=False).ravel()
+  models = sorted({r["point"]["model"] for r in records})
+  frames = [r["point"]["frames"] for r in records]
+  grid = np.geomspace(max(1, min(frames)), 2 * max(frames), 50)
+  for ax, joint_type in zip(axes, joint_types):
+    for i, model in enumerate(models):
+      colour = f"C{i}"
+      label = MODEL_LABELS.get(model, model)
+      mine = [r for r in records if r["point"]["model"] == model]
+      clean = sorted((r["point"]["frames"], r["accuracy"][joint_type]) for r in mine
+                     if r["point"]["role"] in ("clean", "predicted"))
+      ax.plot([n for n, _ in clean], [PERCENT * a for _, a in clean], "o-", color=colour, label=label)
+      for r in mine:
+        if r["point"]["role"] == "noisy":
+          marker = "s" if r["point"]["loss"] == "l2" else "^"
+          ax.plot(r["point"]["frames"], PERCENT * r["accuracy"][joint_type], marker, color=colour,
+                  markersize=9, label=f"{label} + noisy ({r['point']['loss']})")
+      fit = fits.get(f"{model}/{joint_type}")
+      if fit is not None:
+        y = fit["a"] - fit["b"] * grid ** -fit["c"]
+        ax.plot(grid, PERCENT * y, "--", color=colour, linewidth=1,
+                label=f"{label} fit {PERCENT * fit['a']:.0f} - b N^-{fit['c']:.2f}")
+    ax.set_xscale("log")
+    ax.set_title(joint_type.capitalize())
+    ax.set_xlabel("clean training records N")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, PERCENT)
+    ax.grid(True, alpha=0.3)
+  axes[-1].legend(fontsize="small", loc="lower right")
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  with atomic_output(path) as tmp:
+    fig.savefig(tmp, format="png")

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from flowpose_jax import parallel, workdir as workdir_lib
 from flowpose_jax.data import pipeline
-from flowpose_jax.data.sources import load_source, resolve_data_dir
+from flowpose_jax.data.sources import load_source, load_train_source, resolve_data_dir
 from flowpose_jax.errors import ConfigError, TrainingDivergedError
 from flowpose_jax.evaluate import evaluator
 from flowpose_jax.evaluate.pck import accuracy_at
@@ -111,7 +111,7 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
   _default_flow_cache(config)
   data_dir = config.dataset.data_dir
   if train_source is None:
-    train_source = load_source(config.dataset.name, config.dataset.train_split, data_dir)
+    train_source = load_train_source(config.dataset)
   if eval_source is None and config.dataset.eval_split:
     eval_source = load_source(config.dataset.name, config.dataset.eval_split, data_dir)
   graphdef, params = workdir_lib.make_model(config)
