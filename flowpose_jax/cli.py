@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
   ds.add_argument("--no_predict", action="store_true",
                   help="do not fit the power law and train the next size (2x the largest)")
   ds.add_argument("--data_dir", default=None)
+  po = ssub.add_parser("pooling", help="accuracy vs window n per temporal pooling and flow source",
+                       epilog="--config is a flowing-stage config with --config.init_from=<single-frame workdir>.")
+  po.add_argument("--config", required=True, help="e.g. configs/flow.py")
+  po.add_argument("--out", required=True, help="study folder: one workdir per point, pooling.json/.csv/.png")
+  po.add_argument("--windows", default="1,3,7,15", help="half-widths n (windows of 2n+1 frames)")
+  po.add_argument("--poolings", default="sum,parametric,data_dependent")
+  po.add_argument("--flows", default="gt,dis_medium", help="flow sources: gt (exact, synthetic) or OpenCV methods")
+  po.add_argument("--data_dir", default=None)
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -102,20 +110,35 @@ def _training_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
   return config
 
 
+def _ints(option: str, text: str) -> list[int]:
+  try:
+    return [int(v) for v in text.split(",")]
+  except ValueError:
+    raise FlowposeError(f"{option} {text}: give whole numbers separated by commas, e.g. 1,3,7") from None
+
+
+def _print_accuracies(rows) -> None:
+  """One line per (label, {joint type: accuracy}) row: wrists, elbows and the average in %."""
+  for label, acc in rows:
+    print(f"{label:40s} wrists {100 * acc['wrists']:5.1f}  elbows {100 * acc['elbows']:5.1f}  "
+          f"average {100 * acc['average']:5.1f}")
+
+
 def _run_study(args, overrides: list[str]) -> None:
   from flowpose_jax import study  # pylint: disable=import-outside-toplevel
   config = _training_config(args, overrides)
-  try:
-    sizes = [int(v) for v in args.sizes.split(",")]
-  except ValueError:
-    raise FlowposeError(f"--sizes {args.sizes}: give whole numbers of records, e.g. 250,500,1000") from None
+  if args.study_command == "pooling":
+    summary = study.pooling_study(config, args.out, _ints("--windows", args.windows),
+                                  args.poolings.split(","), args.flows.split(","))
+    _print_accuracies([*summary["baselines"].items(),
+                       *((r["point"]["name"], r["accuracy"]) for r in summary["points"])])
+    print(f"wrote pooling.json, pooling.csv and pooling_vs_n.png to {os.path.abspath(args.out)}")
+    return
+  sizes = _ints("--sizes", args.sizes)
   models = tuple(m for m in args.models.split(",") if m)
   summary = study.data_scaling(config, args.out, sizes, models=models, noisy=args.noisy,
                                predict_next=not args.no_predict)
-  for r in summary["points"]:
-    acc = r["accuracy"]
-    print(f"{r['point']['name']:40s} wrists {100 * acc['wrists']:5.1f}  elbows {100 * acc['elbows']:5.1f}  "
-          f"average {100 * acc['average']:5.1f}")
+  _print_accuracies([(r["point"]["name"], r["accuracy"]) for r in summary["points"]])
   for model, p in summary["prediction"].items():
     print(f"{model}: power law predicted {100 * p['predicted']:.1f} % at {p['frames']} records, "
           f"measured {100 * p['measured']:.1f} %")

@@ -1,4 +1,4 @@
-"""The paper's data-scaling study as one resumable command.
+"""The paper's studies as resumable commands: data scaling (Fig. 7) and pooling vs window (Fig. 8).
 
   flowpose study data-scaling --config configs/demo.py --out studies/scaling \\
       --sizes 250,500,1000 --noisy synthetic_signers/demo_noisy:train[1000:]
@@ -16,6 +16,13 @@ is fitted to the clean points; the study predicts the accuracy at twice the
 largest clean size, trains that point too (when the split has the records),
 and reports predicted vs measured. Everything lands in ``<out>/study.json``,
 ``study.csv`` and ``data_scaling.png``.
+
+  flowpose study pooling --config configs/flow.py --config.init_from=workdirs/demo \
+      --out studies/pooling --windows 1,3,7,15 --poolings sum,parametric,data_dependent --flows gt,dis_medium
+
+trains the flowing stage for every (flow source, pooling, n) on top of one
+single-frame run and draws accuracy vs n per pooling (``pooling_vs_n.png``),
+with the single-frame run's own scores as the baselines.
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ class Point:
   noisy: str = ""
   loss: str = "l2"
   role: str = "clean"
+
+  def configure(self, config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    return point_config(config, self)
 
 
 def model_config(config: ml_collections.ConfigDict, model: str) -> ml_collections.ConfigDict:
@@ -133,12 +143,13 @@ def _score(workdir: str, config) -> dict:
   return {"d": d, "accuracy": accuracy_at(result, d)}
 
 
-def run_point(config, point: Point, out_dir: str) -> dict:
-  """Trains and scores one point, unless its ``point.json`` exists; returns its record."""
+def run_point(config, point, out_dir: str) -> dict:
+  """Trains and scores one point (``Point`` or ``PoolingPoint``: its ``configure(config)`` gives
+  the run's config), unless its ``point.json`` exists; returns its record."""
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
   workdir = os.path.join(out_dir, point.name)
   done = os.path.join(workdir, POINT_FILE)
-  c = point_config(config, point)
+  c = point.configure(config)
   if os.path.exists(done):
     with open(done, encoding="utf-8") as f:
       record = json.load(f)
@@ -147,8 +158,7 @@ def run_point(config, point: Point, out_dir: str) -> dict:
                           f"{workdir} to train this point again")
     log.info("study: %s already done, skipped", point.name)
     return record
-  log.info("study: training %s (%d clean records%s)", point.name, point.frames,
-           f" + {point.noisy}" if point.noisy else "")
+  log.info("study: training %s", point)
   jobs.train(c, workdir)
   record = {"point": dataclasses.asdict(point), "config": json.loads(c.to_json_best_effort()),
             **_score(workdir, c)}
@@ -219,5 +229,66 @@ def data_scaling(config, out_dir: str, sizes: list[int], *, models: tuple[str, .
   return summary
 
 
-__all__ = ["Point", "data_scaling", "data_scaling_points", "fit_power_law", "power_law", "point_config",
+@dataclasses.dataclass(frozen=True)
+class PoolingPoint:
+  """One flowing-stage run of the pooling study: ``pooling`` over a 2n+1 window, ``flow`` source."""
+  name: str
+  pooling: str
+  n: int
+  flow: str
+
+  def configure(self, config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict(config.to_dict())  # references resolved: set n and num_frames together
+    c.model.pooling = self.pooling
+    c.flow.n = self.n
+    c.model.num_frames = 2 * self.n + 1
+    c.flow.source = self.flow
+    return c
+
+
+def pooling_points(windows: list[int], poolings: list[str], flows: list[str]) -> list[PoolingPoint]:
+  """Every (flow source, pooling, n) of the temporal study."""
+  return [PoolingPoint(f"{flow}-{pooling}-n{n}", pooling, int(n), flow)
+          for flow in flows for pooling in poolings for n in sorted(windows)]
+
+
+def pooling_study(config, out_dir: str, windows: list[int], poolings: list[str], flows: list[str]) -> dict:
+  """The paper's temporal study: accuracy vs window n per pooling and flow source (resumable).
+
+  ``config`` is a flowing-stage config (``configs/flow.py``) whose ``init_from``
+  names the trained single-frame run; that run's own scores (conv8, +fusion)
+  are the baselines. Writes ``pooling.json``, ``pooling.csv`` and
+  ``pooling_vs_n.png`` to ``out_dir``.
+  """
+  from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.evaluate import protocols  # pylint: disable=import-outside-toplevel
+  if not config.get("init_from") or config.get("flow") is None:
+    raise ConfigError("the pooling study trains the flowing stage: use configs/flow.py with "
+                      "--config.init_from=<single-frame workdir>")
+  os.makedirs(out_dir, exist_ok=True)
+  d = protocols.for_dataset(config.dataset.name, config.eval.threshold).headline
+  baselines = {}
+  for output, label in (("heatmap", "single-frame (conv8)"), ("fusion", "single-frame + fusion")):
+    result, _ = jobs.evaluate_workdir(config.init_from, split=config.dataset.test_split, output=output,
+                                      out_dir=os.path.join(out_dir, f"baseline_{output}"))
+    baselines[label] = accuracy_at(result, d)
+  records = [run_point(config, p, out_dir) for p in pooling_points(windows, poolings, flows)]
+  summary = {"d": d, "baselines": baselines, "points": records}
+  fileio.write_text(os.path.join(out_dir, "pooling.json"), json.dumps(summary, indent=1))
+  types = ("wrists", "elbows", "shoulders", "head", "average")
+  with fileio.atomic_output(os.path.join(out_dir, "pooling.csv")) as tmp, open(tmp, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["run", "flow", "pooling", "n", *types])
+    for label, acc in baselines.items():
+      w.writerow([label, "", "", 0, *(f"{100 * acc[t]:.2f}" for t in types)])
+    for r in records:
+      p = r["point"]
+      w.writerow([p["name"], p["flow"], p["pooling"], p["n"], *(f"{100 * r['accuracy'][t]:.2f}" for t in types)])
+  from flowpose_jax.evaluate import plots  # pylint: disable=import-outside-toplevel
+  plots.plot_pooling_vs_n(summary, os.path.join(out_dir, "pooling_vs_n.png"), ("wrists", "elbows"),
+                          title=f"{config.dataset.name}: accuracy at d = {d:g} vs window n")
+  return summary
+
+
+__all__ = ["Point", "PoolingPoint", "pooling_points", "pooling_study", "data_scaling", "data_scaling_points", "fit_power_law", "power_law", "point_config",
            "model_config", "run_point"]

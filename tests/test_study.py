@@ -54,3 +54,32 @@ def test_study_runs_resumes_and_writes_outputs(tiny_config, tmp_path, monkeypatc
   config.optimizer.learning_rate = 0.5
   with pytest.raises(FlowposeError, match="trained with another config"):
     study.data_scaling(config, out, [12, 24], **kwargs)
+
+
+def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path):
+  from configs import flow as flow_config
+  from flowpose_jax.train.loop import train_and_evaluate
+  stage1 = tiny_config
+  stage1.num_train_steps = 4
+  stage1.eval_every = 0
+  stage1.timelapse_frames = 0
+  wd1 = str(tmp_path / "stage1")
+  train_and_evaluate(stage1, wd1, show_progress=False)
+  c = flow_config.get_config("sum")
+  c.dataset, c.input = stage1.dataset, stage1.input
+  c.model.width = stage1.model.width
+  c.init_from = wd1
+  c.batch_size = 8
+  c.num_train_steps = 2
+  c.eval_every = 0
+  c.timelapse_frames = 0
+  c.eval.batch_size = 8
+  out = str(tmp_path / "pooling")
+  summary = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt"])
+  names = [r["point"]["name"] for r in summary["points"]]
+  assert names == ["gt-sum-n0", "gt-sum-n1", "gt-parametric-n0", "gt-parametric-n1"]
+  assert [r["config"]["model"]["num_frames"] for r in summary["points"]] == [1, 3, 1, 3]
+  assert set(summary["baselines"]) == {"single-frame (conv8)", "single-frame + fusion"}
+  with open(os.path.join(out, "pooling.csv")) as f:
+    assert len(list(csv.DictReader(f))) == 6
+  assert os.path.getsize(os.path.join(out, "pooling_vs_n.png")) > 0

@@ -223,3 +223,38 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
   fig.tight_layout()
   with atomic_output(path) as tmp:
     fig.savefig(tmp, format="png")
+
+
+def plot_pooling_vs_n(summary: dict, path: str, joint_types: tuple[str, ...], title: str = "") -> None:
+  """The paper's Fig. 8: accuracy at the headline d vs window n, a line per (pooling, flow source).
+
+  Args:
+    summary: ``flowpose_jax.study.pooling_study``'s {"baselines": {label: {type: acc}},
+      "points": [{"point": {"pooling", "n", "flow"}, "accuracy": {type: acc}}]}.
+    path: output .png (written atomically).
+    joint_types: one subplot each.
+  """
+  fig = Figure(figsize=(PANEL_SIZE[0] * len(joint_types), PANEL_SIZE[1] + 0.6), dpi=DPI)
+  FigureCanvasAgg(fig)
+  axes = fig.subplots(1, len(joint_types), squeeze=False).ravel()
+  lines = sorted({(r["point"]["pooling"], r["point"]["flow"]) for r in summary["points"]})
+  flows = sorted({flow for _, flow in lines})
+  for ax, joint_type in zip(axes, joint_types):
+    for i, (pooling, flow) in enumerate(lines):
+      rows = sorted((r["point"]["n"], r["accuracy"][joint_type]) for r in summary["points"]
+                    if (r["point"]["pooling"], r["point"]["flow"]) == (pooling, flow))
+      style = "-" if flows.index(flow) == 0 else "--"
+      ax.plot([n for n, _ in rows], [PERCENT * a for _, a in rows], "o" + style,
+              color=f"C{sorted({p for p, _ in lines}).index(pooling)}", label=f"{pooling} ({flow})")
+    for j, (label, acc) in enumerate(summary["baselines"].items()):
+      ax.axhline(PERCENT * acc[joint_type], color="grey", linestyle=(":", "-.")[j % 2], linewidth=1, label=label)
+    ax.set_title(joint_type.capitalize())
+    ax.set_xlabel("window half-width n (2n+1 frames)")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(True, alpha=0.3)
+  axes[-1].legend(fontsize="small", loc="lower right")
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  with atomic_output(path) as tmp:
+    fig.savefig(tmp, format="png")
