@@ -40,7 +40,7 @@ themselves; left/right channel swaps apply only to joints and targets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ml_collections
