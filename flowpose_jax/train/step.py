@@ -11,8 +11,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from flowpose_jax import losses
-from flowpose_jax.errors import ConfigError
-from flowpose_jax.parallel import DATA_AXIS
+from flowpose_jax.parallel import DATA_AXIS, split_batch
 from flowpose_jax.train.state import TrainState
 
 TARGET_KEYS = ("targets", "weights", "joints")
@@ -88,10 +87,8 @@ def loss_and_grads(params, batch, *, graphdef, loss_cfg, accum: int = 1):
                                has_aux=True)
   if accum == 1:
     return grad_fn(params, batch)
-  rows = next(iter(batch.values())).shape[0]
-  if rows % accum:
-    raise ConfigError(f"the batch of {rows} does not split into config.grad_accum_steps={accum} "
-                      f"microbatches: use a batch_size that is a multiple of {accum} x the device count")
+  split_batch(next(iter(batch.values())).shape[0], accum,
+              f"microbatches of config.grad_accum_steps={accum}", name="the global batch")
   counts = output_counts(params, batch, graphdef=graphdef, loss_cfg=loss_cfg)
   micro = _microbatches(batch, accum)
 
