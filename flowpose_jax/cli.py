@@ -1,4 +1,4 @@
-"""``flowpose`` command line: demo | train | evaluate | predict | data build.
+"""``flowpose`` command line: demo | train | evaluate | predict | export | data build.
 
 Thin: parses arguments and calls ``flowpose_jax.jobs``; configs are loaded by
 ``flowpose_jax.configuration`` (``--config path.py[:arg]`` and typed
@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
+
+  x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, safetensors (+ PyTorch)")
+  x.add_argument("--workdir", required=True)
+  x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "safetensors"))
+  x.add_argument("--out", required=True, help="output folder: the model file(s) and <format>.json (how to feed them)")
+  x.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
+                 help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -163,6 +170,10 @@ def run(argv: list[str]) -> int:
       print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
     if skipped:
       return EXIT_SKIPPED
+  elif args.command == "export":
+    from flowpose_jax import export  # pylint: disable=import-outside-toplevel
+    for path in export.export_workdir(args.workdir, args.format, args.out, args.output):
+      print(path)
   elif args.command == "data":
     name = args.name
     if args.config:
