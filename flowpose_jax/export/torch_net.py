@@ -38,6 +38,7 @@ def build(tensors: dict[str, np.ndarray], spec: dict):
 
   def conv_params(name):
     kernel = torch.from_numpy(np.ascontiguousarray(tensors[f"{name}.kernel"].transpose(3, 2, 0, 1)))  # HWIO->OIHW
+    kernel = kernel.contiguous(memory_format=torch.channels_last)
     return torch.nn.Parameter(kernel, requires_grad=False), torch.nn.Parameter(
         torch.from_numpy(tensors[f"{name}.bias"]), requires_grad=False)
 
@@ -58,7 +59,9 @@ def build(tensors: dict[str, np.ndarray], spec: dict):
     def _conv(self, i, x):
       kernel, bias = self.convs[2 * i], self.convs[2 * i + 1]
       k = kernel.shape[-1]
-      x = functional.pad(x, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2))  # flax 'SAME', odd or even k
+      if k % 2:
+        return functional.conv2d(x, kernel, bias, padding=k // 2)
+      x = functional.pad(x, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2))  # flax 'SAME' for an even k
       return functional.conv2d(x, kernel, bias)
 
     def forward(self, images):
