@@ -1,4 +1,4 @@
-"""``flowpose`` command line: demo | train | evaluate | predict | data build.
+"""``flowpose`` command line: demo | train | evaluate | predict | export | data build.
 
 Thin: parses arguments and calls ``flowpose_jax.jobs``; configs are loaded by
 ``flowpose_jax.configuration`` (``--config path.py[:arg]`` and typed
@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
   po.add_argument("--poolings", default="sum,parametric,data_dependent")
   po.add_argument("--flows", default="gt,dis_medium", help="flow sources: gt (exact, synthetic) or OpenCV methods")
   po.add_argument("--data_dir", default=None)
+  x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, safetensors (+ PyTorch)")
+  x.add_argument("--workdir", required=True)
+  x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "safetensors"))
+  x.add_argument("--out", required=True, help="output folder: the model file(s) and <format>.json (how to feed them)")
+  x.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
+                 help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -222,6 +228,10 @@ def run(argv: list[str]) -> int:
       return EXIT_SKIPPED
   elif args.command == "study":
     _run_study(args, overrides)
+  elif args.command == "export":
+    from flowpose_jax import export  # pylint: disable=import-outside-toplevel
+    for path in export.export_workdir(args.workdir, args.format, args.out, args.output):
+      print(path)
   elif args.command == "data":
     name = args.name
     if args.config:

@@ -16,6 +16,61 @@ from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.models import forward_fn, model_inputs
 
 DEFAULT_BATCH = 16
+# Static batch sizes a call is padded to (the smallest that fits, up to the
+# Predictor's batch_size): a few compilations in all, none per call.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def batch_buckets(batch_size: int) -> tuple[int, ...]:
+  """The padded batch sizes used under ``batch_size``: powers of two below it, then it."""
+  return tuple(b for b in BATCH_BUCKETS if b < batch_size) + (batch_size,)
+
+
+def bucket_chunks(n: int, batch_size: int) -> list[tuple[int, int, int]]:
+  """Splits ``n`` frames into jitted calls: [(start, stop, padded size)], full
+  ``batch_size`` chunks, then the remainder padded to the smallest bucket that fits."""
+  buckets = batch_buckets(batch_size)
+  out = []
+  for start in range(0, n, batch_size):
+    stop = min(n, start + batch_size)
+    out.append((start, stop, next(b for b in buckets if b >= stop - start)))
+  return out
+
+
+def run_bucketed(fn, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+  """``fn`` over ``inputs`` [N, ...] in bucketed, zero-padded batches; the N unpadded rows, in order."""
+  out = []
+  for start, stop, size in bucket_chunks(len(inputs), batch_size):
+    chunk = inputs[start:stop]
+    if size > len(chunk):
+      chunk = np.concatenate([chunk, np.zeros((size - len(chunk),) + chunk.shape[1:], chunk.dtype)])
+    out.append(np.asarray(fn(chunk))[: stop - start])
+  return out
+
+
+def flowing_parts(graphdef):
+  """A flowing model's two exportable halves, as pure functions of its params.
+
+  Returns:
+    frame(params, images [B, S, S, 3] uint8) -> per-frame maps [B, h, w, J]
+      (the HeatmapNet's final maps: fusion, else conv8), run once per frame;
+    pool(params, maps [B, T, h, w, J], flows [B, T, h, w, 2], confidence
+      [B, T, h, w, 1]) -> pooled [B, h, w, J]: the T = 2n+1 window's maps warped
+      to its centre along heatmap-grid flow centre -> frame (zero at the centre,
+      ``windows.flows_to_heatmap``) and pooled. ``params`` is the whole model's.
+  """
+  from flax import nnx  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.models.pooling import stack_and_warp  # pylint: disable=import-outside-toplevel
+
+  def frame(params, images):
+    return final_heatmaps(nnx.merge(graphdef, params).spatial(images))
+
+  def pool(params, maps, flows, confidence):
+    warped, valid = stack_and_warp(maps, flows)
+    return nnx.merge(graphdef, params).pool(warped, valid * confidence)
+
+  return frame, pool
 
 
 def _as_frames(frames) -> list[np.ndarray]:
@@ -119,47 +174,32 @@ class Predictor:
     return self._output_fns[output](self.params, batch)
 
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
-    """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32 (fixed-size jitted batches).
+    """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32.
+
+    Runs in jitted batches of ``batch_size``, the last one padded to the
+    smallest of ``batch_buckets(batch_size)`` that fits: one compilation per
+    bucket, whatever N.
 
     Single-frame models only; the flowing model needs windows (``predict_batch``).
     """
     if self.inputs != ("image",):
       raise FlowposeError(f"{self.config.model.name} takes temporal windows, not single images: "
                           f"use predict_batch with a window batch")
-    n = len(inputs)
-    out = []
-    for i in range(0, n, self.batch_size):
-      chunk = inputs[i:i + self.batch_size]
-      pad = self.batch_size - len(chunk)
-      if pad:
-        chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
-      out.append(self._predict(self.params, chunk)[: self.batch_size - pad])
     h = self.input_size // self.stride
+    out = run_bucketed(lambda chunk: self._predict(self.params, chunk), inputs, self.batch_size)
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, h, h, 7), np.float32)
 
   def _submodule_fns(self):
-    """Jitted per-frame HeatmapNet and window pooling of a flowing model."""
+    """Jitted per-frame HeatmapNet and window pooling of a flowing model (``flowing_parts``)."""
     if not hasattr(self, "_spatial_fn"):
-      from flax import nnx  # pylint: disable=import-outside-toplevel
-      from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
-      from flowpose_jax.models.pooling import stack_and_warp  # pylint: disable=import-outside-toplevel
-      model = nnx.merge(self._graphdef, self.params)
-      spatial_def, _ = nnx.split(model.spatial)
-      pool_def, _ = nnx.split(model.pool)
-      self._spatial_fn = jax.jit(lambda p, x: final_heatmaps(nnx.merge(spatial_def, p)(x)))
-
-      def pool(p, maps, flows, conf):
-        warped, valid = stack_and_warp(maps, flows)
-        return nnx.merge(pool_def, p)(warped, valid * conf)
-
-      self._pool_fn = jax.jit(pool)
+      frame, pool = flowing_parts(self._graphdef)
+      self._spatial_fn, self._pool_fn = jax.jit(frame), jax.jit(pool)
     return self._spatial_fn, self._pool_fn
 
   def _spatial_maps(self, inputs: np.ndarray) -> np.ndarray:
-    """A flowing model's per-frame HeatmapNet maps: inputs [N, S, S, 3] -> [N, h, w, J]."""
+    """A flowing model's per-frame HeatmapNet maps: inputs [N, S, S, 3] -> [N, h, w, J] (bucketed batches)."""
     spatial_fn, _ = self._submodule_fns()
-    return np.concatenate([np.asarray(spatial_fn(self.params["spatial"], inputs[i:i + self.batch_size]))
-                           for i in range(0, len(inputs), self.batch_size)])
+    return np.concatenate(run_bucketed(lambda chunk: spatial_fn(self.params, chunk), inputs, self.batch_size))
 
   def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", causal: bool = False,
                        flow_on: str = "input", timings: dict | None = None) -> np.ndarray:
@@ -216,7 +256,7 @@ class Predictor:
       grid, conf = windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride)
       timings["flow_s"] = timings.get("flow_s", 0.0) + time.perf_counter() - tick
       tick = time.perf_counter()
-      out[t] = np.asarray(pool_fn(self.params["pool"], maps[idx][None], grid[None], conf[None]))[0]
+      out[t] = np.asarray(pool_fn(self.params, maps[idx][None], grid[None], conf[None]))[0]
       timings["warp_pool_s"] = timings.get("warp_pool_s", 0.0) + time.perf_counter() - tick
     return out
 
