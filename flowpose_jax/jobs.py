@@ -37,6 +37,7 @@ BUILDER_MODULES = {
     "poses_in_the_wild": "data_builders.poses_in_the_wild",
     "chalearn": "data_builders.chalearn",
     "realpose": "data_builders.realpose",
+    "coco_keypoints": "data_builders.coco_keypoints",
 }
 
 
