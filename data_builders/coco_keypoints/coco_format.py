@@ -36,9 +36,13 @@ annotated joints, and COCO's own evaluation scores every v > 0 keypoint
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 
 from flowpose_jax import joints as joints_lib
+from flowpose_jax.errors import InputError
 
 COCO_KEYPOINT_NAMES: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -121,3 +125,32 @@ def result_keypoints(joints: np.ndarray, confidence: np.ndarray) -> list[float]:
   xy[list(RESULT_KEYPOINTS)] = joints
   scores[list(RESULT_KEYPOINTS)] = confidence
   return keypoints_to_coco(xy, scores)
+
+
+def image_ids_by_name(path) -> dict[str, int]:
+  """{base name of ``file_name``: image ``id``} from a COCO annotation file's ``images``.
+
+  Raises InputError naming ``path`` when it is unreadable, has no ``images``
+  list of {id, file_name}, or two images share a base name.
+  """
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except OSError as e:
+    raise InputError(f"{path}: cannot read ({e.strerror}); pass a COCO annotation file "
+                     f"(e.g. person_keypoints_val2017.json)") from None
+  except ValueError as e:
+    raise InputError(f"{path}: not valid JSON ({e}); pass a COCO annotation file") from None
+  images = data.get("images") if isinstance(data, dict) else None
+  if not isinstance(images, list) or not all(
+      isinstance(e, dict) and isinstance(e.get("id"), int) and isinstance(e.get("file_name"), str)
+      for e in images):
+    raise InputError(f"{path}: expected an 'images' list of {{'id', 'file_name'}}; pass a COCO annotation file")
+  ids: dict[str, int] = {}
+  for entry in images:
+    name = os.path.basename(entry["file_name"])
+    if name in ids:
+      raise InputError(f"{path}: two images are named {name} (ids {ids[name]}, {entry['id']}); "
+                       f"image ids are matched by file name, so names must be unique")
+    ids[name] = entry["id"]
+  return ids
