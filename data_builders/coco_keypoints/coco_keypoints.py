@@ -124,7 +124,8 @@ def load_annotation_file(path: epath.Path) -> dict:
   people_cats = _person_categories(data, path)
   images = {}
   for entry in data["images"]:
-    if not (isinstance(entry, dict) and isinstance(entry.get("id"), int) and isinstance(entry.get("file_name"), str)):
+    if not (isinstance(entry, dict) and isinstance(entry.get("id"), int)
+            and isinstance(entry.get("file_name"), str)):
       raise InputError(f"{path}: image entry {entry!r:.80} lacks an integer 'id' and a 'file_name'; re-export it")
     images[entry["id"]] = entry
   people = collections.defaultdict(list)
@@ -145,7 +146,8 @@ def load_annotation_file(path: epath.Path) -> dict:
     flat = ann.get("keypoints") or []
     expected = 3 * num_names
     if not isinstance(flat, list) or len(flat) not in (0, expected):
-      raise InputError(f"{path}: annotation {index} (id {ann.get('id')}) has {len(flat)} keypoint numbers, "
+      got = len(flat) if isinstance(flat, list) else f"not a list of ({type(flat).__name__})"
+      raise InputError(f"{path}: annotation {index} (id {ann.get('id')}) has {got} keypoint numbers, "
                        f"expected {expected} (x, y, v per keypoint of category {ann['category_id']}); "
                        f"fix or re-export it")
     if not flat:
@@ -235,9 +237,10 @@ class CocoKeypoints(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
           box = np.clip(coco_format.box_from_coco(bbox), 0, [hw[1] - 1, hw[0] - 1] * 2).astype(np.float32)
         else:
           box = common.box_from_joints(xy, None, hw, margin=BOX_MARGIN)
+        ann_id = ann["id"] if isinstance(ann.get("id"), int) else -1
         yield index, {
             "image": jpeg, "joints": joints, "visible": visible, "box": box,
             "keypoints_coco": xy, "keypoint_flags": v,
-            "image_id": np.int64(image_id), "annotation_id": np.int64(ann["id"] if isinstance(ann.get("id"), int) else -1),
+            "image_id": np.int64(image_id), "annotation_id": np.int64(ann_id),
             "filename": name, "video_id": np.int32(-1), "frame_index": np.int32(-1),
         }
