@@ -46,9 +46,10 @@ BUILDER_MODULES = {
 def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None) -> str:
   """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir.
 
-  ``manual_dir`` holds the files a user downloaded (real datasets). TFDS
-  writes into a temporary folder and renames it when complete, so an
-  interrupted build never looks prepared.
+  ``manual_dir`` holds the files a user downloaded (real datasets); when it
+  is None, a builder config's ``default_manual_dir`` (realpose: the shared
+  folder beside the repository) is used. TFDS writes into a temporary folder
+  and renames it when complete, so an interrupted build never looks prepared.
   """
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   base = name.split("/")[0].split(":")[0]
@@ -66,6 +67,9 @@ def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None
     raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
   if not builder.is_prepared():
     log.info("building %s into %s", name, root)
+    if manual_dir is None and getattr(builder.builder_config, "default_manual_dir", None) is not None:
+      manual_dir = os.fspath(builder.builder_config.default_manual_dir)
+      log.info("no --manual_dir given: reading %s", manual_dir)
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.abspath(os.path.expanduser(manual_dir)) if manual_dir else None)
     builder.download_and_prepare(download_config=download_config)

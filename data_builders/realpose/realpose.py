@@ -109,20 +109,6 @@ def _hint(cfg: RealposeConfig) -> str:
           f"normally {cfg.default_manual_dir}")
 
 
-def given_manual_dir(dl_manager) -> epath.Path | None:
-  """The ``manual_dir`` the user passed, or None when none was given.
-
-  TFDS 4.9.10 (``DatasetBuilder._make_download_manager``) substitutes
-  ``<download_dir>/manual`` when no manual_dir is given, and
-  ``DownloadManager.manual_dir`` raises the same AssertionError for a missing
-  folder either way, so the path is compared with that default.
-  """
-  path = dl_manager._manual_dir  # pylint: disable=protected-access
-  if path is None or epath.Path(path) == epath.Path(dl_manager.download_dir) / "manual":
-    return None
-  return epath.Path(path)
-
-
 def buffy_episode(name: str) -> tuple[int, int] | None:
   """(episode, frame) from ``buffy_s5e<episode>_<frame>.jpg``, or None."""
   match = _BUFFY_NAME_RE.search(name)
@@ -185,18 +171,9 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
                                  features=common.pose_features(extra), disable_shuffling=True)
 
   def _folder(self, dl_manager) -> epath.Path:
-    """The given --manual_dir (which must exist), else the shared folder."""
+    """The manual_dir (``flowpose data build`` passes ``default_manual_dir`` when none is given)."""
     cfg = self.builder_config
-    given = given_manual_dir(dl_manager)
-    if given is not None:
-      if not given.is_dir():
-        raise InputError(f"--manual_dir {given} does not exist: {_hint(cfg)}")
-      return given
-    if not (cfg.default_manual_dir / ANNOTATIONS).exists():
-      raise InputError(f"realpose/{cfg.name}: no --manual_dir given and "
-                       f"{cfg.default_manual_dir / ANNOTATIONS} not found: {_hint(cfg)}")
-    logging.info("realpose/%s: reading %s", cfg.name, cfg.default_manual_dir)
-    return cfg.default_manual_dir
+    return common.existing_manual_dir(dl_manager, f"realpose/{cfg.name}", _hint(cfg))
 
   def _split_generators(self, dl_manager):
     cfg = self.builder_config

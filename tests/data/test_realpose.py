@@ -19,9 +19,10 @@ def _builder(root, config="buffy"):
 
 
 def _build(tmp_path, config, manual=None):
+  """Builds like `flowpose data build`: no manual dir given means the config's default (../shared)."""
   builder = _builder(tmp_path, config)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=str(manual) if manual else None))
+  manual = manual or builder.builder_config.default_manual_dir
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
   return builder
 
 
@@ -150,13 +151,14 @@ def test_explicit_manual_dir_missing_never_falls_back(tmp_path, expect_failure, 
   # The shared folder is usable, but a given --manual_dir that does not exist is an error.
   shared = _write_buffy(tmp_path / "shared")
   monkeypatch.setattr(realpose.RealposeConfig, "default_manual_dir", shared)
-  expect_failure(_builder(tmp_path), tmp_path / "nowhere", r"^--manual_dir \S*nowhere does not exist")
+  expect_failure(_builder(tmp_path), tmp_path / "nowhere", r"^realpose/buffy manual_dir: .*nowhere")
 
 
 def test_no_manual_dir_and_no_shared_folder(tmp_path, monkeypatch):
+  from flowpose_jax import jobs
   monkeypatch.setattr(realpose.RealposeConfig, "default_manual_dir", tmp_path / "no_shared")
-  with pytest.raises(InputError, match="no --manual_dir given and .*no_shared/annotations.json not found"):
-    _build(tmp_path, "buffy")
+  with pytest.raises(InputError, match="realpose/buffy manual_dir: .*no_shared"):
+    jobs.build_dataset("realpose/buffy", str(tmp_path / "tfds"))
 
 
 def test_annotation_file_missing(tmp_path, expect_failure):
