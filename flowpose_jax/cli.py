@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
+  r.add_argument("--format", dest="output_format", default="json", choices=("json", "coco"),
+                 help="json: per input JSON + CSV + overlay; coco: also predictions_coco.json, COCO keypoint "
+                      "results (head at nose, the 10 other keypoints 0,0 score 0)")
+  r.add_argument("--coco_annotations", default=None, metavar="FILE",
+                 help="with --format coco: COCO annotation file whose images give the image ids (matched by "
+                      "file name); default: running ids 1, 2, ... over the frames in input order")
 
   st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
   ssub = st.add_subparsers(dest="study_command", required=True)
@@ -219,7 +225,8 @@ def run(argv: list[str]) -> int:
       raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
     written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
                                           causal=args.causal, flow_method=args.flow_method,
-                                          max_frames=args.max_frames)
+                                          max_frames=args.max_frames, output_format=args.output_format,
+                                          coco_annotations=args.coco_annotations)
     for path in written:
       print(path)
     for path, reason in skipped:

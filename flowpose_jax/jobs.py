@@ -29,6 +29,8 @@ from flowpose_jax.train.loop import train_and_evaluate
 log = logging.getLogger("flowpose")
 
 MIN_DISPLAY_SIDE = 384  # px; overlay videos of smaller frames are enlarged
+PREDICT_FORMATS = ("json", "coco")
+COCO_RESULTS_FILE = "predictions_coco.json"
 # TFDS dataset name -> module that registers its builder.
 BUILDER_MODULES = {
     "synthetic_signers": "data_builders.synthetic_signers",
@@ -37,15 +39,17 @@ BUILDER_MODULES = {
     "poses_in_the_wild": "data_builders.poses_in_the_wild",
     "chalearn": "data_builders.chalearn",
     "realpose": "data_builders.realpose",
+    "coco_keypoints": "data_builders.coco_keypoints",
 }
 
 
 def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None) -> str:
   """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir.
 
-  ``manual_dir`` holds the files a user downloaded (real datasets). TFDS
-  writes into a temporary folder and renames it when complete, so an
-  interrupted build never looks prepared.
+  ``manual_dir`` holds the files a user downloaded (real datasets); when it
+  is None, a builder config's ``default_manual_dir`` (realpose: the shared
+  folder beside the repository) is used. TFDS writes into a temporary folder
+  and renames it when complete, so an interrupted build never looks prepared.
   """
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   base = name.split("/")[0].split(":")[0]
@@ -63,6 +67,9 @@ def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None
     raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
   if not builder.is_prepared():
     log.info("building %s into %s", name, root)
+    if manual_dir is None and getattr(builder.builder_config, "default_manual_dir", None) is not None:
+      manual_dir = os.fspath(builder.builder_config.default_manual_dir)
+      log.info("no --manual_dir given: reading %s", manual_dir)
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.abspath(os.path.expanduser(manual_dir)) if manual_dir else None)
     builder.download_and_prepare(download_config=download_config)
@@ -196,8 +203,41 @@ def _write_predictions(item: media.InputItem, frames: list[np.ndarray], fps: flo
   return [stem + ".json", stem + ".csv", out]
 
 
+def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
+                  image_ids: dict[str, int] | None, first_id: int) -> list[dict]:
+  """One input's COCO keypoint results: a dict per frame.
+
+  Args:
+    joints: [T, 7, 2] frame px; conf: [T, 7].
+    image_ids: {file base name: COCO image id} (``--coco_annotations``), or
+      None: running ids ``first_id``, ``first_id + 1``, ...
+
+  Returns:
+    [T] {"image_id", "category_id": 1, "keypoints": [x, y, score] * 17
+    (``coco_format.result_keypoints``: head at nose, 10 keypoints 0, 0, 0),
+    "score": the mean of the 7 confidences}.
+  """
+  from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
+  if image_ids is None:
+    ids = list(range(first_id, first_id + len(joints)))
+  elif item.kind == "video":
+    raise InputError(f"{item.path}: a video's frames have no file names to look up in --coco_annotations; "
+                     f"extract the frames to images, or omit --coco_annotations for running ids")
+  else:
+    names = [os.path.basename(p) for p in item.frames[:len(joints)]]
+    unknown = [n for n in names if n not in image_ids]
+    if unknown:
+      raise InputError(f"{item.path}: {unknown[0]} (and {len(unknown) - 1} more) not in --coco_annotations' "
+                       f"images; pass the annotation file these images come from")
+    ids = [image_ids[n] for n in names]
+  return [{"image_id": int(i), "category_id": coco_format.PERSON_CATEGORY_ID,
+           "keypoints": coco_format.result_keypoints(j, c), "score": float(np.mean(c))}
+          for i, j, c in zip(ids, joints, conf)]
+
+
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
-                  causal: bool = False, flow_method: str = "dis_medium", max_frames: int | None = None
+                  causal: bool = False, flow_method: str = "dis_medium", max_frames: int | None = None,
+                  output_format: str = "json", coco_annotations: str | None = None
                   ) -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
@@ -212,13 +252,28 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     flow: flowing heatmaps (a workdir trained with configs/flow.py).
     causal: with ``flow``, from past frames only.
     max_frames: read at most this many frames of each video or folder.
+    output_format: "json" (the files above) or "coco": also
+      ``out_dir/predictions_coco.json``, COCO keypoint results of every frame
+      in COCO's coordinates (``coco_format``; what the ``coco_keypoints``
+      builder reads back exactly).
+    coco_annotations: with "coco", a COCO annotation file whose ``images``
+      give the image ids, matched by file base name; without it, image ids
+      run 1, 2, ... over the frames in the order of ``paths``.
 
   Returns:
     (written paths, [(input path, one-line reason)] of the skipped inputs).
   """
+  if output_format not in PREDICT_FORMATS:
+    raise FlowposeError(f"--format {output_format!r}: use one of {list(PREDICT_FORMATS)}")
+  if coco_annotations is not None and output_format != "coco":
+    raise FlowposeError("--coco_annotations gives image ids for --format coco: add --format coco or drop it")
+  image_ids = None
+  if coco_annotations is not None:
+    from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
+    image_ids = coco_format.image_ids_by_name(coco_annotations)
   predictor = inference.load(workdir)
   os.makedirs(out_dir, exist_ok=True)
-  written, skipped = [], []
+  written, skipped, coco = [], [], []
   flow_kwargs = {"method": flow_method, "causal": causal} if flow else {}
   for path in paths:
     try:
@@ -230,9 +285,17 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
           inference.check_box(box, (height, width))
         boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
       joints, conf = predictor.joints(frames, boxes, flow=flow, **flow_kwargs)
+      # COCO ids first: an input without ids is skipped before any of its files is written.
+      results = _coco_results(item, joints, conf, image_ids, len(coco) + 1) if output_format == "coco" else []
       written += _write_predictions(item, frames, fps, joints, conf, out_dir)
+      coco += results
     except InputError as e:
       skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once
+  if output_format == "coco":
+    out = os.path.join(out_dir, COCO_RESULTS_FILE)
+    with open(out, "w") as f:
+      json.dump(coco, f)
+    written.append(out)
   return written, skipped
 
 

@@ -1,15 +1,25 @@
-"""``realpose``: the developer-visible real annotated images in ``../shared/data`` (test only).
+"""``realpose``: the developer-visible real annotated images in ``../shared/data``.
 
-Lets ``flowpose evaluate --dataset realpose --split test`` score a
-synthetic-trained model on real images. The images are NEVER copied into the
-repository (research-only data, no licence): they are read from ``manual_dir``,
-which defaults to the folder next to the repository
-(``<repo>/../shared/data/<folder>``) when it exists; otherwise pass
-``--manual_dir``. The built records live in the TFDS ``data_dir`` only.
+Lets ``flowpose evaluate --dataset realpose --split test`` score a model on
+real images, and a model be trained on real Buffy frames by episode. The
+images are NEVER copied into the repository (research-only data, no
+licence): they are read from ``manual_dir``. Without ``--manual_dir`` it is the
+folder next to the repository (``<repo>/../shared/data/<folder>``); a given
+``--manual_dir`` must exist (it never falls back). The built records live in
+the TFDS ``data_dir`` only.
 
 Configs (each folder holds ``annotations.json`` + the jpgs; see its SOURCE.md):
-  buffy (default): ``realpose/``: 300 Buffy Stickmen v3.0 frames (episodes 2, 3, 4),
-    720×405. Split ``test`` = all 300.
+  buffy (default): ``realpose/`` (300 Buffy Stickmen v3.0 frames: episode 2: 76,
+    3: 128, 4: 96) and its sibling ``realpose_ep3/`` (the other 248 frames of
+    episode 3), 720×405. ``manual_dir`` is the ``realpose/`` folder; the
+    ``realpose_ep3/`` beside it is read too. Splits, by the episode in the
+    file name (SOURCE.md: split by episode, not by frame, since the frames of
+    an episode share shots):
+      train = episodes 2 + 3 of both folders (452 frames);
+      validation = episode 4 (96 frames), never in train;
+      test = the 300 frames of ``realpose/`` as before version 1.1.0
+        (evaluation only: it overlaps train and validation, so a model
+        trained on ``train`` is scored on ``validation``).
   parse: ``realpose_parse/``: 100 PARSE images (im0001-im0100, the official
     PARSE *training* part), full-body, small people. Split ``test`` = all 100.
 
@@ -33,7 +43,9 @@ Features (``common.pose_features`` core plus):
     ``buffy_s5e<episode>_<frame>.jpg`` (isolated frames, not consecutive);
     parse: -1 / -1 (still images).
   filename: the jpg's name.
-Record order: the JSON's order (``disable_shuffling``); key = index.
+Record order: the JSON's order (``disable_shuffling``), ``realpose/`` before
+``realpose_ep3/``; key: ``test``: the index in ``realpose/annotations.json``;
+train/validation: the file name (unique across the folders, checked).
 """
 
 from __future__ import annotations
@@ -62,15 +74,30 @@ ANNOTATIONS = "annotations.json"
 BOX_MARGIN = 0.15  # fraction of the points' box's larger side added on each side.
 REPO_ROOT = epath.Path(__file__).resolve().parents[2]
 _BUFFY_NAME_RE = re.compile(r"buffy_s5e(\d+)_(\d+)\.jpg$")
+# Buffy episode -> split: the protocol of ../shared/data/realpose_ep3/SOURCE.md
+# (train on episodes 2 + 3, validate on episode 4, never train on 4).
+BUFFY_EPISODE_SPLITS: dict[str, tuple[int, ...]] = {"train": (2, 3), "validation": (4,)}
 
 
 class RealposeConfig(tfds.core.BuilderConfig):
-  """``folder``: the shared folder name; ``kind``: 'buffy' or 'parse' (extra features)."""
+  """One shared set.
 
-  def __init__(self, *, folder: str, kind: str, **kwargs):
+  Attributes:
+    folder: the shared folder name (``manual_dir`` defaults to it).
+    kind: 'buffy' or 'parse' (extra features).
+    extra_folders: sibling folders of ``manual_dir`` read for the episode
+      splits only (buffy: ``realpose_ep3``).
+    episode_splits: split name -> episodes (from the file name); empty: the
+      folder is one ``test`` split.
+  """
+
+  def __init__(self, *, folder: str, kind: str, extra_folders: tuple[str, ...] = (),
+               episode_splits: dict[str, tuple[int, ...]] | None = None, **kwargs):
     super().__init__(**kwargs)
     self.folder = folder
     self.kind = kind
+    self.extra_folders = extra_folders
+    self.episode_splits = episode_splits or {}
 
   @property
   def default_manual_dir(self) -> epath.Path:
@@ -82,22 +109,52 @@ def _hint(cfg: RealposeConfig) -> str:
           f"normally {cfg.default_manual_dir}")
 
 
+def buffy_episode(name: str) -> tuple[int, int] | None:
+  """(episode, frame) from ``buffy_s5e<episode>_<frame>.jpg``, or None."""
+  match = _BUFFY_NAME_RE.search(name)
+  return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def load_entries(folder: epath.Path, hint: str) -> list[dict]:
+  """``folder/annotations.json``: a non-empty list of {'image', 'joints', ...} entries."""
+  path = folder / ANNOTATIONS
+  if not path.exists():
+    raise InputError(f"{path} not found: {hint}")
+  try:
+    entries = json.loads(path.read_text())
+  except (OSError, ValueError) as e:
+    raise InputError(f"{path}: not readable JSON ({e}); restore it from the shared "
+                     f"folder") from None
+  if not isinstance(entries, list) or not entries or not all(
+      isinstance(e, dict) and "image" in e and "joints" in e for e in entries):
+    raise InputError(f"{path}: expected a non-empty list of {{'image', 'joints', ...}} "
+                     f"entries; {hint}")
+  return entries
+
+
 class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
   """Real annotated still images (Buffy Stickmen, PARSE) in our 7-joint order."""
 
   CODE_FILE = __file__
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "buffy: train (episodes 2 + 3 of realpose/ and realpose_ep3/, 452) and validation "
+               "(episode 4, 96) splits; test unchanged.",
+  }
   BUILDER_CONFIGS = [
-      RealposeConfig(name="buffy", folder="realpose", kind="buffy",
-                     description="300 Buffy Stickmen v3.0 frames (../shared/data/realpose)."),
+      RealposeConfig(name="buffy", folder="realpose", kind="buffy", extra_folders=("realpose_ep3",),
+                     episode_splits=BUFFY_EPISODE_SPLITS,
+                     description="548 Buffy Stickmen v3.0 frames (../shared/data/realpose + "
+                                 "realpose_ep3): train/validation by episode, test = realpose/."),
       RealposeConfig(name="parse", folder="realpose_parse", kind="parse",
                      description="100 PARSE images (../shared/data/realpose_parse)."),
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = """
   Nothing to download: manual_dir defaults to <repo>/../shared/data/realpose
-  (config buffy) or <repo>/../shared/data/realpose_parse (config parse). Pass
-  --manual_dir to read the folder (annotations.json + jpgs) from elsewhere.
+  (config buffy; its sibling realpose_ep3/ is read too) or
+  <repo>/../shared/data/realpose_parse (config parse). Pass --manual_dir to
+  read the folder (annotations.json + jpgs) from elsewhere.
   Never copy these images into the repository.
   """
 
@@ -114,37 +171,58 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
                                  features=common.pose_features(extra), disable_shuffling=True)
 
   def _folder(self, dl_manager) -> epath.Path:
+    """The manual_dir (``flowpose data build`` passes ``default_manual_dir`` when none is given)."""
     cfg = self.builder_config
-    # A usable manual_dir must hold annotations.json; without one (TFDS's
-    # default <data_dir>/downloads/manual is usually absent) read ../shared.
-    manual, reason = common.manual_dir(dl_manager)
-    if manual is not None:
-      if not (manual / ANNOTATIONS).exists():
-        raise InputError(f"{manual / ANNOTATIONS} not found: {_hint(cfg)}")
-      return manual
-    if (cfg.default_manual_dir / ANNOTATIONS).exists():
-      logging.warning("realpose/%s: %s; reading %s", cfg.name, reason, cfg.default_manual_dir)
-      return cfg.default_manual_dir
-    raise InputError(f"realpose/{cfg.name}: {reason}, and {cfg.default_manual_dir} has no "
-                     f"{ANNOTATIONS}: {_hint(cfg)}")
+    return common.existing_manual_dir(dl_manager, f"realpose/{cfg.name}", _hint(cfg))
 
   def _split_generators(self, dl_manager):
+    cfg = self.builder_config
     folder = self._folder(dl_manager)
-    path = folder / ANNOTATIONS
-    try:
-      entries = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-      raise InputError(f"{path}: not readable JSON ({e}); restore it from the shared "
-                       f"folder") from None
-    if not isinstance(entries, list) or not entries or not all(
-        isinstance(e, dict) and "image" in e and "joints" in e for e in entries):
-      raise InputError(f"{path}: expected a non-empty list of {{'image', 'joints', ...}} "
-                       f"entries; {_hint(self.builder_config)}")
-    return {"test": self._generate_examples(folder, entries)}
+    entries = load_entries(folder, _hint(cfg))
+    splits = {"test": self._generate_examples([(i, folder, i, e) for i, e in enumerate(entries)])}
+    if cfg.episode_splits:
+      splits.update(self._episode_splits(folder, entries))
+    return splits
 
-  def _generate_examples(self, folder: epath.Path, entries: list):
+  def _episode_splits(self, folder: epath.Path, entries: list) -> dict:
+    """train/validation by the episode of each file name, over ``folder`` and its siblings."""
+    cfg = self.builder_config
+    items = [(folder, i, e) for i, e in enumerate(entries)]
+    for extra in cfg.extra_folders:
+      sibling = folder.parent / extra
+      items += [(sibling, i, e) for i, e in enumerate(load_entries(
+          sibling, f"the {'/'.join(cfg.episode_splits)} splits need {extra}/ beside {folder} "
+                   f"(normally {cfg.default_manual_dir.parent / extra})"))]
+    seen: dict[str, epath.Path] = {}
+    by_split: dict[str, list] = {name: [] for name in cfg.episode_splits}
+    for where, index, entry in items:
+      name = entry["image"]
+      if name in seen:
+        raise InputError(f"{where / ANNOTATIONS}: {name} is also listed in {seen[name] / ANNOTATIONS}; "
+                         f"a frame must be in one folder (restore the shared folders)")
+      seen[name] = where
+      parsed = buffy_episode(name)
+      if parsed is None:
+        raise InputError(f"{where / ANNOTATIONS}: entry {index} ({name}) is not named "
+                         f"buffy_s5e<episode>_<frame>.jpg; the episode splits need the episode")
+      for split, episodes in cfg.episode_splits.items():
+        if parsed[0] in episodes:
+          by_split[split].append((name, where, index, entry))
+    folders = " and ".join(str(w) for w in [folder] + [folder.parent / x for x in cfg.extra_folders])
+    for split, chosen in by_split.items():
+      if not chosen:
+        raise InputError(f"no frames of episodes {cfg.episode_splits[split]} for split {split} in "
+                         f"{folders}: {_hint(cfg)}")
+    left_out = len(items) - sum(len(v) for v in by_split.values())
+    if left_out:
+      logging.warning("realpose/%s: %d frames of other episodes are in no episode split (%s)",
+                      cfg.name, left_out, cfg.episode_splits)
+    return {split: self._generate_examples(v) for split, v in by_split.items()}
+
+  def _generate_examples(self, items: list):
+    """Records of ``items``: (key, folder, index in its annotations.json, entry)."""
     kind = self.builder_config.kind
-    for index, entry in enumerate(entries):
+    for key, folder, index, entry in items:
       name = entry["image"]
       image_path = folder / name
       if not image_path.exists():
@@ -163,8 +241,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         raw = entry.get("buffy_sticks_1based_x1y1x2y2", {})
         sticks = np.array([raw.get(k, [np.nan] * 4) for k in BUFFY_STICK_NAMES], np.float32) - 1
         points = np.concatenate([joints, sticks.reshape(-1, 2)])
-        match = _BUFFY_NAME_RE.search(name)
-        video_id, frame = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+        video_id, frame = buffy_episode(name) or (-1, -1)
         record["sticks"] = sticks
       else:
         raw = entry.get("parse_14_points_1based")
@@ -176,4 +253,4 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
         video_id, frame = -1, -1
       record["box"] = common.box_from_joints(points, None, image.shape[:2], margin=BOX_MARGIN)
       record["video_id"], record["frame_index"] = np.int32(video_id), np.int32(frame)
-      yield index, record
+      yield key, record
