@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flowpose_jax.models import layers
-from flowpose_jax.models.heatmap_net import DTYPES, OUTPUT_STRIDE, PIXEL_CENTRE, PIXEL_SCALE, conv_relu
+from flowpose_jax.models.heatmap_net import DTYPES, OUTPUT_STRIDE, PIXEL_CENTRE, PIXEL_SCALE, apply_blocks
 
 # (kernel, stride, output channels, max-pool after).
 CONV_LAYERS: tuple[tuple[int, int, int, bool], ...] = (
@@ -52,7 +52,7 @@ class CoordinateNet(nnx.Module):
     num_joints: J (7 for BBC Pose).
     width: channel / fc multiplier (1.0 = AlexNet's sizes).
     dtype: compute dtype name; params stay float32.
-    remat: recompute each conv + ReLU in the backward pass (as ``HeatmapNet``).
+    remat: recompute each conv block in the backward pass (as ``HeatmapNet``).
   """
 
   INPUTS = ("image",)
@@ -84,11 +84,7 @@ class CoordinateNet(nnx.Module):
   def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
     """images [B, S, S, 3] uint8 RGB -> {"coords": [B, J, 2] float32 heatmap grid (x, y)}."""
     x = images.astype(self.dtype) * PIXEL_SCALE - PIXEL_CENTRE
-    block = nnx.remat(conv_relu) if self.remat else conv_relu
-    for conv, pool in zip(self.convs, self.pools):
-      x = block(conv, x)
-      if pool:
-        x = nnx.max_pool(x, **POOL)
+    x = apply_blocks(self.convs, self.pools, x, POOL, self.remat)[-1]
     x = jax.image.resize(x, (x.shape[0], FC_GRID, FC_GRID, x.shape[-1]), "linear", antialias=True)
     x = x.reshape(x.shape[0], -1)
     x = nnx.relu(self.fc7(nnx.relu(self.fc6(x))))

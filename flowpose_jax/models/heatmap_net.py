@@ -30,13 +30,32 @@ FUSION_INPUTS = ("conv3", "conv7")
 OUTPUT_STRIDE = 4
 PIXEL_SCALE = 1.0 / 255.0  # uint8 -> [0, 1]; then centred at 0.
 PIXEL_CENTRE = 0.5
+POOL = dict(window_shape=(2, 2), strides=(2, 2))  # the 2x2/2 max-pool after conv1 and conv2
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
-def conv_relu(conv: nnx.Conv, x: jax.Array) -> jax.Array:
-  """One conv layer and its ReLU (the unit ``remat`` recomputes)."""
-  return nnx.relu(conv(x))
+def conv_block(conv: nnx.Conv, x: jax.Array, pool: dict | None) -> jax.Array:
+  """conv -> ReLU (-> max-pool with ``pool``'s arguments): the unit ``remat`` recomputes.
+
+  The pool is inside the block so that with remat only the pooled output is
+  kept for the backward pass, not the full-resolution conv output (conv1's
+  is the largest activation of the net).
+  """
+  x = nnx.relu(conv(x))
+  return x if pool is None else nnx.max_pool(x, **pool)
+
+
+def apply_blocks(convs, pools, x: jax.Array, pool: dict, remat: bool) -> list[jax.Array]:
+  """Runs ``conv_block`` over ``convs`` (pooling where ``pools`` says); returns every block's output."""
+  blocks = {False: lambda c, y: conv_block(c, y, None), True: lambda c, y: conv_block(c, y, pool)}
+  if remat:
+    blocks = {k: nnx.remat(f) for k, f in blocks.items()}
+  outs = []
+  for conv, pooled in zip(convs, pools):
+    x = blocks[bool(pooled)](conv, x)
+    outs.append(x)
+  return outs
 
 
 class HeatmapNet(nnx.Module):
@@ -48,8 +67,9 @@ class HeatmapNet(nnx.Module):
     fusion: "release", "slides" or "none" (see ``fusion.FUSION_VARIANTS``).
     final_relu: ReLU on conv8 as in the release (default off, PAPER.md P2).
     dtype: compute dtype name ("float32" | "bfloat16" | "float16"); params stay float32.
-    remat: recompute each conv + ReLU in the backward pass instead of keeping
-      its activations (less memory per image, about one more forward of compute).
+    remat: recompute each conv + ReLU (+ pool) in the backward pass instead of
+      keeping its full-resolution output (``conv_block``): less activation
+      memory per image for about one more forward pass of compute.
   """
 
   INPUTS = ("image",)  # batch keys passed to __call__, in order
@@ -88,13 +108,9 @@ class HeatmapNet(nnx.Module):
       [B, S/4, S/4, J] float32.
     """
     x = images.astype(self.dtype) * PIXEL_SCALE - PIXEL_CENTRE
-    feats = {}
-    block = nnx.remat(conv_relu) if self.remat else conv_relu
-    for name, conv, pool in zip(self.names, self.convs, self.pools):
-      x = block(conv, x)
-      if pool:
-        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
-      feats[name] = x
+    outs = apply_blocks(self.convs, self.pools, x, POOL, self.remat)
+    feats = dict(zip(self.names, outs))
+    x = outs[-1]
     heat = self.conv8(x)
     if self.final_relu:
       heat = nnx.relu(heat)

@@ -75,3 +75,19 @@ def test_coordinate_net_shapes_parameters_and_gradients():
   hm = final_heatmaps({"coords": coords}, size=16)
   decoded, _ = heatmaps.decode(np.asarray(hm))
   np.testing.assert_allclose(decoded, np.asarray(coords), atol=0.05)
+
+
+@pytest.mark.parametrize("name", ["heatmap_net", "coordinate_net"])
+def test_remat_changes_neither_outputs_nor_gradients(name):
+  from flowpose_jax.models import MODELS
+  kwargs = {"width": 0.125}
+  nets = [MODELS[name](rngs=nnx.Rngs(0), remat=remat, **kwargs) for remat in (False, True)]
+  images = jax.random.randint(jax.random.key(2), (2, 64, 64, 3), 0, 255).astype(jnp.uint8)
+  results = []
+  for net in nets:
+    graphdef, params = nnx.split(net)
+    loss = lambda p, g=graphdef: sum(jnp.sum(v ** 2) for v in nnx.merge(g, p)(images).values())
+    results.append((loss(params), jax.grad(loss)(params)))
+  np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+  for a, b in zip(jax.tree.leaves(results[0][1]), jax.tree.leaves(results[1][1])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
