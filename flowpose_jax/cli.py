@@ -1,10 +1,12 @@
-"""``flowpose`` command line: demo | train | evaluate | predict | data build.
+"""``flowpose`` command line: demo | train | evaluate | predict | data build | inspect.
 
 Thin: parses arguments and calls ``flowpose_jax.jobs``; configs are loaded by
 ``flowpose_jax.configuration`` (``--config path.py[:arg]`` and typed
 ``--config.KEY=VALUE`` overrides through ``ml_collections.config_flags``). User errors
 (``FlowposeError``) print one line and exit 2, no traceback; ``predict`` exits
-1 after writing every readable input if some were skipped.
+1 after writing every readable input if some were skipped. Training stopped by
+SIGTERM (preemption) saves the current step and exits 0; by Ctrl-C, exits 130
+after saving it too.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--workdir", required=True)
   t.add_argument("--data_dir", default=None)
   t.add_argument("--distributed", action="store_true",
-                 help="multi-host: call jax.distributed.initialize() (Slurm, TPU pods); see launch/")
+                 help="multi-host: call jax.distributed.initialize(); on Slurm and TPU pods it finds "
+                      "its peers itself, elsewhere give the three options below (launch/README.md)")
+  t.add_argument("--coordinator_address", default=None,
+                 help="with --distributed: HOST:PORT of process 0 (default: $JAX_COORDINATOR_ADDRESS "
+                      "or the cluster's)")
+  t.add_argument("--num_processes", type=int, default=None, help="with --distributed: processes in the job")
+  t.add_argument("--process_id", type=int, default=None, help="with --distributed: this process, 0-based")
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
   e.add_argument("--workdir", required=True)
@@ -67,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
+
+  i = sub.add_parser("inspect", help="a workdir's latest step, model/data, data position and params digest")
+  i.add_argument("--workdir", required=True)
+  i.add_argument("--step", type=int, default=None, help="a checkpointed step (default: the latest intact)")
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -116,6 +128,15 @@ def _ensure_absl_flags_parsed() -> None:
     flags.FLAGS(["flowpose"])
 
 
+def _initialize_distributed(args) -> None:
+  """jax.distributed.initialize with the explicit settings given (the cluster's for the others)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  if args.num_processes is not None and not 0 <= (args.process_id or 0) < args.num_processes:
+    raise FlowposeError(f"--process_id {args.process_id} must be in [0, --num_processes {args.num_processes})")
+  jax.distributed.initialize(coordinator_address=args.coordinator_address, num_processes=args.num_processes,
+                             process_id=args.process_id)
+
+
 def run(argv: list[str]) -> int:
   rest, overrides = configuration.split_args(argv, attach=NEGATIVE_VALUE_OPTIONS)
   args = _parser().parse_args(rest)
@@ -127,6 +148,16 @@ def run(argv: list[str]) -> int:
     _check_output_folder("--out", args.out)
   _ensure_absl_flags_parsed()
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
+  from flowpose_jax.train.preemption import TrainingStopped  # pylint: disable=import-outside-toplevel
+  try:
+    return _dispatch(args, overrides, jobs)
+  except TrainingStopped as e:  # SIGTERM / Ctrl-C during training: the step in progress was saved
+    print(f"flowpose: {e}", file=sys.stderr)
+    return e.exit_code
+
+
+def _dispatch(args, overrides: list[str], jobs) -> int:
+  """Runs the parsed command; returns the exit status."""
 
   if args.command == "demo":
     config = _training_config(args, overrides)
@@ -138,8 +169,9 @@ def run(argv: list[str]) -> int:
     print(f"results, accuracy plot, overlay video and checkpoints: {os.path.abspath(args.workdir)}")
   elif args.command == "train":
     if args.distributed:
-      import jax  # pylint: disable=import-outside-toplevel
-      jax.distributed.initialize()
+      _initialize_distributed(args)
+    elif (args.coordinator_address, args.num_processes, args.process_id) != (None, None, None):
+      raise FlowposeError("--coordinator_address/--num_processes/--process_id need --distributed")
     config = _training_config(args, overrides)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")
@@ -163,6 +195,10 @@ def run(argv: list[str]) -> int:
       print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
     if skipped:
       return EXIT_SKIPPED
+  elif args.command == "inspect":
+    from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+    for key, value in workdir_lib.inspect(args.workdir, args.step).items():
+      print(f"{key}: {value}")
   elif args.command == "data":
     name = args.name
     if args.config:
