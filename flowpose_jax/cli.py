@@ -1,10 +1,12 @@
-"""``flowpose`` command line: demo | train | evaluate | predict | export | data build.
+"""``flowpose`` command line: demo | train | evaluate | predict | export | inspect | study | data build.
 
 Thin: parses arguments and calls ``flowpose_jax.jobs``; configs are loaded by
 ``flowpose_jax.configuration`` (``--config path.py[:arg]`` and typed
 ``--config.KEY=VALUE`` overrides through ``ml_collections.config_flags``). User errors
 (``FlowposeError``) print one line and exit 2, no traceback; ``predict`` exits
-1 after writing every readable input if some were skipped.
+1 after writing every readable input if some were skipped. Training stopped by
+SIGTERM (preemption) saves the current step and exits 0; by Ctrl-C, exits 130
+after saving it too.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--workdir", required=True)
   t.add_argument("--data_dir", default=None)
   t.add_argument("--distributed", action="store_true",
-                 help="multi-host: call jax.distributed.initialize() (Slurm, TPU pods); see launch/")
+                 help="multi-host: call jax.distributed.initialize(); on Slurm and TPU pods it finds "
+                      "its peers itself, elsewhere give the three options below (launch/README.md)")
+  t.add_argument("--coordinator_address", default=None,
+                 help="with --distributed: HOST:PORT of process 0 (default: $JAX_COORDINATOR_ADDRESS "
+                      "or the cluster's)")
+  t.add_argument("--num_processes", type=int, default=None, help="with --distributed: processes in the job")
+  t.add_argument("--process_id", type=int, default=None, help="with --distributed: this process, 0-based")
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
   e.add_argument("--workdir", required=True)
@@ -102,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
   x.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
                  help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")
 
+  i = sub.add_parser("inspect", help="a workdir's latest step, model/data, data position and params digest")
+  i.add_argument("--workdir", required=True)
+  i.add_argument("--step", type=int, default=None, help="a checkpointed step (default: the latest intact)")
+
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
   b = dsub.add_parser("build", help="build a TFDS dataset, e.g. synthetic_signers/demo")
@@ -158,7 +170,12 @@ def _run_study(args, overrides: list[str]) -> None:
 
 
 def _check_output_folder(option: str, path: str) -> None:
-  """Refuses an output folder that is, or lies under, an existing file (before any work)."""
+  """Refuses an output folder that is, or lies under, an existing file (before any work).
+
+  Remote folders (``gs://...``) are checked by whatever writes them."""
+  from flowpose_jax import fileio  # pylint: disable=import-outside-toplevel
+  if not fileio.is_local(path):
+    return
   existing = os.path.abspath(path)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
@@ -185,6 +202,15 @@ def _ensure_absl_flags_parsed() -> None:
     flags.FLAGS(["flowpose"])
 
 
+def _initialize_distributed(args) -> None:
+  """jax.distributed.initialize with the explicit settings given (the cluster's for the others)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  if args.num_processes is not None and not 0 <= (args.process_id or 0) < args.num_processes:
+    raise FlowposeError(f"--process_id {args.process_id} must be in [0, --num_processes {args.num_processes})")
+  jax.distributed.initialize(coordinator_address=args.coordinator_address, num_processes=args.num_processes,
+                             process_id=args.process_id)
+
+
 def run(argv: list[str]) -> int:
   rest, overrides = configuration.split_args(argv, attach=NEGATIVE_VALUE_OPTIONS)
   args = _parser().parse_args(rest)
@@ -196,6 +222,16 @@ def run(argv: list[str]) -> int:
     _check_output_folder("--out", args.out)
   _ensure_absl_flags_parsed()
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
+  from flowpose_jax.train.preemption import TrainingStopped  # pylint: disable=import-outside-toplevel
+  try:
+    return _dispatch(args, overrides, jobs)
+  except TrainingStopped as e:  # SIGTERM / Ctrl-C during training: the step in progress was saved
+    print(f"flowpose: {e}", file=sys.stderr)
+    return e.exit_code
+
+
+def _dispatch(args, overrides: list[str], jobs) -> int:
+  """Runs the parsed command; returns the exit status."""
 
   if args.command == "demo":
     config = _training_config(args, overrides)
@@ -207,8 +243,9 @@ def run(argv: list[str]) -> int:
     print(f"results, accuracy plot, overlay video and checkpoints: {os.path.abspath(args.workdir)}")
   elif args.command == "train":
     if args.distributed:
-      import jax  # pylint: disable=import-outside-toplevel
-      jax.distributed.initialize()
+      _initialize_distributed(args)
+    elif (args.coordinator_address, args.num_processes, args.process_id) != (None, None, None):
+      raise FlowposeError("--coordinator_address/--num_processes/--process_id need --distributed")
     config = _training_config(args, overrides)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")
@@ -239,6 +276,10 @@ def run(argv: list[str]) -> int:
     from flowpose_jax import export  # pylint: disable=import-outside-toplevel
     for path in export.export_workdir(args.workdir, args.format, args.out, args.output):
       print(path)
+  elif args.command == "inspect":
+    from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+    for key, value in workdir_lib.inspect(args.workdir, args.step).items():
+      print(f"{key}: {value}")
   elif args.command == "data":
     name = args.name
     if args.config:

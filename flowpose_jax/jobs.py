@@ -82,10 +82,23 @@ def ensure_dataset(name: str, data_dir: str | None) -> None:
     build_dataset(name, data_dir)
 
 
-def train(config, workdir: str) -> None:
-  ensure_dataset(config.dataset.name, config.dataset.data_dir)
+def _ensure_training_data(config) -> None:
+  """Builds the config's missing synthetic datasets; with several processes only process 0
+  builds, and the others wait for it at a barrier (so no two write the same files)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  names = [config.dataset.name]
   if config.dataset.extra_train:
-    ensure_dataset(split_extra(config.dataset.extra_train)[0], config.dataset.data_dir)
+    names.append(split_extra(config.dataset.extra_train)[0])
+  if jax.process_index() == 0:
+    for name in names:
+      ensure_dataset(name, config.dataset.data_dir)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+    multihost_utils.sync_global_devices("flowpose: training data prepared")
+
+
+def train(config, workdir: str) -> None:
+  _ensure_training_data(config)
   train_and_evaluate(config, workdir)
 
 

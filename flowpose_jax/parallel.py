@@ -59,26 +59,53 @@ def replicate(mesh: Mesh, tree):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
+def host_local(tree):
+  """A pytree of replicated arrays -> the same values on this process's first device.
+
+  Arrays of a multi-host mesh cannot enter a jit over this host's devices
+  alone (``make_mesh(jax.local_devices())``); their local copy can. Arrays
+  this process fully holds, and non-arrays, pass through. Raises ValueError
+  for an array that is split across hosts (not replicated).
+  """
+  def one(x):
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+      return x
+    if not x.sharding.is_fully_replicated:
+      raise ValueError(f"an array of shape {x.shape} is split across hosts ({x.sharding}); "
+                       f"only replicated arrays have a host-local copy")
+    return x.addressable_data(0)
+  return jax.tree.map(one, tree)
+
+
 def make_predict_fn(mesh: Mesh, forward: Callable, inputs: tuple[str, ...]) -> Callable:
   """Jits ``forward(params, *arrays) -> array`` over ``mesh``.
 
   Returns ``predict(params, batch) -> np.ndarray``, where ``batch`` is a dict
-  holding the ``inputs`` keys (or, for one input, the array itself). Params
-  are replicated; the batch is split over "data" when it divides the mesh,
-  else computed whole on one device (small or odd batches).
+  holding the ``inputs`` keys (or, for one input, the array itself) of host
+  numpy arrays. Params are replicated; the batch is split over "data" when
+  it divides the mesh, else computed whole on one device (small or odd
+  batches). ``mesh`` must hold only this process's devices (host numpy
+  batches cannot feed other hosts' devices): with several processes, pass
+  ``make_mesh(jax.local_devices())`` and ``host_local(params)``.
   """
-  split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()),)
-                  + (NamedSharding(mesh, P(DATA_AXIS)),) * len(inputs))
+  if any(d.process_index != jax.process_index() for d in mesh.devices.flat):
+    raise ValueError(f"make_predict_fn needs a mesh of this process's devices, got {mesh.devices.size} "
+                     f"devices of {jax.process_count()} processes: pass make_mesh(jax.local_devices())")
+  rows = NamedSharding(mesh, P(DATA_AXIS))
+  split = jax.jit(forward, in_shardings=(NamedSharding(mesh, P()),) + (rows,) * len(inputs))
   whole = jax.jit(forward)
 
   def predict(params, batch):
     if not isinstance(batch, dict):
       batch = {inputs[0]: batch}
     arrays = [np.asarray(batch[k]) for k in inputs]
-    fn = split if arrays[0].shape[0] % mesh.size == 0 else whole
-    return np.asarray(fn(params, *arrays))
+    if arrays[0].shape[0] % mesh.size:
+      return np.asarray(whole(params, *arrays))
+    # Placed first: with several processes jit refuses numpy inputs to a split sharding.
+    return np.asarray(split(params, *jax.device_put(arrays, rows)))
 
   return predict
 
 
-__all__ = ["DATA_AXIS", "make_mesh", "split_batch", "to_global_batch", "replicate", "make_predict_fn"]
+__all__ = ["DATA_AXIS", "make_mesh", "split_batch", "to_global_batch", "replicate", "host_local",
+           "make_predict_fn"]

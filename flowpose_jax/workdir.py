@@ -8,56 +8,82 @@ Layout::
 
   <workdir>/config.json           the resolved config (written before step 1)
   <workdir>/checkpoints/<step>/   orbax: "state" (params, opt_state, step),
-                                  "data" (grain iterator), "meta" (JSON)
+                                  "data" (grain iterator, one file per process),
+                                  "meta" (JSON, with the params' SHA-256)
+  <workdir>/checkpoints_set_aside/<step>-<why>/   checkpoints training will not
+                                  resume from (unreadable, or after a divergence)
+
+A workdir is a local folder or a ``gs://`` path: every access goes through
+``etils.epath`` (orbax too). A checkpoint that does not load, or whose params
+do not match the digest recorded at save time, is skipped with one logged line
+for the previous intact one (``first_intact``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 import os
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from flax import nnx
 
-from flowpose_jax import fileio, joints as joints_lib
+from flowpose_jax import fileio, joints as joints_lib, parallel
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.models import build_model
 
+log = logging.getLogger("flowpose")
+
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
+SET_ASIDE_DIR = "checkpoints_set_aside"
+DIGEST_KEY = "params_sha256"  # in a checkpoint's meta
+
+
+def path(workdir: str, *parts: str) -> epath.Path:
+  """``workdir``/parts as an ``epath.Path`` (local folders made absolute; ``gs://`` kept)."""
+  p = epath.Path(workdir)
+  if fileio.is_local(workdir):
+    p = epath.Path(os.path.abspath(workdir))
+  return p.joinpath(*parts)
 
 
 def checkpoint_dir(workdir: str) -> str:
-  """Absolute path of the workdir's orbax checkpoint folder."""
-  return os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+  """Absolute path (or URL) of the workdir's orbax checkpoint folder."""
+  return os.fspath(path(workdir, CHECKPOINT_DIR))
 
 
 def ensure(workdir: str) -> str:
   """Creates ``workdir`` (and parents) if needed; refuses a path that is a file."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
+  p = path(workdir)
+  if p.exists() and not p.is_dir():
     raise InputError(f"--workdir {workdir} is a file, not a folder: pass a new or existing folder")
-  os.makedirs(workdir, exist_ok=True)
+  p.mkdir(parents=True, exist_ok=True)
   return workdir
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes the resolved config as ``<workdir>/config.json`` (atomically)."""
-  fileio.write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+  fileio.write_text(os.fspath(path(workdir, CONFIG_FILE)), config.to_json_best_effort(indent=2))
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict | None:
   """The config a run wrote into ``workdir``, or None if it holds none yet."""
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.exists(path):
+  p = path(workdir, CONFIG_FILE)
+  if not p.exists():
     return None
   try:
-    with open(path, encoding="utf-8") as f:
-      return ml_collections.ConfigDict(json.load(f))
+    return ml_collections.ConfigDict(json.loads(p.read_text(encoding="utf-8")))
   except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise InputError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it from a copy, "
+    raise InputError(f"{p} is unreadable ({type(e).__name__}: {e}); restore it from a copy, "
                      f"or start a new --workdir") from None
 
 
@@ -65,7 +91,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config of a trained workdir; a clear error when it is not one."""
   config = read_config(workdir)
   if config is None:
-    raise FlowposeError(f"{os.path.join(workdir, CONFIG_FILE)} not found: {workdir} is not a training "
+    raise FlowposeError(f"{path(workdir, CONFIG_FILE)} not found: {workdir} is not a training "
                         f"workdir (train one with `flowpose train --config configs/demo.py "
                         f"--workdir {workdir}`)")
   return config
@@ -86,44 +112,153 @@ def abstract_model(config) -> tuple[nnx.GraphDef, dict]:
   return graphdef, nnx.to_pure_dict(state)
 
 
+def params_digest(params) -> str:
+  """SHA-256 (hex) of a params tree: every leaf's path, dtype, shape and bytes, in path order.
+
+  Equal digests mean bit-identical params. Replicated multi-host arrays are
+  read from this host's copy.
+  """
+  h = hashlib.sha256()
+  leaves = jax.tree_util.tree_flatten_with_path(parallel.host_local(params))[0]
+  for key, leaf in sorted((jax.tree_util.keystr(k), v) for k, v in leaves):
+    x = np.ascontiguousarray(np.asarray(leaf))
+    h.update(f"{key}|{x.dtype}|{x.shape}|".encode())
+    h.update(x.tobytes())
+  return h.hexdigest()
+
+
+class UnreadableCheckpoint(FlowposeError):
+  """A checkpoint that does not load, or loads params other than those saved."""
+
+
+def _one_line(e: BaseException) -> str:
+  text = str(e).strip().splitlines()
+  return f"{type(e).__name__}: {text[0][:200] if text else ''}"
+
+
+def first_intact(directory: str, steps: list[int], restore: Callable[[int], tuple[Any, dict]],
+                 on_unreadable: Callable[[int, str], None] | None = None) -> tuple[Any, dict, int]:
+  """The newest of ``steps`` that ``restore`` reads back intact.
+
+  Args:
+    directory: the checkpoint folder (for messages).
+    steps: candidate steps, any order.
+    restore: step -> (restored items, meta); its params (``items["params"]``
+      or ``items["state"]["params"]``) are checked against ``meta``'s digest
+      when the checkpoint recorded one.
+    on_unreadable: called with (step, reason) for each checkpoint skipped.
+
+  Returns:
+    (restored items, meta, step). Raises ``UnreadableCheckpoint`` naming
+    each step and why when none is intact.
+  """
+  reasons = []
+  for step in sorted(steps, reverse=True):
+    try:
+      items, meta = restore(step)
+      params = items["state"]["params"] if "state" in items else items["params"]
+      if DIGEST_KEY in meta and params_digest(params) != meta[DIGEST_KEY]:
+        raise UnreadableCheckpoint("its params differ from the digest recorded when it was saved")
+    except Exception as e:  # pylint: disable=broad-except  (tensorstore, JSON, orbax: any failure to read)
+      reason = _one_line(e)
+      reasons.append(f"step {step} ({reason})")
+      log.warning("checkpoint step %d in %s is unreadable (%s); trying the previous one", step, directory,
+                  reason)
+      if on_unreadable is not None:
+        on_unreadable(step, reason)
+      continue
+    return items, meta, step
+  raise UnreadableCheckpoint(f"no intact checkpoint in {directory}: {'; '.join(reasons)}. Start a new "
+                             f"--workdir, or restore the checkpoints from a copy")
+
+
 def _reader(workdir: str) -> ocp.CheckpointManager:
   directory = checkpoint_dir(workdir)
-  if not os.path.isdir(directory):
+  if not epath.Path(directory).is_dir():
     raise FlowposeError(f"no checkpoint in {directory}: train first with `flowpose train`")
-  return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False))
+  return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=False, read_only=True))
 
 
 def restore_params(workdir: str, abstract_params: dict, step: int | None = None) -> tuple[dict, dict, int]:
-  """Restores only the params of a checkpoint (latest, or ``step``) and its metadata.
+  """Restores only the params of a checkpoint and its metadata.
 
   Args:
     workdir: a training workdir.
     abstract_params: pure-dict tree of arrays or ShapeDtypeStructs giving shapes
       and dtypes; leaves without a sharding land on the first local device.
-    step: a checkpointed step (default: the latest).
+    step: a checkpointed step (default: the latest intact one: an unreadable
+      latest checkpoint is skipped, with one logged line, for the one before).
 
   Returns:
     (params, meta dict, step).
   """
   manager = _reader(workdir)
+  directory = checkpoint_dir(workdir)
   try:
-    step = manager.latest_step() if step is None else int(step)
-    if step is None:
-      raise FlowposeError(f"no checkpoint in {checkpoint_dir(workdir)}: train first with `flowpose train`")
-    if step not in manager.all_steps():
-      raise FlowposeError(f"no checkpoint of step {step} in {checkpoint_dir(workdir)}; "
-                          f"it has steps {sorted(manager.all_steps())}")
+    steps = list(manager.all_steps())
+    if not steps:
+      raise FlowposeError(f"no checkpoint in {directory}: train first with `flowpose train`")
+    if step is not None and int(step) not in steps:
+      raise FlowposeError(f"no checkpoint of step {step} in {directory}; it has steps {sorted(steps)}")
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     target = {"params": jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None) or device),
         abstract_params)}
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(item=target, partial_restore=True,
-                                     restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
-        meta=ocp.args.JsonRestore()))
+
+    def restore(s: int):
+      restored = manager.restore(s, args=ocp.args.Composite(
+          state=ocp.args.PyTreeRestore(item=target, partial_restore=True,
+                                       restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
+          meta=ocp.args.JsonRestore()))
+      return restored["state"], restored["meta"]
+
+    state, meta, step = first_intact(directory, [int(step)] if step is not None else steps, restore)
   finally:
     manager.close()
-  return restored["state"]["params"], restored["meta"], step
+  return state["params"], meta, step
+
+
+DATA_ITEM = "data"  # the grain iterator's item of a checkpoint: process_<i>-of-<n>.json
+
+
+def data_positions(workdir: str, step: int) -> dict[str, Any]:
+  """{"process_<i>-of-<n>": grain iterator state} saved with checkpoint ``step`` (JSON as written)."""
+  folder = epath.Path(checkpoint_dir(workdir)) / str(step) / DATA_ITEM
+  if not folder.is_dir():
+    return {}
+  return {f.name[:-len(".json")]: json.loads(f.read_text()) for f in sorted(folder.glob("process_*.json"))}
+
+
+def inspect(workdir: str, step: int | None = None) -> dict[str, str]:
+  """What a workdir holds, for people comparing runs (``flowpose inspect``).
+
+  Returns (in print order) the checkpointed steps, the restored step, the
+  config's model and data, each process's data-iterator position and the
+  params' SHA-256 (``params_digest``: equal means bit-identical params).
+  """
+  config = load_config(workdir)
+  _, abstract = abstract_model(config)
+  params, meta, step = restore_params(workdir, abstract, step)
+  manager = _reader(workdir)
+  try:
+    steps = sorted(manager.all_steps())
+  finally:
+    manager.close()
+  model = config.model
+  positions = data_positions(workdir, step)
+  return {
+      "workdir": workdir,
+      "checkpoints": ", ".join(map(str, steps)),
+      "step": str(step),
+      "model": (f"{model.name} (width {model.get('width', 1.0):g}, dtype {model.get('dtype', 'float32')}); "
+                f"{sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract)):,} params"),
+      "data": (f"{config.dataset.name} {config.dataset.train_split}, input {config.input.size}px, "
+               f"global batch {config.batch_size}, seed {config.seed}, {config.num_train_steps} steps"),
+      "data position": "; ".join(f"{k}: {json.dumps(v, sort_keys=True)}" for k, v in positions.items())
+                       or "not saved",
+      "params sha256": params_digest(params),
+      "saved on": f"{meta.get('num_devices', '?')} devices",
+  }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +285,6 @@ def load(workdir: str, step: int | None = None) -> Trained:
   return Trained(config=config, graphdef=graphdef, params=params, step=step)
 
 
-__all__ = ["CONFIG_FILE", "CHECKPOINT_DIR", "Trained", "load", "load_config", "read_config",
-           "write_config", "ensure", "checkpoint_dir", "restore_params", "make_model",
-           "abstract_model"]
+__all__ = ["CONFIG_FILE", "CHECKPOINT_DIR", "SET_ASIDE_DIR", "DIGEST_KEY", "Trained", "UnreadableCheckpoint",
+           "load", "load_config", "inspect", "data_positions", "read_config", "write_config", "ensure", "path", "checkpoint_dir",
+           "params_digest", "first_intact", "restore_params", "make_model", "abstract_model"]

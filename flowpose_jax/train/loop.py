@@ -4,10 +4,21 @@ One run, in the order it happens:
   ``_prepare``      validate the config, open the data, build model + optimizer
                     (nothing is written before all of that has succeeded), then
                     write ``config.json``;
-  ``_resume``       restore the latest checkpoint (state and data position);
+  ``_resume``       restore the latest intact checkpoint (state and data
+                    position); ``metrics.jsonl`` keeps the rows up to it;
   the step loop     one jitted step per global batch; ``MetricWindow`` sums
-                    metrics between log points and stops on non-finite ones;
-  ``_after_step``   checkpoint, timelapse and validation at their intervals.
+                    metrics between log points and stops on non-finite ones
+                    (``_diverged``: checkpoints holding the diverged
+                    parameters are set aside);
+  ``_after_step``   checkpoint, timelapse and validation at their intervals;
+  a stop signal     SIGTERM/Ctrl-C (``preemption``): save the current step on
+                    every process, then raise ``TrainingStopped``.
+
+Several processes (``jax.distributed``): each reads its own shard of the
+training data (``pipeline.make_train_iterator``), the global batch is the
+processes' local batches in process order, and each process validates on its
+own devices over the whole eval set (``_start_outputs``), so every process
+computes the same scores and process 0 writes them.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from flowpose_jax.evaluate import evaluator
 from flowpose_jax.evaluate.pck import accuracy_at
 from flowpose_jax.models import forward_fn, model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train import preemption
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
 from flowpose_jax.train.validation import validate_config
@@ -57,7 +69,7 @@ def _check_resume_config(workdir: str, config) -> None:
     if old.get(section) != new.get(section):
       raise ConfigError(
           f"{workdir} holds a run with a different config.{section} "
-          f"({os.path.join(workdir, workdir_lib.CONFIG_FILE)}); resume with the same config, or "
+          f"({workdir_lib.path(workdir, workdir_lib.CONFIG_FILE)}); resume with the same config, or "
           f"start a new --workdir")
 
 
@@ -88,7 +100,7 @@ class _Run:
   eval_source: Any
   checkpointer: ckpt_lib.Checkpointer | None = None
   writer: MetricWriter | None = None
-  predict: Any = None
+  predict: Any = None  # over this process's devices: takes ``parallel.host_local`` params
   timelapse: dict | None = None
   meta: dict = dataclasses.field(default_factory=dict)
 
@@ -133,21 +145,23 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
 
 
 def _resume(run: _Run) -> int:
-  """Restores the latest checkpoint into ``run`` (state and data position); returns its step."""
+  """Restores the latest intact checkpoint into ``run`` (state and data position); returns its step."""
   run.checkpointer = ckpt_lib.Checkpointer(run.workdir, run.config.keep_checkpoints)
-  start = run.checkpointer.latest_step()
-  if start is not None:
-    run.state, _ = run.checkpointer.restore(run.state, run.train_it)
-    log.info("resumed from %s step %d", run.checkpointer.directory, start)
+  # Replicated first, so a checkpoint restores straight into the (multi-host) mesh's shardings.
   run.state = parallel.replicate(run.mesh, run.state)
-  return int(start or 0)
+  start = 0
+  if run.checkpointer.all_steps():
+    run.state, _, start = run.checkpointer.restore(run.state, run.train_it)
+    log.info("resumed from %s step %d", run.checkpointer.directory, start)
+  return int(start)
 
 
-def _start_outputs(run: _Run) -> None:
-  """Metric writer, predict function and the fixed timelapse batch."""
+def _start_outputs(run: _Run, start: int) -> None:
+  """Metric writer (rows after ``start`` dropped), predict function and the fixed timelapse batch."""
   config = run.config
-  run.writer = MetricWriter(run.workdir)
-  run.predict = parallel.make_predict_fn(run.mesh, forward_fn(run.graphdef), model_inputs(config.model))
+  run.writer = MetricWriter(run.workdir, resume_step=start)
+  run.predict = parallel.make_predict_fn(parallel.make_mesh(jax.local_devices()), forward_fn(run.graphdef),
+                                         model_inputs(config.model))
   if run.eval_source is not None and config.timelapse_frames > 0:
     run.timelapse = next(iter(pipeline.make_eval_batches(run.eval_source, config,
                                                          batch_size=config.timelapse_frames,
@@ -166,6 +180,14 @@ def _summarise(sums: dict[str, float]) -> dict[str, float]:
   return out
 
 
+class NonFiniteMetrics(Exception):
+  """A window's metrics hold NaN/Inf; ``first_step`` is the first step whose metrics do."""
+
+  def __init__(self, first_step: int, values: dict[str, float], window: tuple[int, int]):
+    self.first_step, self.values, self.window = first_step, values, window
+    super().__init__(f"non-finite training metrics {values} first at step {first_step}")
+
+
 class MetricWindow:
   """Step metrics between two log points: kept on device, summed on the host at ``flush``."""
 
@@ -179,50 +201,82 @@ class MetricWindow:
     self.pending.append(metrics)
     self.images += images
 
-  def flush(self, done: int, last_good: int | None, checkpoint_dir: str) -> dict[str, float]:
-    """Means of the window's metrics plus images/s; raises on non-finite values."""
+  def flush(self, done: int) -> dict[str, float]:
+    """Means of the window's metrics plus images/s.
+
+    Raises ``NonFiniteMetrics`` naming the first step (``done`` numbering)
+    with a NaN/Inf metric: the params before that step's update were
+    already bad.
+    """
     sums: dict[str, float] = {"steps": float(len(self.pending))}
-    for m in jax.device_get(self.pending):
+    first_bad = None
+    for i, m in enumerate(jax.device_get(self.pending)):
       for k, v in m.items():
         sums[k] = sums.get(k, 0.0) + float(v)
+        if first_bad is None and not np.isfinite(float(v)):
+          first_bad = self.first_step + 1 + i
     summary = _summarise(sums)
-    bad = {k: v for k, v in summary.items() if not np.isfinite(v)}
-    if bad:
-      where = (f"the last good checkpoint is step {last_good} in {checkpoint_dir}"
-               if last_good else "no checkpoint was saved yet")
-      raise TrainingDivergedError(
-          f"non-finite training metrics {bad} between steps {self.first_step + 1} and {done}; {where}. "
-          f"Lower config.optimizer.learning_rate or enable config.optimizer.grad_clip, then rerun "
-          f"(training resumes from the last good checkpoint)")
+    if first_bad is not None:
+      raise NonFiniteMetrics(first_bad, {k: v for k, v in summary.items() if not np.isfinite(v)},
+                             (self.first_step + 1, done))
     summary["images_per_s"] = self.images / max(time.perf_counter() - self.t0, 1e-9)
     self.__init__(done)
     return summary
 
 
-def _after_step(run: _Run, done: int, is_last: bool) -> bool:
-  """Checkpoint, timelapse and validation due after step ``done``; returns whether it saved."""
-  config, params = run.config, run.state.params
-  saved = done % config.checkpoint_every == 0 or is_last
-  if saved:
-    run.checkpointer.save(done, run.state, run.train_it, meta=dict(run.meta, step=done))
-  if run.timelapse is not None and (done % config.timelapse_every == 0 or is_last):
+def _diverged(run: _Run, err: NonFiniteMetrics) -> TrainingDivergedError:
+  """Sets aside the checkpoints that hold diverged params; the error naming the last good one.
+
+  The metrics of step s are computed on the params saved as step s - 1, so
+  when step s is the first non-finite one, checkpoints from step s - 1 on
+  hold diverged params.
+  """
+  bad = [s for s in run.checkpointer.all_steps() if s >= err.first_step - 1]
+  aside = run.checkpointer.set_aside(bad, "diverged") if bad else None
+  good = run.checkpointer.all_steps()
+  where = (f"the last good checkpoint is step {good[-1]} in {run.checkpointer.directory}" if good
+           else "no good checkpoint was saved yet")
+  moved = f"; checkpoints {bad} held diverged params and were moved to {aside}" if bad else ""
+  opt = run.config.optimizer
+  clip = (f"lower config.optimizer.grad_clip (now {opt.grad_clip:g})" if opt.grad_clip
+          else "set config.optimizer.grad_clip=1.0 (now off)")
+  return TrainingDivergedError(
+      f"non-finite training metrics {err.values} first at step {err.first_step} (of steps "
+      f"{err.window[0]}-{err.window[1]}); {where}{moved}. Lower config.optimizer.learning_rate (now "
+      f"{opt.learning_rate:g}), {clip} or raise config.optimizer.warmup_steps (now {opt.warmup_steps}), "
+      f"then rerun the same command (training resumes from the last good checkpoint)")
+
+
+def _save(run: _Run, done: int) -> None:
+  run.checkpointer.save(done, run.state, run.train_it, meta=dict(run.meta, step=done))
+  run.writer.flush()
+
+
+def _after_step(run: _Run, done: int, is_last: bool) -> None:
+  """Checkpoint, timelapse and validation due after step ``done``."""
+  config = run.config
+  if done % config.checkpoint_every == 0 or is_last:
+    _save(run, done)
+  due_timelapse = run.timelapse is not None and (done % config.timelapse_every == 0 or is_last)
+  due_eval = run.eval_source is not None and config.eval_every and (done % config.eval_every == 0 or is_last)
+  params = parallel.host_local(run.state.params) if due_timelapse or due_eval else None
+  if due_timelapse:
     tiles = _timelapse_image(run.timelapse["image"], run.predict(params, run.timelapse))
     run.writer.image(done, "timelapse/val_heatmaps", tiles)
     if jax.process_index() == 0:
       from flowpose_jax import media  # pylint: disable=import-outside-toplevel
-      media.write_image(os.path.join(run.workdir, "timelapse", f"step_{done:07d}.png"), tiles)
-  if run.eval_source is not None and config.eval_every and (done % config.eval_every == 0 or is_last):
+      media.write_image(os.fspath(workdir_lib.path(run.workdir, "timelapse", f"step_{done:07d}.png")), tiles)
+  if due_eval:
     result, protocol = run_eval(run.predict, params, run.eval_source, config, desc="val")
     run.writer.scalars(done, {f"val/acc_{protocol.headline:g}{'%' if protocol.normalised else 'px'}/{k}": v
                               for k, v in accuracy_at(result, protocol.headline).items()})
     run.writer.flush()
-  return saved
 
 
 def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=None,
                        mesh=None, show_progress: bool = True, until_step: int | None = None
                        ) -> state_lib.TrainState:
-  """Trains ``config`` in ``workdir``, resuming from its latest checkpoint.
+  """Trains ``config`` in ``workdir``, resuming from its latest intact checkpoint.
 
   Args:
     config: ConfigDict (see configs/common.py).
@@ -236,36 +290,50 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   Returns:
     The final TrainState (replicated).
   """
-  run = _prepare(config, workdir, train_source, eval_source, mesh)
-  try:
-    start = _resume(run)
-    _start_outputs(run)
-    inputs = model_inputs(config.model) + step_lib.TARGET_KEYS
-    train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss,
-                                         accum=config.grad_accum_steps)
-    log.info("model %s: %.2f M params; %d devices; global batch %d; steps %d -> %d",
-             config.model.name, run.meta["num_params"] / 1e6, jax.device_count(), config.batch_size,
-             start, config.num_train_steps)
-    end = config.num_train_steps if until_step is None else min(until_step, config.num_train_steps)
-    window, last_good = MetricWindow(start), (start or None)
-    bar = tqdm(range(start, end), initial=start, total=config.num_train_steps, desc="train", unit="step",
-               disable=not show_progress or jax.process_index() != 0)
-    for step in bar:
-      batch = parallel.to_global_batch(run.mesh, next(run.train_it), inputs)
-      if step == start:
-        bar.set_postfix_str("compiling the train step...")
-      run.state, metrics = train_step(run.state, batch)
-      window.add(metrics, config.batch_size)
-      done = step + 1
-      is_last = done == end
-      if done % config.log_every == 0 or done % config.checkpoint_every == 0 or is_last:
-        summary = window.flush(done, last_good, run.checkpointer.directory)
-        run.writer.scalars(done, {f"train/{k}": v for k, v in summary.items()})
-        bar.set_postfix(loss=f"{summary['loss']:.4g}", img_s=f"{summary['images_per_s']:.1f}")
-      if _after_step(run, done, is_last):
-        last_good = done
-  finally:
-    run.close()
+  with preemption.StopSignals() as stop:
+    run = _prepare(config, workdir, train_source, eval_source, mesh)
+    try:
+      return _train(run, stop, until_step, show_progress)
+    finally:
+      run.close()
+
+
+def _train(run: _Run, stop: preemption.StopSignals, until_step: int | None, show_progress: bool
+           ) -> state_lib.TrainState:
+  """The step loop of ``train_and_evaluate``."""
+  config = run.config
+  start = _resume(run)
+  _start_outputs(run, start)
+  inputs = model_inputs(config.model) + step_lib.TARGET_KEYS
+  train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss,
+                                       accum=config.grad_accum_steps)
+  log.info("model %s: %.2f M params; %d devices in %d processes; global batch %d; steps %d -> %d",
+           config.model.name, run.meta["num_params"] / 1e6, jax.device_count(), jax.process_count(),
+           config.batch_size, start, config.num_train_steps)
+  end = config.num_train_steps if until_step is None else min(until_step, config.num_train_steps)
+  window = MetricWindow(start)
+  bar = tqdm(range(start, end), initial=start, total=config.num_train_steps, desc="train", unit="step",
+             disable=not show_progress or jax.process_index() != 0)
+  for step in bar:
+    batch = parallel.to_global_batch(run.mesh, next(run.train_it), inputs)
+    if step == start:
+      bar.set_postfix_str("compiling the train step...")
+    run.state, metrics = train_step(run.state, batch)
+    window.add(metrics, config.batch_size)
+    done = step + 1
+    is_last = done == end
+    stopping = not is_last and stop.due(done)
+    if done % config.log_every == 0 or done % config.checkpoint_every == 0 or is_last or stopping:
+      try:
+        summary = window.flush(done)
+      except NonFiniteMetrics as e:
+        raise _diverged(run, e) from None
+      run.writer.scalars(done, {f"train/{k}": v for k, v in summary.items()})
+      bar.set_postfix(loss=f"{summary['loss']:.4g}", img_s=f"{summary['images_per_s']:.1f}")
+    if stopping:
+      _save(run, done)
+      raise preemption.TrainingStopped(done, stop.signal_name, run.checkpointer.directory)
+    _after_step(run, done, is_last)
   return run.state
 
 

@@ -1,0 +1,110 @@
+"""Never lose work, never resume into garbage: divergence, unreadable checkpoints, metrics on resume."""
+
+import os
+import re
+
+import jax
+import numpy as np
+import pytest
+
+from flowpose_jax import workdir as workdir_lib
+from flowpose_jax.errors import TrainingDivergedError
+from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train.loop import train_and_evaluate
+from flowpose_jax.train.writer import read_rows
+
+
+def _quiet(config, steps):
+  config.eval_every = 0
+  config.timelapse_frames = 0
+  config.num_train_steps = steps
+  return config
+
+
+def _digest(workdir):
+  _, abstract = workdir_lib.abstract_model(workdir_lib.load_config(workdir))
+  params, _, step = workdir_lib.restore_params(workdir, abstract)
+  return workdir_lib.params_digest(params), step
+
+
+def test_divergence_keeps_only_checkpoints_from_before_it(tiny_config, tmp_path):
+  # SGD warming up to a learning rate far too high: finite losses for two steps, then NaN.
+  config = _quiet(tiny_config, 12)
+  config.optimizer.name = "sgd"
+  config.optimizer.learning_rate = 1e6
+  config.optimizer.warmup_steps = 8
+  config.optimizer.schedule = "constant"
+  config.log_every = 4
+  config.checkpoint_every = 1
+  workdir = str(tmp_path / "run")
+  with pytest.raises(TrainingDivergedError) as err:
+    train_and_evaluate(config, workdir, show_progress=False)
+  message = str(err.value)
+  assert "lower config.optimizer.grad_clip (now 1)" in message  # grad_clip is on: no "enable grad_clip"
+  first = int(re.search(r"first at step (\d+)", message).group(1))
+  steps = ckpt_lib.Checkpointer(workdir).all_steps()
+  assert steps and max(steps) == first - 2, (steps, message)
+  assert f"last good checkpoint is step {first - 2}" in message
+  # Following the advice resumes from finite params and trains on.
+  config.optimizer.learning_rate = 1e-3
+  config.num_train_steps = first + 1
+  train_and_evaluate(config, workdir, show_progress=False)
+  assert ckpt_lib.Checkpointer(workdir).latest_step() == first + 1
+
+
+def _data_files(folder):
+  """The files holding an item's values: orbax's OCDBT data files (``.../d/*``), else all files."""
+  files = [os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs]
+  data = [f for f in files if os.path.basename(os.path.dirname(f)) == "d"]
+  return data or files
+
+
+@pytest.mark.parametrize("part", ["state", "meta"])
+def test_truncated_latest_checkpoint_falls_back_to_the_previous_one(tiny_config, tmp_path, caplog, part):
+  config = _quiet(tiny_config, 4)
+  config.checkpoint_every = 2
+  straight = str(tmp_path / "straight")
+  train_and_evaluate(config, straight, show_progress=False)
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, show_progress=False)
+  # Every data file of the item: which file holds the params (not only the optimizer state)
+  # depends on how orbax packs them.
+  for victim in _data_files(os.path.join(workdir, "checkpoints", "4", part)):
+    with open(victim, "r+b") as f:
+      f.truncate(os.path.getsize(victim) // 2)
+  # load / predict: one warning line, the previous step.
+  _, abstract = workdir_lib.abstract_model(config)
+  _, _, step = workdir_lib.restore_params(workdir, abstract)
+  assert step == 2
+  assert any("checkpoint step 4" in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
+  # train: resumes from step 2, sets step 4 aside, and ends where an uninterrupted run does.
+  train_and_evaluate(config, workdir, show_progress=False)
+  assert [p.split("-")[:2] for p in os.listdir(os.path.join(workdir, "checkpoints_set_aside"))] == [
+      ["4", "unreadable"]]
+  assert _digest(workdir) == _digest(straight)
+
+
+def test_resume_keeps_each_metrics_row_once(tiny_config, tmp_path):
+  config = _quiet(tiny_config, 6)
+  config.log_every = 1
+  config.checkpoint_every = 2
+  straight = str(tmp_path / "straight")
+  train_and_evaluate(config, straight, show_progress=False)
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, show_progress=False, until_step=3)
+  # As if killed after logging step 3 but before its checkpoint: the latest is step 2.
+  ckpt_lib.Checkpointer(workdir).manager.delete(3)
+  train_and_evaluate(config, workdir, show_progress=False)
+  rows = [r for r in read_rows(workdir) if "train/loss" in r]
+  assert [r["step"] for r in rows] == list(range(1, 7))
+  expected = {r["step"]: r["train/loss"] for r in read_rows(straight) if "train/loss" in r}
+  np.testing.assert_allclose([r["train/loss"] for r in rows], [expected[s] for s in range(1, 7)], rtol=1e-6)
+
+
+def test_params_digest_names_bit_identity():
+  a = {"w": np.ones((2, 3), np.float32), "b": {"x": np.zeros(3, np.float32)}}
+  b = jax.tree.map(np.copy, a)
+  assert workdir_lib.params_digest(a) == workdir_lib.params_digest(b)
+  b["b"]["x"][1] = np.float32(1e-30)
+  assert workdir_lib.params_digest(a) != workdir_lib.params_digest(b)
+  assert workdir_lib.params_digest(a) != workdir_lib.params_digest({"w": a["w"].astype(np.float64), "b": a["b"]})
