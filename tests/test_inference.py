@@ -58,3 +58,84 @@ def test_predict_inputs_compiles_once_per_bucket(monkeypatch):
   # padding never leaks into the real rows: frame 0 alone equals frame 0 in any batch
   np.testing.assert_allclose(outputs[3][:1], outputs[1], atol=1e-5)
   np.testing.assert_allclose(outputs[21][:5], outputs[5], atol=1e-5)
+
+
+def _flowing_predictor(n: int = 2, batch_size: int = 4) -> inference.Predictor:
+  """configs/flow.py at the tiny size (64 px input, width 0.125), untrained, with uneven pooling weights
+  (so a frame in the wrong window slot changes the output)."""
+  from configs import flow as flow_config
+  config = flow_config.get_config()
+  config.input.size, config.model.width, config.flow.n = 64, 0.125, n
+  graphdef, params = workdir_lib.make_model(config)
+  rng = np.random.default_rng(1)
+  params["pool"]["kernel"] = rng.uniform(0, 1, params["pool"]["kernel"].shape).astype(np.float32)
+  return inference.Predictor(config, graphdef, params, batch_size=batch_size)
+
+
+def _textured_clip(num_frames: int = 7) -> np.ndarray:
+  """[T, 60, 80, 3] uint8: a smooth random texture drifting right and down by a fraction of a px per frame."""
+  import cv2
+  rng = np.random.default_rng(0)
+  big = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (0, 0), 2.0)
+  out = []
+  for t in range(num_frames):
+    m = np.array([[1, 0, 20 + 0.7 * t], [0, 1, 15 + 0.4 * t]], np.float32)
+    out.append(cv2.warpAffine(big, m, (80, 60), flags=cv2.INTER_LINEAR))
+  return np.stack(out)
+
+
+def _sequential_flowing(predictor, clip, causal=False):
+  """The flowing maps one centre at a time (as before the flow threads): direct flows, flows_to_heatmap,
+  one jitted pooling call per frame."""
+  import jax
+  from flowpose_jax.data import windows
+  from flowpose_jax.flow import compute
+  inputs, _ = predictor.preprocess(clip)
+  _, pool = inference.flowing_parts(predictor._graphdef)  # pylint: disable=protected-access
+  pool = jax.jit(pool)
+  maps = predictor.frame_maps(inputs)
+  identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+  n, t_total = (predictor.config.model.num_frames - 1) // 2, len(clip)
+  out = []
+  for t in range(t_total):
+    idx = np.clip(np.arange(t - n, t + n + 1), 0, t if causal else t_total - 1)
+    flows = np.stack([compute.flow_between(inputs[t], inputs[j]) for j in idx])
+    grid, conf = windows.flows_to_heatmap(flows, identity, predictor.input_size, predictor.stride)
+    out.append(np.asarray(pool(predictor.params, maps[idx][None], grid[None], conf[None]))[0])
+  return np.stack(out)
+
+
+def test_threaded_batched_flowing_equals_one_centre_at_a_time():
+  predictor = _flowing_predictor(batch_size=4)  # 7 frames: pooled in a batch of 4, then 3 padded to 4
+  clip = _textured_clip(7)
+  for causal in (False, True):
+    expected = _sequential_flowing(predictor, clip, causal)
+    for workers in (0, 2):
+      timings = {}
+      got = predictor.flowing_heatmaps(clip, causal=causal, flow_workers=workers, timings=timings)
+      assert got.shape == (7, 16, 16, 7)
+      np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=f"causal={causal} workers={workers}")
+      assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s"}
+
+
+def test_composed_flow_equals_direct_for_whole_pixel_motion(monkeypatch):
+  """Frames that move by whole px: chaining consecutive flows gives the direct flows exactly."""
+  from flowpose_jax.flow import compute
+  predictor = _flowing_predictor(n=2, batch_size=4)
+  clip = np.stack([np.full((64, 64, 3), 10 * t, np.uint8) for t in range(6)])  # frame t is value 10 t
+
+  def shift_flow(a, b, method="dis_medium"):
+    del method  # frame t sits (t, -t // 2 ...) px along: a -> b moves by the difference
+    ta, tb = int(a[0, 0, 0]) // 10, int(b[0, 0, 0]) // 10
+    move = np.array([tb - ta, (tb // 2) - (ta // 2)], np.float32)
+    return np.broadcast_to(move, a.shape[:2] + (2,)).astype(np.float32)
+
+  monkeypatch.setattr(compute, "flow_between", shift_flow)
+  for causal in (False, True):
+    direct = predictor.flowing_heatmaps(clip, causal=causal, flow_workers=2)
+    composed = predictor.flowing_heatmaps(clip, mode="composed", causal=causal, flow_workers=2)
+    np.testing.assert_allclose(composed, direct, atol=1e-6, err_msg=f"causal={causal}")
+  # the flows matter: without them the maps differ
+  zero = predictor.flowing_heatmaps(clip, mode="composed", flow_workers=0)
+  monkeypatch.setattr(compute, "flow_between", lambda a, b, method="": np.zeros(a.shape[:2] + (2,), np.float32))
+  assert np.abs(predictor.flowing_heatmaps(clip, mode="composed", flow_workers=0) - zero).max() > 1e-4
