@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
+  r.add_argument("--flow_mode", default="direct", choices=("direct", "composed"),
+                 help="with --flow: 2n direct flows per frame, or two per frame chained along the window (faster)")
+  r.add_argument("--runtime", default="auto", choices=("auto", "jax", "onnx"),
+                 help="per-frame network on JAX or onnxruntime; auto: the faster, timed on the first video")
 
   st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
   ssub = st.add_subparsers(dest="study_command", required=True)
@@ -219,7 +223,8 @@ def run(argv: list[str]) -> int:
       raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
     written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
                                           causal=args.causal, flow_method=args.flow_method,
-                                          max_frames=args.max_frames)
+                                          flow_mode=args.flow_mode, max_frames=args.max_frames,
+                                          runtime=args.runtime)
     for path in written:
       print(path)
     for path, reason in skipped:

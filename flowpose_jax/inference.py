@@ -204,6 +204,9 @@ class Predictor:
     config: the run's ConfigDict.
     input_size: network input side S (px).
     stride: input px per heatmap px; heatmap side h = S / stride.
+    graphdef, params: the model (``nnx.split``; params a pure dict).
+    runtime: what runs the per-frame network: "jax", or the name given to
+      ``set_runtime`` ("onnxruntime"; "auto"/"onnx" until ``runtimes.use`` decides).
   """
 
   def __init__(self, config, graphdef, params, *, batch_size: int = DEFAULT_BATCH):
@@ -212,7 +215,7 @@ class Predictor:
     self.stride = int(config.input.stride)
     self.batch_size = batch_size
     self.inputs = model_inputs(config.model)
-    self._graphdef = graphdef
+    self.graphdef = graphdef
     self._output_fns = {}
     self._mesh = parallel.make_mesh()
     self._predict = parallel.make_predict_fn(self._mesh, forward_fn(graphdef), self.inputs)
@@ -249,7 +252,7 @@ class Predictor:
     if output is None:
       return self._predict(self.params, batch)
     if output not in self._output_fns:
-      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self._graphdef, output),
+      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self.graphdef, output),
                                                           self.inputs)
     return self._output_fns[output](self.params, batch)
 
@@ -301,7 +304,7 @@ class Predictor:
   def _submodule_fns(self):
     """Jitted per-frame HeatmapNet and window pooling of a flowing model (``flowing_parts``)."""
     if not hasattr(self, "_spatial_fn"):
-      frame, pool = flowing_parts(self._graphdef)
+      frame, pool = flowing_parts(self.graphdef)
       self._spatial_fn, self._pool_fn = jax.jit(frame), jax.jit(pool)
     return self._spatial_fn, self._pool_fn
 

@@ -1,6 +1,7 @@
-"""Predictor behaviour that needs no trained model: joints stay in the frame."""
+"""Predictor behaviour: joints stay in the frame, bucketed batches, the flowing paths, the runtimes."""
 
 import numpy as np
+import pytest
 
 from configs import tiny
 from flowpose_jax import inference, workdir as workdir_lib
@@ -91,7 +92,7 @@ def _sequential_flowing(predictor, clip, causal=False):
   from flowpose_jax.data import windows
   from flowpose_jax.flow import compute
   inputs, _ = predictor.preprocess(clip)
-  _, pool = inference.flowing_parts(predictor._graphdef)  # pylint: disable=protected-access
+  _, pool = inference.flowing_parts(predictor.graphdef)
   pool = jax.jit(pool)
   maps = predictor.frame_maps(inputs)
   identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
@@ -139,3 +140,51 @@ def test_composed_flow_equals_direct_for_whole_pixel_motion(monkeypatch):
   zero = predictor.flowing_heatmaps(clip, mode="composed", flow_workers=0)
   monkeypatch.setattr(compute, "flow_between", lambda a, b, method="": np.zeros(a.shape[:2] + (2,), np.float32))
   assert np.abs(predictor.flowing_heatmaps(clip, mode="composed", flow_workers=0) - zero).max() > 1e-4
+
+
+# The export tests' ONNX tolerance (tests/export/test_export.py TOLERANCES["onnx"]): max abs heatmap
+# difference, max joint difference in frame px, against JAX.
+ONNX_TOLERANCE = (1e-4, 0.05)
+
+
+def _test_frames(tiny_data_dir, count):
+  from flowpose_jax.data.sources import load_source
+  source = load_source("synthetic_signers/tiny", "test", tiny_data_dir)
+  return np.stack([source[i]["image"] for i in range(count)])
+
+
+def test_onnx_runtime_matches_jax(tiny_workdir, tiny_data_dir):
+  pytest.importorskip("jax2onnx", reason="the onnx runtime needs jax2onnx: pip install --no-deps jax2onnx==0.17.1")
+  pytest.importorskip("onnxruntime", reason="the onnx runtime needs onnxruntime: pip install -e '.[export]'")
+  from flowpose_jax import runtimes
+  frames = _test_frames(tiny_data_dir, runtimes.AUTO_MIN_FRAMES)
+  predictor = inference.load(tiny_workdir)
+  maps_jax, (joints_jax, _) = predictor.heatmaps(frames), predictor.joints(frames)
+  runtimes.use(predictor, "onnx")
+  maps_onnx, (joints_onnx, _) = predictor.heatmaps(frames), predictor.joints(frames)
+  assert predictor.runtime == "onnxruntime"
+  assert np.abs(maps_onnx - maps_jax).max() <= ONNX_TOLERANCE[0]
+  assert np.abs(joints_onnx - joints_jax).max() <= ONNX_TOLERANCE[1]
+  runtimes.use(predictor, "auto")
+  predictor.heatmaps(frames[:1])
+  assert predictor.runtime == "auto"  # one frame: stays on JAX, undecided
+  np.testing.assert_allclose(predictor.joints(frames)[0], joints_jax, atol=ONNX_TOLERANCE[1])
+  assert predictor.runtime in ("jax", "onnxruntime")  # decided on the first 16-frame input
+
+
+def test_auto_runtime_falls_back_to_jax_without_onnx(tiny_workdir, tiny_data_dir, monkeypatch):
+  from flowpose_jax import runtimes
+  from flowpose_jax.errors import FlowposeError
+
+  def missing(predictor, batch=1):
+    raise FlowposeError("ONNX export needs jax2onnx and onnx: pip install ...")
+
+  monkeypatch.setattr(runtimes, "OnnxFrames", missing)
+  frames = _test_frames(tiny_data_dir, runtimes.AUTO_MIN_FRAMES)
+  predictor = inference.load(tiny_workdir)
+  expected = predictor.heatmaps(frames)
+  runtimes.use(predictor, "auto")
+  np.testing.assert_array_equal(predictor.heatmaps(frames), expected)
+  assert predictor.runtime == "jax"
+  with pytest.raises(FlowposeError, match="jax2onnx"):
+    runtimes.use(predictor, "onnx")
