@@ -416,9 +416,11 @@ class Predictor:
     executor = _InlineExecutor() if workers == 0 else concurrent.futures.ThreadPoolExecutor(workers)
     chunks = bucket_chunks(t_total, self.batch_size)
     pooled = []
+    add("heatmapnet_s", time.perf_counter() - tick)
     try:
       for chunk in chunks[:2]:
-        submit(chunk)
+        submit(chunk)  # (with flow_workers=0 this computes their flows now)
+      tick = time.perf_counter()
       _, pool_fn = self._submodule_fns()
       maps = self.frame_maps(inputs)
       add("heatmapnet_s", time.perf_counter() - tick)
