@@ -30,6 +30,7 @@ from flowpose_jax.export import onnx_format, spec as spec_lib
 
 RUNTIMES = ("auto", "jax", "onnx")
 AUTO_MIN_FRAMES = 16  # smaller first inputs keep JAX (a single image does not pay for a conversion)
+CONVERTER_INFO_LOGGER = "onnx_ir.passes.common.unused_removal"  # "Removed N unused nodes" at every conversion
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,17 @@ class OnnxFrames:
     except ImportError:
       raise FlowposeError(f"--runtime onnx needs onnxruntime and jax2onnx: {onnx_format.INSTALL}") from None
     part = spec_lib.parts(workdir_lib.Trained(predictor.config, predictor.graphdef, predictor.params, step=0))[0]
+    quiet = logging.getLogger(CONVERTER_INFO_LOGGER)
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+      model = onnx_format.convert(part)
+    finally:
+      quiet.setLevel(level)
     options = onnxruntime.SessionOptions()
     # Idle onnxruntime threads spin by default, taking the CPU from the JAX pooling and OpenCV flow.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    self._session = onnxruntime.InferenceSession(onnx_format.convert(part).SerializeToString(), options,
+    self._session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                  providers=["CPUExecutionProvider"])
     self._name = part.inputs[0][0]
     self.batch = batch
