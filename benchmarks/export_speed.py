@@ -137,7 +137,7 @@ def main():
   for name, why in skipped.items():
     print(f"skipped {name}: {why}")
   names = list(runners)
-  print(f"\n| batch | " + " | ".join(f"{n} frames/s" for n in names) + " |")
+  print("\n| batch | " + " | ".join(f"{n} frames/s" for n in names) + " |")
   print("|---|" + "---|" * len(names))
   rng = np.random.default_rng(0)
   best = {}

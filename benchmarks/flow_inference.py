@@ -1,24 +1,30 @@
 """Speed of flowing video inference (flow included) and where the time goes.
 
   python benchmarks/flow_inference.py [--video ../shared/data/video/selfie_segmentation_web.mp4]
-      [--frames 40] [--n 15] [--method dis_medium] [--stage1 WORKDIR]
+      [--frames 40] [--n 15] [--method dis_medium] [--stage1 WORKDIR] [--repeats 2]
+      [--runtime jax|onnx|auto]
 
 Builds the flowing model of ``configs/flow.py`` (the demo-sized HeatmapNet,
 window 2n+1; params from ``--stage1`` if given, else random: speed does not
-depend on them) and times ``Predictor.flowing_heatmaps`` on the clip, against
-single-frame prediction of the same frames in the same run. Both are warmed up
-on the same calls first, so no compilation is timed.
+depend on them) and times ``Predictor.flowing_heatmaps`` on the clip, direct
+and composed flow, each with the flows computed in this thread one after
+another (``flow_workers=0``) and in flow threads overlapped with the network,
+against single-frame prediction of the same frames. Every variant is warmed
+up on its exact call first (no compilation is timed), then they run
+interleaved, ``--repeats`` rounds, median reported. Accuracy of composed vs
+direct: benchmarks/flow_mode_accuracy.py.
 """
 
 import argparse
 import os
+import statistics
 import time
 
 import jax  # noqa: E402
 
 from _common import commit  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
-from flowpose_jax import media  # noqa: E402
+from flowpose_jax import media, runtimes  # noqa: E402
 from flowpose_jax.inference import Predictor  # noqa: E402
 from flowpose_jax import workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
@@ -35,6 +41,8 @@ def main():
   p.add_argument("--method", default="dis_medium")
   p.add_argument("--stage1", default="")
   p.add_argument("--flow_on", default="input", choices=("input", "frame"))
+  p.add_argument("--repeats", type=int, default=2)
+  p.add_argument("--runtime", default="jax", choices=runtimes.RUNTIMES, help="the per-frame network's")
   args = p.parse_args()
   c = flow_config.get_config("parametric")
   c.flow.n = args.n
@@ -43,27 +51,43 @@ def main():
   if args.stage1:
     params = state_lib.load_pretrained(params, args.stage1)
   predictor = Predictor(c, graphdef, params)
+  if args.runtime != "jax":
+    runtimes.use(predictor, args.runtime)
   frames, _ = media.read_video(args.video, max_frames=args.frames)
-  # Warm up on the exact timed calls: every bucketed batch shape compiles here, not in the timed region.
-  predictor.joints(frames)
-  predictor.flowing_heatmaps(frames, method=args.method, flow_on=args.flow_on)
-  t = time.perf_counter()
-  predictor.joints(frames)
-  single = time.perf_counter() - t
-  timings = {}
-  t = time.perf_counter()
-  predictor.flowing_heatmaps(frames, method=args.method, flow_on=args.flow_on, timings=timings)
-  flowing = time.perf_counter() - t
+  variants = {  # name -> flowing_heatmaps kwargs
+      "direct, sequential flow": dict(mode="direct", flow_workers=0),
+      "direct, flow threads": dict(mode="direct"),
+      "composed, sequential flow": dict(mode="composed", flow_workers=0),
+      "composed, flow threads": dict(mode="composed"),
+  }
+  runs = {"single-frame": lambda timings: predictor.joints(frames)}
+  for name, kwargs in variants.items():
+    runs[name] = lambda timings, kwargs=kwargs: predictor.flowing_heatmaps(
+        frames, method=args.method, flow_on=args.flow_on, timings=timings, **kwargs)
+  for run in runs.values():  # warm-up on the exact timed calls: every bucketed shape compiles here
+    run({})
+  seconds = {name: [] for name in runs}
+  timings = {name: {} for name in runs}
+  for _ in range(args.repeats):  # interleaved: every variant once per round
+    for name, run in runs.items():
+      t = time.perf_counter()
+      run(timings[name])
+      seconds[name].append(time.perf_counter() - t)
   n = len(frames)
-  print(f"device: {jax.devices()[0].device_kind}  jax {jax.__version__}  commit {commit()}")
+  print(f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f}; jax {jax.__version__}; runtime {predictor.runtime}; commit {commit()}")
   print(f"clip {os.path.basename(args.video)}: {n} frames {frames.shape[2]}x{frames.shape[1]}; "
         f"input {c.input.size}, width {c.model.width}, n = {args.n} ({2 * args.n + 1} frames/window), "
-        f"flow {args.method} on the {args.flow_on}")
-  print(f"single-frame: {n / single:.1f} frames/s")
-  print(f"flowing:      {n / flowing:.2f} frames/s ({flowing / single:.1f}x the single-frame time)")
-  for k, v in sorted(timings.items(), key=lambda kv: -kv[1]):
-    print(f"  {k:<12} {v / n * 1e3:8.1f} ms/frame  ({100 * v / flowing:4.1f} %)")
-
+        f"flow {args.method} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
+  single = statistics.median(seconds["single-frame"])
+  print("\n| variant | frames/s | x single-frame time | per frame: flow (summed over threads) | "
+        "HeatmapNet | warp + pool |")
+  print("|---|---|---|---|---|---|")
+  for name in runs:
+    wall = statistics.median(seconds[name])
+    per = {k: v / (n * args.repeats) * 1e3 for k, v in timings[name].items()}
+    stages = " | ".join(f"{per[k]:.1f} ms" if k in per else "-" for k in ("flow_s", "heatmapnet_s", "warp_pool_s"))
+    print(f"| {name} | {n / wall:.2f} | {wall / single:.1f} | {stages} |")
 
 if __name__ == "__main__":
   main()

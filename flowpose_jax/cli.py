@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("--coco_annotations", default=None, metavar="FILE",
                  help="with --format coco: COCO annotation file whose images give the image ids (matched by "
                       "file name); default: running ids 1, 2, ... over the frames in input order")
+  r.add_argument("--flow_mode", default="direct", choices=("direct", "composed"),
+                 help="with --flow: 2n direct flows per frame, or two per frame chained along the window (faster)")
+  r.add_argument("--runtime", default="auto", choices=("auto", "jax", "onnx"),
+                 help="per-frame network on JAX or onnxruntime; auto: the faster, timed on the first video")
 
   st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
   ssub = st.add_subparsers(dest="study_command", required=True)
@@ -262,7 +266,8 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
       raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
     written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
                                           causal=args.causal, flow_method=args.flow_method,
-                                          max_frames=args.max_frames, output_format=args.output_format,
+                                          flow_mode=args.flow_mode, max_frames=args.max_frames,
+                                          runtime=args.runtime, output_format=args.output_format,
                                           coco_annotations=args.coco_annotations)
     for path in written:
       print(path)

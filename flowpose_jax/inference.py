@@ -7,18 +7,25 @@ into the network input; with a person box [x0, y0, x1, y1] that region is.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import time
+
 import cv2
 import jax
 import numpy as np
 
 from flowpose_jax import heatmaps as codec, parallel, workdir as workdir_lib
+from flowpose_jax.data import windows
 from flowpose_jax.errors import FlowposeError, InputError
+from flowpose_jax.flow import compute
 from flowpose_jax.models import forward_fn, model_inputs
 
 DEFAULT_BATCH = 16
 # Static batch sizes a call is padded to (the smallest that fits, up to the
 # Predictor's batch_size): a few compilations in all, none per call.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FLOW_MODES = ("direct", "composed")  # as flowpose_jax.flow.compute.MODES
 
 
 def batch_buckets(batch_size: int) -> tuple[int, ...]:
@@ -73,6 +80,78 @@ def flowing_parts(graphdef):
   return frame, pool
 
 
+class _InlineExecutor:
+  """``concurrent.futures`` executor that runs each job when it is submitted (``flow_workers=0``)."""
+
+  def submit(self, fn, *args) -> concurrent.futures.Future:
+    future = concurrent.futures.Future()
+    try:
+      future.set_result(fn(*args))
+    except Exception as e:  # pylint: disable=broad-except  (re-raised by result(), as a thread pool does)
+      future.set_exception(e)
+    return future
+
+  def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+    del wait, cancel_futures
+
+
+def heatmap_points(matrix: np.ndarray, size: int, stride: int) -> np.ndarray:
+  """Frame positions of the heatmap pixel centres.
+
+  Args:
+    matrix: [2, 3] frame -> input affine.
+    size: S, the input side; stride: input px per heatmap px (h = S // stride).
+
+  Returns:
+    [h * h, 2] float64 (x, y) frame px, row-major over the heatmap (v, u).
+  """
+  h = size // stride
+  m = np.asarray(matrix, np.float64)
+  uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2)  # (u, v)
+  return (codec.heatmap_to_input(uv, stride).astype(np.float64) - m[:, 2]) @ np.linalg.inv(m[:, :2]).T
+
+
+def composed_window_flows(centre: int, indices: np.ndarray, forward, backward, points: np.ndarray,
+                          frame_hw: tuple[int, int], matrix: np.ndarray, stride: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+  """A window's heatmap-grid flows from consecutive flows chained at the heatmap points.
+
+  The composed alternative to ``windows.flows_to_heatmap`` of direct flows:
+  each heatmap pixel's frame point is followed through the consecutive flows
+  (``compute.track_points``), so a window costs 2n samplings of h*h points
+  instead of 2n flows.
+
+  Args:
+    centre: the window's centre frame t.
+    indices: [T] int, the window's frames (clipped; repeats of t get zero flow).
+    forward: [H, W, 2] flows t -> t+1, t+1 -> t+2, ... up to ``indices.max()``.
+    backward: [H, W, 2] flows t -> t-1, t-1 -> t-2, ... down to ``indices.min()``.
+    points: [h*h, 2] ``heatmap_points`` of the window's matrix.
+    frame_hw: (H, W) of the frames the flows are on.
+    matrix: [2, 3] frame -> input affine; stride: input px per heatmap px.
+
+  Returns:
+    flows [T, h, h, 2] float32 heatmap px, centre -> frame (0 where unknown),
+    confidence [T, h, h, 1] float32: 1 where the point, every point of its
+    chain and its target lie inside the frame (as ``flows_to_heatmap``).
+  """
+  disp = {centre: np.zeros(points.shape, np.float32)}
+  for sign, steps in ((1, forward), (-1, backward)):
+    for k, d in enumerate(compute.track_points(steps, points[:, 0], points[:, 1]), 1):
+      disp[centre + sign * k] = d
+  out = np.stack([disp[int(j)] for j in indices]).astype(np.float64)  # [T, h*h, 2] frame px
+  height, width = frame_hw
+  with np.errstate(invalid="ignore"):
+    ends = [points, points + out]
+    known = np.isfinite(out).all(-1)
+    for p in ends:
+      known &= (p[..., 0] >= 0) & (p[..., 0] <= width - 1) & (p[..., 1] >= 0) & (p[..., 1] <= height - 1)
+  grid = np.where(known[..., None], out @ np.asarray(matrix, np.float64)[:, :2].T / stride, 0.0)
+  h = int(round(np.sqrt(len(points))))
+  return (grid.reshape(len(indices), h, h, 2).astype(np.float32),
+          known.reshape(len(indices), h, h, 1).astype(np.float32))
+
+
 def _as_frames(frames) -> list[np.ndarray]:
   """[T, H, W, 3] uint8 array or a list of [H, W, 3] uint8 arrays -> list."""
   if isinstance(frames, np.ndarray) and frames.ndim == 3:
@@ -125,6 +204,9 @@ class Predictor:
     config: the run's ConfigDict.
     input_size: network input side S (px).
     stride: input px per heatmap px; heatmap side h = S / stride.
+    graphdef, params: the model (``nnx.split``; params a pure dict).
+    runtime: what runs the per-frame network: "jax", or the name given to
+      ``set_runtime`` ("onnxruntime"; "auto"/"onnx" until ``runtimes.use`` decides).
   """
 
   def __init__(self, config, graphdef, params, *, batch_size: int = DEFAULT_BATCH):
@@ -133,11 +215,12 @@ class Predictor:
     self.stride = int(config.input.stride)
     self.batch_size = batch_size
     self.inputs = model_inputs(config.model)
-    self._graphdef = graphdef
+    self.graphdef = graphdef
     self._output_fns = {}
     self._mesh = parallel.make_mesh()
     self._predict = parallel.make_predict_fn(self._mesh, forward_fn(graphdef), self.inputs)
     self.params = params
+    self.runtime, self._runtime_fn = "jax", None
 
   def preprocess(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
     """frames: [T, H, W, 3] uint8 (or list of differently sized frames);
@@ -169,40 +252,65 @@ class Predictor:
     if output is None:
       return self._predict(self.params, batch)
     if output not in self._output_fns:
-      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self._graphdef, output),
+      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self.graphdef, output),
                                                           self.inputs)
     return self._output_fns[output](self.params, batch)
+
+  def set_runtime(self, name: str, run=None) -> None:
+    """Runs the per-frame network (``frame_maps``) through ``run`` instead of JAX.
+
+    Args:
+      name: what messages call it, e.g. "onnxruntime" ("jax" with ``run`` None
+        goes back to JAX).
+      run: ``run(inputs [N, S, S, 3] uint8) -> [N, h, w, J] float32``, the same
+        function as ``jax_frame_maps`` (e.g. an exported graph,
+        ``flowpose_jax.runtimes``); pooling stays in JAX.
+    """
+    self.runtime, self._runtime_fn = name, run
+
+  def jax_frame_maps(self, inputs: np.ndarray) -> np.ndarray:
+    """``frame_maps`` in JAX: jitted bucketed batches (see ``predict_inputs``)."""
+    if "flows" in self.inputs:
+      spatial_fn, _ = self._submodule_fns()
+      fn = lambda chunk: spatial_fn(self.params, chunk)  # noqa: E731
+    else:
+      fn = lambda chunk: self._predict(self.params, chunk)  # noqa: E731
+    h = self.input_size // self.stride
+    out = run_bucketed(fn, inputs, self.batch_size)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, h, h, 7), np.float32)
+
+  def frame_maps(self, inputs: np.ndarray) -> np.ndarray:
+    """The per-frame network: inputs [N, S, S, 3] uint8 -> maps [N, h, w, J] float32.
+
+    A single-frame model's final maps; a flowing model's HeatmapNet (+ fusion)
+    maps, before pooling. Through ``self.runtime`` (JAX unless ``set_runtime``).
+    """
+    return self.jax_frame_maps(inputs) if self._runtime_fn is None else self._runtime_fn(inputs)
 
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
     """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32.
 
-    Runs in jitted batches of ``batch_size``, the last one padded to the
-    smallest of ``batch_buckets(batch_size)`` that fits: one compilation per
-    bucket, whatever N.
+    In JAX, runs in jitted batches of ``batch_size``, the last one padded to
+    the smallest of ``batch_buckets(batch_size)`` that fits: one compilation
+    per bucket, whatever N.
 
     Single-frame models only; the flowing model needs windows (``predict_batch``).
     """
     if self.inputs != ("image",):
       raise FlowposeError(f"{self.config.model.name} takes temporal windows, not single images: "
                           f"use predict_batch with a window batch")
-    h = self.input_size // self.stride
-    out = run_bucketed(lambda chunk: self._predict(self.params, chunk), inputs, self.batch_size)
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, h, h, 7), np.float32)
+    return self.frame_maps(inputs)
 
   def _submodule_fns(self):
     """Jitted per-frame HeatmapNet and window pooling of a flowing model (``flowing_parts``)."""
     if not hasattr(self, "_spatial_fn"):
-      frame, pool = flowing_parts(self._graphdef)
+      frame, pool = flowing_parts(self.graphdef)
       self._spatial_fn, self._pool_fn = jax.jit(frame), jax.jit(pool)
     return self._spatial_fn, self._pool_fn
 
-  def _spatial_maps(self, inputs: np.ndarray) -> np.ndarray:
-    """A flowing model's per-frame HeatmapNet maps: inputs [N, S, S, 3] -> [N, h, w, J] (bucketed batches)."""
-    spatial_fn, _ = self._submodule_fns()
-    return np.concatenate(run_bucketed(lambda chunk: spatial_fn(self.params, chunk), inputs, self.batch_size))
-
-  def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", causal: bool = False,
-                       flow_on: str = "input", timings: dict | None = None) -> np.ndarray:
+  def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", mode: str = "direct",
+                       causal: bool = False, flow_on: str = "input", flow_workers: int | None = None,
+                       timings: dict | None = None) -> np.ndarray:
     """Flowing heatmaps of a video: every frame's maps warped to frame t and pooled.
 
     Each frame runs through the HeatmapNet once; for each centre t the maps of
@@ -211,53 +319,128 @@ class Predictor:
     frames, and pooled by the trained pooler. ``causal``: only frames <= t
     (for live use; future neighbours are replaced by frame t itself).
 
+    The flows are computed by ``flow_workers`` threads (OpenCV releases the
+    GIL) while the HeatmapNet runs, and the windows are pooled in bucketed
+    batches of ``batch_size`` centres as their flows arrive, at most two
+    batches of windows ahead.
+
     Args:
       frames: [T, H, W, 3] uint8, one video (all frames the same size).
       boxes: None or [T, 4] person boxes.
       method: OpenCV flow method (``flowpose_jax.flow.METHODS``).
+      mode: "direct": 2n flows t -> t+k per frame (``windows.flows_to_heatmap``);
+        "composed": two flows per frame (t -> t+1 and t+1 -> t), chained along
+        the window at the heatmap points (``composed_window_flows``): fewer
+        flows, drift over long chains (benchmarks/flow_inference.py measures both).
       flow_on: "input": flow between the network-input crops (S x S; fast),
         "frame": between the original frames (more detail, slower on big frames).
-      timings: optional dict; seconds spent per stage are added to it.
+      flow_workers: flow threads; 0 computes the flows in this thread, one after
+        another (default: the CPU count).
+      timings: optional dict; seconds are added per stage: "heatmapnet_s"
+        (preprocess + network), "flow_s" (summed over the flow jobs, which
+        overlap the other stages), "warp_pool_s" (warping + pooling).
 
     Returns:
       [T, h, w, 7] float32 flowing heatmaps.
     """
-    import time  # pylint: disable=import-outside-toplevel
-    from flowpose_jax.data import windows  # pylint: disable=import-outside-toplevel
-    from flowpose_jax.flow import compute  # pylint: disable=import-outside-toplevel
     if "flows" not in self.inputs:
       raise FlowposeError(f"the model in this workdir ({self.config.model.name}) has no temporal stage: "
                           f"train one with configs/flow.py, or predict without --flow")
     if flow_on not in ("input", "frame"):
       raise FlowposeError(f"flow_on={flow_on!r}: use 'input' or 'frame'")
+    if mode not in FLOW_MODES:
+      raise FlowposeError(f"flow mode {mode!r}: use one of {', '.join(FLOW_MODES)}")
+    if method not in compute.METHODS:
+      raise FlowposeError(f"flow method {method!r}: use one of {', '.join(compute.METHODS)}")
     frames = _as_frames(frames)
     if len({f.shape for f in frames}) != 1:
       raise InputError("flowing prediction needs one video: all frames must have the same size")
     timings = {} if timings is None else timings
+
+    def add(key, seconds):
+      timings[key] = timings.get(key, 0.0) + seconds
+
     tick = time.perf_counter()
     inputs, mats = self.preprocess(frames, boxes)
-    _, pool_fn = self._submodule_fns()
-    maps = self._spatial_maps(inputs)
-    timings["heatmapnet_s"] = timings.get("heatmapnet_s", 0.0) + time.perf_counter() - tick
     if flow_on == "input":
       flow_frames = inputs
-      identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
-      flow_mats = np.broadcast_to(identity, mats.shape)
+      flow_mats = np.broadcast_to(np.array([[1, 0, 0], [0, 1, 0]], np.float32), mats.shape)
     else:
       flow_frames, flow_mats = frames, mats
     t_total = len(frames)
     n = (int(self.config.model.num_frames) - 1) // 2
-    out = np.zeros_like(maps)
-    for t in range(t_total):
-      tick = time.perf_counter()
-      idx = np.clip(np.arange(t - n, t + n + 1), 0, (t if causal else t_total - 1))
+    indices = [np.clip(np.arange(t - n, t + n + 1), 0, t if causal else t_total - 1) for t in range(t_total)]
+    flow_seconds = []  # list.append is atomic: the flow threads add to it
+
+    def timed(fn, *args):
+      start = time.perf_counter()
+      out = fn(*args)
+      flow_seconds.append(time.perf_counter() - start)
+      return out
+
+    def direct(t):
       flows = np.stack([np.zeros(flow_frames[t].shape[:2] + (2,), np.float32) if j == t
-                        else compute.flow_between(flow_frames[t], flow_frames[j], method) for j in idx])
-      grid, conf = windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride)
-      timings["flow_s"] = timings.get("flow_s", 0.0) + time.perf_counter() - tick
+                        else compute.flow_between(flow_frames[t], flow_frames[j], method) for j in indices[t]])
+      return windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride)
+
+    def composed(t, forward, backward):
+      return composed_window_flows(
+          t, indices[t], [f.result() for f in forward], [f.result() for f in backward],
+          heatmap_points(flow_mats[t], self.input_size, self.stride), flow_frames[t].shape[:2],
+          flow_mats[t], self.stride)
+
+    steps = {}  # (t, +1): future of flow t -> t+1; (t, -1): of flow t -> t-1
+
+    def step(t, sign):
+      if (t, sign) not in steps:
+        steps[t, sign] = executor.submit(timed, compute.flow_between, flow_frames[t], flow_frames[t + sign],
+                                         method)
+      return steps[t, sign]
+
+    jobs = {}
+
+    def submit(chunk):
+      start, stop, _ = chunk
+      if mode == "direct":
+        for t in range(start, stop):
+          jobs[t] = executor.submit(timed, direct, t)
+        return
+      # Every step is queued before the windows that wait on it, and a thread pool starts jobs in
+      # order: a waiting window's steps are already running or done, so it cannot deadlock.
+      chains = {t: ([step(j, 1) for j in range(t, int(indices[t].max()))],
+                    [step(j, -1) for j in range(t, int(indices[t].min()), -1)]) for t in range(start, stop)}
+      for t, (forward, backward) in chains.items():
+        jobs[t] = executor.submit(composed, t, forward, backward)
+
+    workers = (os.cpu_count() or 1) if flow_workers is None else flow_workers
+    executor = _InlineExecutor() if workers == 0 else concurrent.futures.ThreadPoolExecutor(workers)
+    chunks = bucket_chunks(t_total, self.batch_size)
+    pooled = []
+    add("heatmapnet_s", time.perf_counter() - tick)
+    try:
+      for chunk in chunks[:2]:
+        submit(chunk)  # (with flow_workers=0 this computes their flows now)
       tick = time.perf_counter()
-      out[t] = np.asarray(pool_fn(self.params, maps[idx][None], grid[None], conf[None]))[0]
-      timings["warp_pool_s"] = timings.get("warp_pool_s", 0.0) + time.perf_counter() - tick
+      _, pool_fn = self._submodule_fns()
+      maps = self.frame_maps(inputs)
+      add("heatmapnet_s", time.perf_counter() - tick)
+      for i, (start, stop, size) in enumerate(chunks):
+        if i + 2 < len(chunks):
+          submit(chunks[i + 2])
+        grids, confs = zip(*[jobs.pop(t).result() for t in range(start, stop)])
+        for key in [k for k in steps if k[0] < stop - n]:  # no window still to come chains from these
+          del steps[key]
+        tick = time.perf_counter()
+        window = [maps[np.stack(indices[start:stop])], np.stack(grids), np.stack(confs)]
+        window = [np.concatenate([a, np.zeros((size - len(a),) + a.shape[1:], a.dtype)]) for a in window]
+        pooled.append(pool_fn(self.params, *window))  # dispatched; the next windows' flows run meanwhile
+        add("warp_pool_s", time.perf_counter() - tick)
+    finally:
+      executor.shutdown(wait=True, cancel_futures=True)
+    tick = time.perf_counter()
+    out = np.concatenate([np.asarray(p)[: stop - start] for p, (start, stop, _) in zip(pooled, chunks)])
+    add("warp_pool_s", time.perf_counter() - tick)
+    add("flow_s", sum(flow_seconds))
     return out
 
   def heatmaps(self, frames, boxes=None) -> np.ndarray:
@@ -279,7 +462,7 @@ class Predictor:
     if flow:
       hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
     elif "flows" in self.inputs:
-      hm = self._spatial_maps(inputs)
+      hm = self.frame_maps(inputs)
     else:
       hm = self.predict_inputs(inputs)
     frame_hw = np.array([f.shape[:2] for f in _as_frames(frames)], np.float32)

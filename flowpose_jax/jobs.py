@@ -18,7 +18,7 @@ import time
 import ml_collections
 import numpy as np
 
-from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, visualize
+from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, runtimes, visualize
 from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir, split_extra
 from flowpose_jax.errors import FlowposeError, InputError
@@ -249,8 +249,9 @@ def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
 
 
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
-                  causal: bool = False, flow_method: str = "dis_medium", max_frames: int | None = None,
-                  output_format: str = "json", coco_annotations: str | None = None
+                  causal: bool = False, flow_method: str = "dis_medium", flow_mode: str = "direct",
+                  max_frames: int | None = None, runtime: str = "auto", output_format: str = "json",
+                  coco_annotations: str | None = None
                   ) -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
@@ -264,6 +265,8 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
       inclusive, used for every frame; it must overlap each input's frames.
     flow: flowing heatmaps (a workdir trained with configs/flow.py).
     causal: with ``flow``, from past frames only.
+    flow_method, flow_mode: with ``flow``, the OpenCV flow and "direct" or
+      "composed" windows (``Predictor.flowing_heatmaps``).
     max_frames: read at most this many frames of each video or folder.
     output_format: "json" (the files above) or "coco": also
       ``out_dir/predictions_coco.json``, COCO keypoint results of every frame
@@ -272,6 +275,8 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     coco_annotations: with "coco", a COCO annotation file whose ``images``
       give the image ids, matched by file base name; without it, image ids
       run 1, 2, ... over the frames in the order of ``paths``.
+    runtime: what runs the per-frame network, "auto" | "jax" | "onnx"
+      (``flowpose_jax.runtimes``).
 
   Returns:
     (written paths, [(input path, one-line reason)] of the skipped inputs).
@@ -285,9 +290,10 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
     image_ids = coco_format.image_ids_by_name(coco_annotations)
   predictor = inference.load(workdir)
+  runtimes.use(predictor, runtime)
   os.makedirs(out_dir, exist_ok=True)
   written, skipped, coco = [], [], []
-  flow_kwargs = {"method": flow_method, "causal": causal} if flow else {}
+  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal} if flow else {}
   for path in paths:
     try:
       item = media.resolve_input(path)

@@ -133,6 +133,30 @@ def compose_flows(f_ab: np.ndarray, f_bc: np.ndarray) -> np.ndarray:
   return (f_ab + sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])).astype(np.float32)
 
 
+def track_points(steps, x: np.ndarray, y: np.ndarray):
+  """Follows points through a chain of flows, one step at a time.
+
+  The point form of ``compose_flows``: after step i a point is at
+  ``p_{i+1} = p_i + steps[i](p_i)`` (exact bilinear sample), so its
+  displacement from the start is the composed flow at the start point itself,
+  not an interpolation of a composed field. A point that is outside the frame
+  where a step samples it becomes NaN from there on (as in ``compose_flows``).
+
+  Args:
+    steps: iterable of [H, W, 2] flows, frame i -> frame i+1.
+    x, y: [P] float start points in frame 0 (pixel centres at integers).
+
+  Yields:
+    after each step, [P, 2] float32 displacement (dx, dy) px start -> frame i+1
+    (NaN where unknown).
+  """
+  start = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], -1)
+  pos = start
+  for step in steps:
+    pos = pos + sample_bilinear(step, pos[:, 0], pos[:, 1]).astype(np.float64)
+    yield (pos - start).astype(np.float32)
+
+
 def window_flows(frames: np.ndarray, centre: int, n: int, method: str = "dis_medium",
                  mode: str = "direct") -> np.ndarray:
   """Flows from the centre frame to every frame of the window [centre-n, centre+n].

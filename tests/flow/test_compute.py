@@ -87,6 +87,28 @@ def test_compose_affine_flows_is_exact():
   np.testing.assert_array_equal(~inside, outside)
 
 
+def test_track_points_follows_affine_steps_exactly():
+  """Affine steps (bilinear sampling is exact): the tracked displacement is the composed affine map's,
+  NaN exactly where a step samples a point outside the 50 x 40 frame."""
+  yy, xx = np.mgrid[0:40, 0:50].astype(np.float64)
+  p = np.stack([xx, yy], -1)
+  affines = [(np.array([[1.02, 0.01], [-0.01, 0.99]]), np.array([1.5, -0.7])),
+             (np.array([[0.98, -0.02], [0.015, 1.01]]), np.array([-0.4, 1.2])),
+             (np.eye(2), np.array([3.0, 0.0]))]  # a target may leave the frame: NaN only once sampled there
+  steps = [(p @ a.T + t - p).astype(np.float32) for a, t in affines]
+  rng = np.random.default_rng(0)
+  start = np.stack([rng.uniform(0, 49, 300), rng.uniform(0, 39, 300)], -1)
+  tracked = list(compute.track_points(steps, start[:, 0], start[:, 1]))
+  assert len(tracked) == 3 and tracked[0].shape == (300, 2)
+  pos, known = start, np.ones(300, bool)
+  for (a, t), got in zip(affines, tracked):
+    known &= (pos[:, 0] >= 0) & (pos[:, 0] <= 49) & (pos[:, 1] >= 0) & (pos[:, 1] <= 39)  # sampled here
+    pos = pos @ a.T + t
+    np.testing.assert_array_equal(np.isfinite(got).all(-1), known)
+    np.testing.assert_allclose(got[known], (pos - start)[known], atol=1e-4)
+  assert 0.5 < known.mean() < 1.0  # some points left the frame, most stayed
+
+
 def test_composed_ground_truth_tracks_joints_two_frames(video):
   f02 = compose_flows(video["flow"][0], video["flow"][1])
   ids = video["part_ids"]
