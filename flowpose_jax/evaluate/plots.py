@@ -25,6 +25,22 @@ DPI = 100
 PERCENT = 100.0
 
 
+def _save(fig: Figure, path: str, title: str) -> None:
+  """Titles, lays out and writes ``fig`` as a PNG at ``path`` (atomically)."""
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  with atomic_output(path) as tmp:
+    fig.savefig(tmp, format="png")
+
+
+def _row_of_axes(panels: int) -> tuple[Figure, np.ndarray]:
+  """A figure with one row of ``panels`` subplots (each ``PANEL_SIZE``, room for a title)."""
+  fig = Figure(figsize=(PANEL_SIZE[0] * panels, PANEL_SIZE[1] + 0.6), dpi=DPI)
+  FigureCanvasAgg(fig)
+  return fig, fig.subplots(1, panels, squeeze=False).ravel()
+
+
 def _panels(result: dict) -> list[str]:
   return list(result["per_type"]) + [AVERAGE]
 
@@ -65,11 +81,7 @@ def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = 
   for ax in axes[len(panels):]:
     ax.axis("off")
   axes[len(panels)].legend(handles, labels, loc="center", title=f"dashed: d = {threshold:g} px")
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  with atomic_output(path) as tmp:
-    fig.savefig(tmp, format="png")
+  _save(fig, path, title)
 
 
 def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD) -> str:
@@ -187,9 +199,7 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
     path: output .png (written atomically).
     joint_types: one subplot each (e.g. wrists, elbows).
   """
-  fig = Figure(figsize=(PANEL_SIZE[0] * len(joint_types), PANEL_SIZE[1] + 0.6), dpi=DPI)
-  FigureCanvasAgg(fig)
-  axes = fig.subplots(1, len(joint_types), squeeze=False).ravel()
+  fig, axes = _row_of_axes(len(joint_types))
   models = sorted({r["point"]["model"] for r in records})
   frames = [r["point"]["frames"] for r in records]
   grid = np.geomspace(max(1, min(frames)), 2 * max(frames), 50)
@@ -218,11 +228,7 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
     ax.set_ylim(0, PERCENT)
     ax.grid(True, alpha=0.3)
   axes[-1].legend(fontsize="small", loc="lower right")
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  with atomic_output(path) as tmp:
-    fig.savefig(tmp, format="png")
+  _save(fig, path, title)
 
 
 def plot_pooling_vs_n(summary: dict, path: str, joint_types: tuple[str, ...], title: str = "") -> None:
@@ -234,13 +240,11 @@ def plot_pooling_vs_n(summary: dict, path: str, joint_types: tuple[str, ...], ti
     path: output .png (written atomically).
     joint_types: one subplot each.
   """
-  fig = Figure(figsize=(PANEL_SIZE[0] * len(joint_types), PANEL_SIZE[1] + 0.6), dpi=DPI)
-  FigureCanvasAgg(fig)
-  axes = fig.subplots(1, len(joint_types), squeeze=False).ravel()
+  fig, axes = _row_of_axes(len(joint_types))
   lines = sorted({(r["point"]["pooling"], r["point"]["flow"]) for r in summary["points"]})
   flows = sorted({flow for _, flow in lines})
   for ax, joint_type in zip(axes, joint_types):
-    for i, (pooling, flow) in enumerate(lines):
+    for pooling, flow in lines:
       rows = sorted((r["point"]["n"], r["accuracy"][joint_type]) for r in summary["points"]
                     if (r["point"]["pooling"], r["point"]["flow"]) == (pooling, flow))
       style = "-" if flows.index(flow) == 0 else "--"
@@ -253,8 +257,4 @@ def plot_pooling_vs_n(summary: dict, path: str, joint_types: tuple[str, ...], ti
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)
   axes[-1].legend(fontsize="small", loc="lower right")
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  with atomic_output(path) as tmp:
-    fig.savefig(tmp, format="png")
+  _save(fig, path, title)

@@ -17,7 +17,6 @@ import pytest
 from configs import flow as flow_config
 from flowpose_jax import cli, heatmaps as codec, inference, workdir as workdir_lib
 from flowpose_jax.export import export, onnx_format, spec as spec_lib, stablehlo, torch_net, weights
-from flowpose_jax.train.loop import train_and_evaluate
 
 REALPOSE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
                         "shared", "data", "realpose")
@@ -44,15 +43,8 @@ def _onnxruntime():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_data_dir):
-  from configs import tiny
-  config = tiny.get_config()
-  config.dataset.data_dir = tiny_data_dir
-  config.num_train_steps = 20
-  config.eval_every = 0
-  wd = str(tmp_path_factory.mktemp("wd"))
-  train_and_evaluate(config, wd, show_progress=False)
-  return wd, workdir_lib.load(wd)
+def trained(tiny_workdir):
+  return tiny_workdir, workdir_lib.load(tiny_workdir)
 
 
 @pytest.fixture(scope="module")
