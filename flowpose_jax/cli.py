@@ -296,10 +296,19 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
   return 0
 
 
+# orbax warns on every read-only CheckpointManager (how workdirs are read for load/inspect).
+_EXPECTED_ORBAX_WARNINGS = ("CheckpointManagerOptions.read_only=True", "Given directory is read only")
+
+
+def _drop_expected_orbax_warnings(record: logging.LogRecord) -> bool:
+  return not any(text in record.getMessage() for text in _EXPECTED_ORBAX_WARNINGS)
+
+
 def main(argv: list[str] | None = None) -> None:
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
   for noisy in ("absl", "jax", "orbax", "tensorflow_datasets"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
+  logging.getLogger("absl").addFilter(_drop_expected_orbax_warnings)
   try:
     sys.exit(run(sys.argv[1:] if argv is None else argv))
   except FlowposeError as e:
