@@ -14,6 +14,7 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from flowpose_jax.evaluate.pck import AVERAGE, accuracy_at
 from flowpose_jax.fileio import atomic_output
@@ -222,12 +223,15 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
         ax.plot(grid, PERCENT * y, "--", color=colour, linewidth=1,
                 label=f"{label} fit {PERCENT * fit['a']:.0f} - b N^-{fit['c']:.2f}")
     ax.set_xscale("log")
+    ax.set_xticks(sorted(set(frames)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_title(joint_type.capitalize())
     ax.set_xlabel("clean training records N")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, PERCENT)
     ax.grid(True, alpha=0.3)
-  axes[-1].legend(fontsize="small", loc="lower right")
+  axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
   _save(fig, path, title)
 
 
