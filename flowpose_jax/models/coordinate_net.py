@@ -64,7 +64,6 @@ class CoordinateNet(nnx.Module):
     self.dtype = DTYPES[dtype]
     self.num_joints = num_joints
     self.remat = remat
-    self.strides = tuple(stride for _, stride, _, _ in CONV_LAYERS)
     self.pools = tuple(pool for *_, pool in CONV_LAYERS)
     self.convs = nnx.List([])
     c = 3
