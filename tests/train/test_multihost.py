@@ -34,9 +34,11 @@ PROCESSES = 2
 # reference's inside one process, so float summation order differs. SGD, not Adam:
 # Adam's m / sqrt(v) turns the sign flip of a ~1e-9 gradient under reordering into
 # a full step (the same global batch with its rows permuted moved Adam's params by
-# 3e-4), so only SGD makes a tight tolerance meaningful. Reading each host's data
-# one batch late moves the params by far more than ATOL (checked below).
-ATOL = 1e-6
+# 3e-4), so only SGD makes a tight tolerance meaningful. The reordering noise
+# grows with the steps (SIGTERM lands at a different step each run): measured
+# 1.3e-6 after 9 steps on CI's 2 cores, so ATOL has headroom. Reading each host's
+# data one batch late moves the params by ~2e-3, far more than ATOL (checked below).
+ATOL = 1e-5
 OVERRIDES = ["--config.optimizer.schedule=constant",  # so the step count set on resume does not move it
              "--config.optimizer.name=sgd", "--config.optimizer.learning_rate=0.05",
              "--config.checkpoint_every=3", "--config.eval_every=3", "--config.timelapse_every=3",
@@ -156,4 +158,4 @@ def test_two_processes_train_preempt_resume_like_one(tiny_config, tiny_data_dir,
   print(f"\ntwo processes: {seconds:.0f} s (train, SIGTERM at step {n}, resume to {total}); "
         f"max |params - reference| {diff:.2e}; a reference one batch late differs by {late:.2e}")
   assert diff <= ATOL
-  assert late > 100 * ATOL
+  assert late > 20 * ATOL
