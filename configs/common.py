@@ -27,7 +27,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.input.stride = 4  # input px per heatmap px (paper: 4 -> 64x64 maps)
   c.input.sigma = 1.5  # Gaussian sigma, heatmap px (release data_heatmap.cpp)
   c.input.crop = "frame"  # "frame": letterbox the whole frame; "box": the person box
-  c.input.box_margin = 0.15  # extra margin around the person box, fraction of its size
+  c.input.box_margin = 0.15  # crop "box": margin around the record's box, fraction of its width/height
+  # crop "joints": the box of the annotated joints grown by this x its larger side
+  # on each side (the "person box": 0.4); also two-pass inference's second crop.
+  c.input.joints_margin = 0.4
   c.input.workers = 0  # grain worker processes (0 = in-process)
   c.input.shuffle_buffer_seed = 0
   c.input.read_threads = 4  # grain reader threads per process (ReadOptions.num_threads)
@@ -42,6 +45,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.augment.brightness = 0.25  # colour jitter strengths (0 disables)
   c.augment.contrast = 0.25
   c.augment.saturation = 0.25
+  # Real-footage augmentation (augment.degrade, frames.input_matrix), off by default:
+  c.augment.blur = 0.0  # max Gaussian blur sigma, input px (half the examples)
+  c.augment.occlusion = 0.0  # probability of one random flat-colour occluder
+  c.augment.whole_frame = 0.0  # crop configs: probability of the whole letterboxed frame instead
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "heatmap_net"

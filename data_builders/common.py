@@ -154,13 +154,9 @@ def box_from_joints(joints: np.ndarray, visible: np.ndarray | None, hw: tuple[in
     hw: the frame's (H, W).
   """
   h, w = hw
-  pts = joints[np.isfinite(joints).all(-1) if visible is None else visible]
-  if len(pts) < max(min_points, 1):
+  box = joints_lib.joints_box(joints, visible, margin=margin, pad=pad, min_points=min_points)
+  if box is None:
     return np.array([0, 0, w - 1, h - 1], np.float32)
-  x0, y0 = pts.min(0)
-  x1, y1 = pts.max(0)
-  m = margin * max(x1 - x0, y1 - y0, 1.0) + pad
-  box = np.array([x0 - m, y0 - m, x1 + m, y1 + m], np.float32)
   return np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
 
 

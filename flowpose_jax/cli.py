@@ -58,8 +58,14 @@ def _parser() -> argparse.ArgumentParser:
   e.add_argument("--dataset", default=None, help="TFDS name[/config] (default: the training set)")
   e.add_argument("--data_dir", default=None)
   e.add_argument("--out", default=None, help="output folder (default: the workdir)")
-  e.add_argument("--crop", default=None, choices=("frame", "box"),
-                 help="network input: whole frame letterboxed, or the person box (default: as trained)")
+  e.add_argument("--crop", default=None, metavar="{frame,box,joints}",
+                 help="network input: whole frame letterboxed, the record's person box, or the box of "
+                      "its annotated joints grown by input.joints_margin (default: as trained)")
+  e.add_argument("--passes", type=int, default=None,
+                 help="with --crop frame: 1 = one pass on the letterboxed frame; 2+ = find the person, then "
+                      "predict on a crop around them (default: 2 for a model trained on crops, else 1)")
+  e.add_argument("--flip_test", action="store_true",
+                 help="average each frame's maps with its mirror image's (twice the work)")
   e.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
                  help="score one model output (heatmap = conv8 alone); default: the final one")
 
@@ -71,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
                  help="person box X0,Y0,X1,Y1 in frame px, inclusive (default: whole frame)")
   r.add_argument("--max_frames", type=int, default=None,
                  help="read at most N frames of each video or folder (default: all)")
+  r.add_argument("--passes", type=int, default=None,
+                 help="without --box: 1 = one pass on the letterboxed frame; 2+ = find the person, then "
+                      "predict on a crop around them (default: 2 for a model trained on crops, else 1)")
+  r.add_argument("--flip_test", action="store_true",
+                 help="average each frame's maps with its mirror image's (twice the work)")
   r.add_argument("--flow", action="store_true",
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
@@ -256,7 +267,7 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
   elif args.command == "evaluate":
     _, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
                                      data_dir=args.data_dir, out_dir=args.out, crop=args.crop,
-                                     output=args.output)
+                                     output=args.output, passes=args.passes, flip_test=args.flip_test)
     print(table)
     print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")
@@ -268,6 +279,7 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
                                           causal=args.causal, flow_method=args.flow_method,
                                           flow_mode=args.flow_mode, max_frames=args.max_frames,
                                           runtime=args.runtime, output_format=args.output_format,
+                                          passes=args.passes, flip_test=args.flip_test,
                                           coco_annotations=args.coco_annotations)
     for path in written:
       print(path)

@@ -141,6 +141,35 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
   return np.concatenate([inv, -inv @ t], -1).astype(np.float32)
 
 
+def focus_on_person(hm: np.ndarray, anchor: int = 0, spread: float = 0.25) -> np.ndarray:
+  """Keeps one person's peaks in maps that may show several people.
+
+  The person is the one with the strongest peak of joint ``anchor`` (the head
+  by default); every map is multiplied by a Gaussian of sigma ``spread`` × the
+  map's larger side centred on that peak, so each joint's argmax is the
+  strongest one near that person rather than a stronger one on someone else.
+  The anchor's own map is returned unchanged.
+
+  Args:
+    hm: [B, h, w, J] heatmaps.
+    anchor: the joint whose global peak picks the person.
+    spread: the prior's sigma, fraction of max(h, w).
+
+  Returns:
+    [B, h, w, J] float32.
+  """
+  hm = np.asarray(hm, np.float32)
+  b, h, w, _ = hm.shape
+  idx = hm[..., anchor].reshape(b, -1).argmax(-1)
+  cy, cx = np.divmod(idx, w)
+  yy, xx = np.mgrid[0:h, 0:w]
+  d2 = (yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2
+  prior = np.exp(-d2 / (2.0 * (spread * max(h, w)) ** 2)).astype(np.float32)[..., None]
+  out = hm * prior
+  out[..., anchor] = hm[..., anchor]
+  return out
+
+
 def decode_to_frame(hm: np.ndarray, matrix: np.ndarray, stride: float,
                     frame_hw: tuple[int, int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
   """Heatmaps of network inputs -> joints in the frames' pixels.

@@ -19,6 +19,7 @@ from flowpose_jax import heatmaps as codec, parallel, workdir as workdir_lib
 from flowpose_jax.data import windows
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.flow import compute
+from flowpose_jax.joints import FLIP_INDEX, joints_box
 from flowpose_jax.models import forward_fn, model_inputs
 
 DEFAULT_BATCH = 16
@@ -26,6 +27,9 @@ DEFAULT_BATCH = 16
 # Predictor's batch_size): a few compilations in all, none per call.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FLOW_MODES = ("direct", "composed")  # as flowpose_jax.flow.compute.MODES
+# Two-pass inference: joints of the coarse pass at least this confident (map
+# peak; a target peak is 1) make the second pass's crop.
+PERSON_MIN_CONFIDENCE = 0.1
 
 
 def batch_buckets(batch_size: int) -> tuple[int, ...]:
@@ -207,6 +211,7 @@ class Predictor:
     graphdef, params: the model (``nnx.split``; params a pure dict).
     runtime: what runs the per-frame network: "jax", or the name given to
       ``set_runtime`` ("onnxruntime"; "auto"/"onnx" until ``runtimes.use`` decides).
+    flip_test: average each frame's maps with its mirror image's (``frame_maps``).
   """
 
   def __init__(self, config, graphdef, params, *, batch_size: int = DEFAULT_BATCH):
@@ -221,6 +226,7 @@ class Predictor:
     self._predict = parallel.make_predict_fn(self._mesh, forward_fn(graphdef), self.inputs)
     self.params = params
     self.runtime, self._runtime_fn = "jax", None
+    self.flip_test = False  # frame_maps: also run the mirror image and average
 
   def preprocess(self, frames, boxes=None) -> tuple[np.ndarray, np.ndarray]:
     """frames: [T, H, W, 3] uint8 (or list of differently sized frames);
@@ -248,7 +254,10 @@ class Predictor:
     """A pipeline batch (the model's inputs) -> heatmaps [B, h, w, J].
 
     ``output``: "heatmap" (conv8), "fusion" or "pooled"; default the final one.
+    A single-frame model's final maps honour ``flip_test`` (``frame_maps``).
     """
+    if output is None and self.flip_test and self.inputs == ("image",):
+      return self.frame_maps(np.asarray(batch["image"]))
     if output is None:
       return self._predict(self.params, batch)
     if output not in self._output_fns:
@@ -284,8 +293,15 @@ class Predictor:
 
     A single-frame model's final maps; a flowing model's HeatmapNet (+ fusion)
     maps, before pooling. Through ``self.runtime`` (JAX unless ``set_runtime``).
+    With ``self.flip_test``, the mean of the maps of the inputs and of their
+    mirror images (mirrored back, left/right channels swapped): twice the work.
     """
-    return self.jax_frame_maps(inputs) if self._runtime_fn is None else self._runtime_fn(inputs)
+    run = self.jax_frame_maps if self._runtime_fn is None else self._runtime_fn
+    if not self.flip_test:
+      return run(inputs)
+    both = run(np.concatenate([inputs, inputs[:, :, ::-1]]))
+    # Input column x' = S - 1 - x is heatmap column w - 1 - u (stride-aligned pixel centres).
+    return 0.5 * (both[:len(inputs)] + both[len(inputs):, :, ::-1][..., list(FLIP_INDEX)])
 
   def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
     """inputs [N, S, S, 3] uint8 -> heatmaps [N, h, w, J] float32.
@@ -448,16 +464,62 @@ class Predictor:
     inputs, _ = self.preprocess(frames, boxes)
     return self.predict_inputs(inputs)
 
-  def joints(self, frames, boxes=None, *, flow: bool = False, **flow_kwargs
+  @property
+  def default_passes(self) -> int:
+    """Passes over a whole frame without a box: 2 for a model trained on person
+    crops (``input.crop`` "box" / "joints"), 1 for one trained on whole frames."""
+    return 1 if self.config.input.crop == "frame" else 2
+
+  def person_boxes(self, frames, passes: int = 2) -> np.ndarray:
+    """Finds the main person in whole frames: the crop of the last pass.
+
+    Pass 1 letterboxes the whole frame; its maps are narrowed to the person
+    with the strongest head peak (``heatmaps.focus_on_person``) and decoded;
+    the box of the joints with confidence >= ``PERSON_MIN_CONFIDENCE`` grown by
+    ``config.input.joints_margin`` × its larger side (``joints.joints_box``,
+    the rule the model was trained with) is the next pass's crop. Each further
+    pass re-crops from the previous one's joints. Single-frame maps only (a
+    flowing model's per-frame part).
+
+    Args:
+      frames: [T, H, W, 3] uint8 (or a list of differently sized frames).
+      passes: total passes including the final one the caller runs (>= 2).
+
+    Returns:
+      boxes [T, 4] float32 (x0, y0, x1, y1) frame px; the whole frame where
+      fewer than two joints were found.
+    """
+    frames = _as_frames(frames)
+    frame_hw = np.array([f.shape[:2] for f in frames], np.float32)
+    boxes = None
+    for _ in range(passes - 1):
+      inputs, mats = self.preprocess(frames, boxes)
+      maps = codec.focus_on_person(self.frame_maps(inputs))
+      found, conf = codec.decode_to_frame(maps, mats, self.stride, frame_hw)
+      boxes = np.stack([_box_or_frame(j, c, f.shape[:2], self.config.input.joints_margin)
+                        for j, c, f in zip(found, conf, frames)])
+    return boxes
+
+  def joints(self, frames, boxes=None, *, flow: bool = False, passes: int | None = None, **flow_kwargs
              ) -> tuple[np.ndarray, np.ndarray]:
     """frames [T, H, W, 3] uint8 -> joints [T, 7, 2] (x, y) in each frame's px, confidence [T, 7].
 
+    ``boxes`` [T, 4]: the person's region in each frame (one pass). Without
+    boxes, ``passes`` (default ``default_passes``) decides: 1 letterboxes the
+    whole frame; 2 or more first find the person (``person_boxes``) and
+    predict on the crop around them.
     Joints stay in the frame: a peak that decodes into the letterbox padding
     (or outside the frame, with a box) is clipped to the frame's border
     pixel; its confidence (the heatmap peak) is kept as it is.
-    ``flow``: use the temporal stage (``flowing_heatmaps``; kwargs go there).
+    ``flow``: use the temporal stage (``flowing_heatmaps``; kwargs go there)
+    for the final pass.
     A flowing model without ``flow`` predicts with its single-frame part.
     """
+    passes = self.default_passes if passes is None else int(passes)
+    if passes < 1:
+      raise InputError(f"passes={passes}: give 1 (the whole frame) or more (find the person, then crop)")
+    if boxes is None and passes > 1:
+      boxes = self.person_boxes(frames, passes)
     inputs, mats = self.preprocess(frames, boxes)
     if flow:
       hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
@@ -467,6 +529,16 @@ class Predictor:
       hm = self.predict_inputs(inputs)
     frame_hw = np.array([f.shape[:2] for f in _as_frames(frames)], np.float32)
     return codec.decode_to_frame(hm, mats, self.stride, frame_hw)
+
+
+def _box_or_frame(found: np.ndarray, conf: np.ndarray, frame_hw, margin: float) -> np.ndarray:
+  """The next pass's crop from one frame's joints [J, 2] and confidences [J]
+  (``Predictor.person_boxes``), or the whole frame."""
+  box = joints_box(found, conf >= PERSON_MIN_CONFIDENCE, margin=margin)
+  h, w = frame_hw
+  if box is None or not (box[2] > -1 and box[3] > -1 and box[0] < w and box[1] < h):
+    return np.array([0, 0, w - 1, h - 1], np.float32)
+  return box
 
 
 def load(workdir: str, *, step: int | None = None, batch_size: int = DEFAULT_BATCH) -> Predictor:

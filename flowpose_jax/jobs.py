@@ -136,8 +136,8 @@ def write_results(out_dir: str, split: str, results: dict[str, dict], protocol, 
 
 def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None = None,
                      data_dir: str | None = None, out_dir: str | None = None,
-                     label: str = "model", crop: str | None = None, output: str | None = None
-                     ) -> tuple[dict, str]:
+                     label: str = "model", crop: str | None = None, output: str | None = None,
+                     passes: int | None = None, flip_test: bool = False) -> tuple[dict, str]:
   """Scores a trained workdir on a dataset split with the dataset's protocol.
 
   Errors are measured in the original frame's pixels and put in the
@@ -147,23 +147,36 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   ``results_<split>.md`` to ``out_dir`` (default: the workdir).
 
   Args:
-    crop: "frame" (letterbox the whole frame) or "box" (the record's person
-      box); default: the training config's ``input.crop``.
+    crop: "frame" (the whole frame), "box" (the record's person box) or
+      "joints" (its annotated joints' box grown by ``input.joints_margin``);
+      default: the training config's ``input.crop``.
+    passes: with crop "frame": 1 letterboxes the frame; 2+ find the person
+      and crop (``Predictor.joints``); default ``Predictor.default_passes``.
+    flip_test: average each frame's maps with its mirror image's.
     output: score this model output ("heatmap" = conv8 alone, "fusion",
       "pooled"); default: the model's final output.
 
   Returns (result, table text).
   """
   predictor = inference.load(workdir)
+  predictor.flip_test = flip_test
   cfg = _eval_config(predictor.config, crop)
   dataset = dataset or cfg.dataset.name
   data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
   ensure_dataset(dataset, data_dir)
   source = load_source(dataset, split, data_dir)
+  passes = predictor.default_passes if passes is None else int(passes)
+  predict_joints = None
+  if cfg.input.crop == "frame" and passes > 1:
+    if output is not None:
+      raise FlowposeError(f"--output {output} scores one pass of the pipeline; give --passes 1 with it")
+    predict_joints = lambda frames: predictor.joints(frames, passes=passes)[0]  # noqa: E731
   result, protocol = evaluator.evaluate_source(lambda batch: predictor.predict_batch(batch, output), source,
-                                               cfg, dataset=dataset, desc=f"evaluate {split}")
+                                               cfg, dataset=dataset, desc=f"evaluate {split}",
+                                               predict_joints=predict_joints)
   info = {"dataset": dataset, "workdir": os.path.abspath(workdir), "num_examples": len(source),
-          "crop": cfg.input.crop}
+          "crop": cfg.input.crop if predict_joints is None else f"frame, {passes} passes",
+          "flip_test": bool(flip_test)}
   return result, write_results(out_dir or workdir, split, {label: result}, protocol, info)
 
 
@@ -251,8 +264,8 @@ def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
                   causal: bool = False, flow_method: str = "dis_medium", flow_mode: str = "direct",
                   max_frames: int | None = None, runtime: str = "auto", output_format: str = "json",
-                  coco_annotations: str | None = None
-                  ) -> tuple[list[str], list[tuple[str, str]]]:
+                  coco_annotations: str | None = None, passes: int | None = None,
+                  flip_test: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
   Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
@@ -277,6 +290,9 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
       run 1, 2, ... over the frames in the order of ``paths``.
     runtime: what runs the per-frame network, "auto" | "jax" | "onnx"
       (``flowpose_jax.runtimes``).
+    passes: without ``box``: 1 letterboxes each frame; 2+ find the person,
+      then crop (``Predictor.joints``); default ``Predictor.default_passes``.
+    flip_test: average each frame's maps with its mirror image's.
 
   Returns:
     (written paths, [(input path, one-line reason)] of the skipped inputs).
@@ -290,6 +306,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
     image_ids = coco_format.image_ids_by_name(coco_annotations)
   predictor = inference.load(workdir)
+  predictor.flip_test = flip_test
   runtimes.use(predictor, runtime)
   os.makedirs(out_dir, exist_ok=True)
   written, skipped, coco = [], [], []
@@ -303,7 +320,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
         for height, width in sorted({f.shape[:2] for f in frames}):
           inference.check_box(box, (height, width))
         boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
-      joints, conf = predictor.joints(frames, boxes, flow=flow, **flow_kwargs)
+      joints, conf = predictor.joints(frames, boxes, flow=flow, passes=passes, **flow_kwargs)
       # COCO ids first: an input without ids is skipped before any of its files is written.
       results = _coco_results(item, joints, conf, image_ids, len(coco) + 1) if output_format == "coco" else []
       written += _write_predictions(item, frames, fps, joints, conf, out_dir)

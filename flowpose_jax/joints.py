@@ -82,3 +82,32 @@ def mask_missing(joints, visible=None) -> tuple[np.ndarray, np.ndarray]:
   """
   present = joints_present(joints, visible)
   return np.where(present[..., None], np.asarray(joints, np.float32), np.nan).astype(np.float32), present
+
+
+def joints_box(joints, visible=None, *, margin: float = 0.0, pad: float = 0.0,
+               min_points: int = 2) -> np.ndarray | None:
+  """The person box around present joints, the one rule for "a box from joints".
+
+  The extent of the present joints (``joints_present``) grown on each side by
+  ``margin`` × its larger side (at least 1 px) plus ``pad`` px. Not clipped: a
+  box that reaches outside the frame letterboxes with zero padding there, so
+  its centre and scale stay those of the joints (``data_builders.common``
+  clips it for stored boxes).
+
+  Args:
+    joints: [..., 2] float (x, y) px (any leading shape, e.g. [J, 2] or [N, J, 2]).
+    visible: [...] bool, or None.
+    margin, pad: growth per side, fraction of the larger side and px.
+    min_points: fewer present points -> None.
+
+  Returns:
+    [4] float32 (x0, y0, x1, y1), or None.
+  """
+  joints = np.asarray(joints, np.float64)
+  pts = joints[joints_present(joints, visible)]
+  if len(pts) < max(min_points, 1):
+    return None
+  x0, y0 = pts.min(0)
+  x1, y1 = pts.max(0)
+  m = margin * max(x1 - x0, y1 - y0, 1.0) + pad
+  return np.array([x0 - m, y0 - m, x1 + m, y1 + m], np.float32)

@@ -52,8 +52,12 @@ def test_bad_override_is_one_line_naming_the_key(tmp_path, tiny_data_dir, capsys
     ("--config.optimizer.schedule=linear", r"config.optimizer.schedule='linear': use 'cosine' or 'constant'"),
     ("--config.optimizer.learning_rate=0", r"config.optimizer.learning_rate=0.0 must be > 0"),
     ("--config.optimizer.learning_rate=-1e-3", r"config.optimizer.learning_rate=-0.001 must be > 0"),
-    ("--config.input.crop=torso", r"config.input.crop='torso' is not one of \['box', 'frame'\]"),
+    ("--config.input.crop=torso", r"config.input.crop='torso' is not one of \['box', 'frame', 'joints'\]"),
     ("--config.seed=-1", r"config.seed=-1 must be >= 0"),
+    ("--config.augment.occlusion=1.5", r"config.augment.occlusion=1.5 must be a probability in \[0, 1\]"),
+    ("--config.augment.whole_frame=-0.1", r"config.augment.whole_frame=-0.1 must be a probability"),
+    ("--config.augment.blur=-1", r"config.augment.blur=-1.0 must be >= 0"),
+    ("--config.input.joints_margin=-0.4", r"config.input.joints_margin=-0.4 must be >= 0"),
     ("--config.augment.scale=(1.2,0.8)", r"config.augment.scale=\(1.2, 0.8\) must be \(low, high\)"),
     ("--config.init_from={tmp}", r"config.init_from='{tmp}' has no checkpoints/ folder"),
 ])
@@ -91,6 +95,8 @@ def test_jobs_train_validates_before_writing(tmp_path, tiny_config):
 def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
+  err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
+  assert "configs/realpose.py takes arg '' (synthetic -> real) or 'scratch', got 'mixed'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"

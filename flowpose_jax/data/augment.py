@@ -22,10 +22,12 @@ import numpy as np
 
 from flowpose_jax import heatmaps
 from flowpose_jax.errors import ConfigError, InputError
-from flowpose_jax.joints import FLIP_INDEX, mask_missing
+from flowpose_jax.joints import FLIP_INDEX, joints_box, mask_missing
 
 FLIP_PROBABILITY = 0.5  # horizontal flip rate when augment.flip (release: p = 0.5)
-CROP_MODES = ("frame", "box")
+CROP_MODES = ("frame", "box", "joints")
+BLUR_PROBABILITY = 0.5  # share of examples blurred when augment.blur > 0
+OCCLUSION_AREA = (0.02, 0.15)  # occluder area, fraction of the input, when augment.occlusion > 0
 # ITU-R BT.601 luma weights for RGB, used to desaturate in colour jitter.
 _LUMA_RGB = np.array([0.299, 0.587, 0.114], np.float32)
 _UINT8_MAX = 255.0
@@ -64,15 +66,26 @@ def is_mirrored(matrix: np.ndarray) -> bool:
   return bool(np.linalg.det(m[:, :2]) < 0)
 
 
-def frame_to_input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg) -> np.ndarray:
+def frame_to_input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg,
+                          joints: np.ndarray | None = None, visible: np.ndarray | None = None
+                          ) -> np.ndarray:
   """Letterbox affine from frame pixels to the S×S network input.
+
+  ``input_cfg.crop`` chooses the region:
+    "frame": the whole frame;
+    "box": the record's person ``box``, grown by ``input_cfg.box_margin`` × its
+      width (height) on the left and right (top and bottom);
+    "joints": the box of the present ``joints`` grown by
+      ``input_cfg.joints_margin`` × its larger side on each side
+      (``flowpose_jax.joints.joints_box``; the whole frame when fewer than two
+      joints are present). Two-pass inference crops its second pass with the
+      same rule from the first pass's joints.
 
   Args:
     frame_hw: (H, W) of the frame.
-    box: [4] (x0, y0, x1, y1) person box in frame px, or None. Used only when
-      ``input_cfg.crop == "box"``; it is grown by ``input_cfg.box_margin`` × its
-      width (height) on the left and right (top and bottom).
-    input_cfg: the config's ``input`` section (``size``, ``crop``, ``box_margin``).
+    box: [4] (x0, y0, x1, y1) person box in frame px, or None ("box" only).
+    input_cfg: the config's ``input`` section (``size``, ``crop``, margins).
+    joints, visible: [J, 2] frame px and [J] bool ("joints" only).
 
   Returns:
     [2, 3] float32 frame -> input matrix (``heatmaps.letterbox_matrix``).
@@ -80,11 +93,16 @@ def frame_to_input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, inp
   crop = input_cfg.crop
   if crop == "frame":
     return heatmaps.letterbox_matrix(frame_hw, None, input_cfg.size)
+  if crop == "joints":
+    if joints is None:
+      raise InputError("config.input.crop='joints' needs the record's joints")
+    return heatmaps.letterbox_matrix(
+        frame_hw, joints_box(joints, visible, margin=input_cfg.joints_margin), input_cfg.size)
   if crop != "box":
     raise ConfigError(f"config.input.crop={crop!r} is not one of {CROP_MODES}")
   if box is None:
     raise InputError("config.input.crop='box' but the record has no 'box': "
-                     "set config.input.crop='frame' or use a dataset with person boxes")
+                     "set config.input.crop='frame' (or 'joints') or use a dataset with person boxes")
   box = np.asarray(box, np.float64)
   if box.shape != (4,) or not np.all(np.isfinite(box)):
     raise InputError(f"record 'box' must be 4 finite numbers (x0, y0, x1, y1), got {box.tolist()}")
@@ -192,8 +210,46 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, aug_cfg) -> np.nd
   return np.clip(np.rint(x), 0, _UINT8_MAX).astype(np.uint8)
 
 
+def degrade(image: np.ndarray, rng: np.random.Generator, aug_cfg) -> np.ndarray:
+  """Blur and occlusion, the degradations of real footage (after colour jitter).
+
+  Blur: with probability ``BLUR_PROBABILITY``, a Gaussian of sigma
+  ``U(0.3, augment.blur)`` input px. Occlusion: with probability
+  ``augment.occlusion``, one axis-aligned rectangle of area ``OCCLUSION_AREA``
+  × the input and aspect ``U(0.5, 2)`` filled with a random flat colour, the
+  targets unchanged (the network learns to infer hidden joints). Each is drawn
+  only when enabled (> 0), so configs without them keep their random streams.
+  A window ([T, S, S, 3]) gets one draw for all its frames (a static occluder).
+
+  Args:
+    image: [S, S, 3] or [T, S, S, 3] uint8; rng: generator; aug_cfg: the
+      ``augment`` section.
+
+  Returns:
+    The same shape, uint8 (the input itself when nothing was applied).
+  """
+  blur, occlusion = float(aug_cfg.get("blur", 0.0)), float(aug_cfg.get("occlusion", 0.0))
+  frames = image if image.ndim == 4 else image[None]
+  out = frames
+  if blur > 0 and rng.uniform() < BLUR_PROBABILITY:
+    sigma = rng.uniform(min(0.3, blur), blur)
+    out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=sigma) for f in frames])
+  if occlusion > 0 and rng.uniform() < occlusion:
+    size = frames.shape[1]
+    area = rng.uniform(*OCCLUSION_AREA) * size * size
+    aspect = np.exp(rng.uniform(np.log(0.5), np.log(2.0)))
+    w = int(min(size, max(1, round(np.sqrt(area * aspect)))))
+    h = int(min(size, max(1, round(np.sqrt(area / aspect)))))
+    x0, y0 = rng.integers(0, size - w + 1), rng.integers(0, size - h + 1)
+    out = out.copy() if out is frames else out
+    out[:, y0:y0 + h, x0:x0 + w] = rng.integers(0, 256, size=3, dtype=np.uint8)
+  if out is frames:
+    return image
+  return out if image.ndim == 4 else out[0]
+
+
 __all__ = [
     "FLIP_PROBABILITY", "CROP_MODES", "identity_affine", "compose_affine", "flip_affine",
     "is_mirrored", "frame_to_input_matrix", "sample_affine",
-    "warp_example", "colour_jitter",
+    "warp_example", "colour_jitter", "degrade",
 ]

@@ -60,12 +60,18 @@ def record_image(record: dict) -> np.ndarray:
 
 
 def input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg, aug_cfg,
-                 rng: np.random.Generator | None) -> tuple[np.ndarray, bool]:
+                 rng: np.random.Generator | None, joints_xy: np.ndarray | None = None,
+                 visible: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
   """Frame -> input affine: the letterbox, then (with ``rng``) one random augmentation.
+
+  With ``rng`` and ``aug_cfg.whole_frame`` > 0, a crop config ("box" /
+  "joints") letterboxes the whole frame instead with that probability: the
+  view the coarse pass of two-pass inference sees (drawn only when > 0).
 
   Args:
     frame_hw: (H, W) of the frame.
-    box: [4] person box or None (``augment.frame_to_input_matrix``).
+    box: [4] person box or None; joints_xy [J, 2], visible [J]: the record's
+      joints (``augment.frame_to_input_matrix``).
     input_cfg, aug_cfg: the config's ``input`` and ``augment`` sections.
     rng: grain's per-element generator (training), or None (evaluation: the
       letterbox alone, no flip).
@@ -73,7 +79,12 @@ def input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg, a
   Returns:
     matrix [2, 3] float32 and whether it flips.
   """
-  base = augment.frame_to_input_matrix(frame_hw, box, input_cfg)
+  region = input_cfg
+  whole = float(aug_cfg.get("whole_frame", 0.0)) if rng is not None and aug_cfg.enabled else 0.0
+  if whole > 0 and input_cfg.crop != "frame" and rng.uniform() < whole:
+    region = {"crop": "frame", "size": input_cfg.size}
+    region = ml_collections.ConfigDict(region)
+  base = augment.frame_to_input_matrix(frame_hw, box, region, joints_xy, visible)
   if rng is None:
     return base, False
   aug, flip = augment.sample_affine(rng, aug_cfg, input_cfg.size)
@@ -133,7 +144,7 @@ class FrameExamples:
   """Record index -> single-frame example (module docstring).
 
   Training (``rng`` given): one ``augment.sample_affine`` composed with the
-  letterbox, then colour jitter, drawn only from ``rng``; with
+  letterbox, then colour jitter, blur and occlusion, drawn only from ``rng``; with
   ``config.augment.enabled`` False it equals evaluation (``rng`` None: the
   letterbox alone).
 
@@ -156,10 +167,12 @@ class FrameExamples:
     """The example of record ``i``: augmented with ``rng``, deterministic without."""
     record = self.source[int(i)]
     image = record_image(record)
-    matrix, flip = input_matrix(image.shape[:2], record.get("box"), self.input_cfg, self.aug_cfg, rng)
+    matrix, flip = input_matrix(image.shape[:2], record.get("box"), self.input_cfg, self.aug_cfg, rng,
+                                record["joints"], record["visible"])
     example, warped = encode_example(record, image, matrix, flip, self.input_cfg)
     if rng is not None and self.aug_cfg.enabled:
-      example["image"] = augment.colour_jitter(warped, rng, self.aug_cfg)
+      example["image"] = augment.degrade(augment.colour_jitter(warped, rng, self.aug_cfg), rng,
+                                         self.aug_cfg)
     return example
 
 

@@ -304,7 +304,7 @@ class WindowExamples:
     idx, records, images = self._read(i)
     centre = records[n]
     matrix, flip = frames.input_matrix(images.shape[1:3], centre.get("box"), self.input_cfg,
-                                       self.aug_cfg, rng)
+                                       self.aug_cfg, rng, centre["joints"], centre["visible"])
     example, _ = frames.encode_example(centre, images[n], matrix, flip, self.input_cfg)
     warped = np.empty((len(idx), size, size, 3), np.uint8)
     for t, r in enumerate(records):
@@ -313,6 +313,7 @@ class WindowExamples:
     if rng is not None and self.aug_cfg.enabled:
       # One jitter for the whole window: the frames stacked as one tall image.
       warped = augment.colour_jitter(warped.reshape(-1, size, 3), rng, self.aug_cfg).reshape(warped.shape)
+      warped = augment.degrade(warped, rng, self.aug_cfg)
     flows, conf = flows_to_heatmap(self._flows(idx, records, images), matrix, size,
                                    self.input_cfg.stride)
     example["image"] = warped[n]

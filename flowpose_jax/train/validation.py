@@ -29,11 +29,12 @@ NO_FUSION = "none"  # model.fusion without the fusion layers (HeatmapNet: Spatia
 AT_LEAST_ONE = ("input.size", "input.stride", "num_train_steps", "log_every", "checkpoint_every",
                 "keep_checkpoints", "eval.batch_size", "grad_accum_steps")
 NON_NEGATIVE = ("seed", "eval_every", "timelapse_frames", "input.workers", "input.box_margin",
-                "augment.rotation", "augment.translate", "augment.brightness", "augment.contrast",
+                "input.joints_margin", "augment.blur", "augment.rotation", "augment.translate", "augment.brightness", "augment.contrast",
                 "augment.saturation", "optimizer.warmup_steps", "optimizer.weight_decay",
                 "optimizer.grad_clip", "loss.heatmap_weight", "loss.fusion_weight", "loss.pooled_weight",
                 "loss.coords_weight",
                 "eval.max_examples", "eval.max_distance")
+PROBABILITIES = ("augment.occlusion", "augment.whole_frame")  # in [0, 1]
 POSITIVE = ("optimizer.learning_rate", "input.sigma", "model.width", "eval.threshold", "loss.robust_scale")
 
 
@@ -102,6 +103,10 @@ def validate_config(config) -> None:
       value = _get(config, key)
       if value is not None and not ok(value):
         raise ConfigError(f"config.{key}={value} must be {rule}")
+  for key in PROBABILITIES:
+    value = _get(config, key)
+    if value is not None and not 0 <= value <= 1:
+      raise ConfigError(f"config.{key}={value} must be a probability in [0, 1]")
   if config.get("timelapse_frames") and config.timelapse_every < 1:
     raise ConfigError(f"config.timelapse_every={config.timelapse_every} must be >= 1 "
                       f"(or set config.timelapse_frames=0 for no timelapse)")

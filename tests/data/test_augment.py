@@ -183,3 +183,56 @@ def test_compose_affine_order():
   p = np.array([[1.0, 2.0]], np.float32)
   np.testing.assert_allclose(heatmaps.apply_affine(p, augment.compose_affine(a, b)),
                              heatmaps.apply_affine(heatmaps.apply_affine(p, b), a))
+
+
+def test_joints_crop_is_the_joints_box_grown_by_its_larger_side():
+  cfg = base_config().input
+  cfg.crop = "joints"
+  cfg.joints_margin = 0.4
+  pts = np.full((NUM_JOINTS, 2), np.nan, np.float32)
+  pts[:3] = [[100, 50], [200, 50], [150, 110]]  # extent 100 x 60 px; the rest missing
+  m = augment.frame_to_input_matrix((405, 720), None, cfg, pts, np.ones(NUM_JOINTS, bool))
+  # 40 % of the larger side (100 px) on each side: x 60..240 fills the input width.
+  left, right = heatmaps.apply_affine(np.array([[60 - 0.5, 80], [240 + 0.5, 80]]), m)
+  np.testing.assert_allclose([left[0], right[0]], [-0.5, cfg.size - 0.5], atol=1e-3)
+  # Fewer than two joints present: the whole frame.
+  one = np.full_like(pts, np.nan)
+  one[0] = [100, 50]
+  np.testing.assert_allclose(augment.frame_to_input_matrix((405, 720), None, cfg, one),
+                             heatmaps.letterbox_matrix((405, 720), None, cfg.size))
+  with pytest.raises(InputError, match="joints"):
+    augment.frame_to_input_matrix((405, 720), None, cfg)
+
+
+def test_degrade_blurs_and_occludes_and_is_a_no_op_when_off():
+  image = _texture(np.random.default_rng(0), 64, 64)
+  cfg = base_config().augment
+  rng = np.random.default_rng(1)
+  assert augment.degrade(image, rng, cfg) is image
+  assert rng.uniform() == np.random.default_rng(1).uniform()  # nothing drawn when off
+  cfg.blur, cfg.occlusion = 2.0, 1.0
+  outs = [augment.degrade(image, np.random.default_rng(s), cfg) for s in range(20)]
+  assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+  smooth = lambda x: np.abs(np.diff(x.astype(np.float32), axis=1)).mean()  # noqa: E731
+  blurred = [o for o in outs if smooth(o) < 0.7 * smooth(image)]
+  assert 3 <= len(blurred) <= 17  # about BLUR_PROBABILITY of them
+  counts = []  # occlusion 1.0, no blur: each output's most common colour is the occluder's
+  for s in range(20):
+    cfg.blur = 0.0
+    o = augment.degrade(image, np.random.default_rng(s), cfg)
+    _, n = np.unique(o.reshape(-1, 3), axis=0, return_counts=True)
+    counts.append(n.max() / (64 * 64))
+  assert min(counts) >= augment.OCCLUSION_AREA[0] * 0.9 and max(counts) <= augment.OCCLUSION_AREA[1] * 1.1
+  np.testing.assert_array_equal(augment.degrade(image, np.random.default_rng(5), cfg),
+                                augment.degrade(image, np.random.default_rng(5), cfg))
+
+
+def test_degrade_of_a_window_occludes_every_frame_alike():
+  frames = np.stack([_texture(np.random.default_rng(s), 32, 32) for s in range(3)])
+  cfg = base_config().augment
+  cfg.occlusion = 1.0
+  out = augment.degrade(frames, np.random.default_rng(0), cfg)
+  changed = np.any(out != frames, -1)
+  assert changed.any()
+  np.testing.assert_array_equal(changed[0], changed[1])
+  np.testing.assert_array_equal(out[0][changed[0]], out[2][changed[0]])

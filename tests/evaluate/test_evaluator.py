@@ -75,3 +75,34 @@ def test_per_example_scale_normalises_errors():
   # joints of examples 2-4 are right at d = 5 (%); those of 0-1 only from d = 10
   vis = np.stack([r["visible"] for r in records])
   assert hits[5] == vis[2:].sum() and hits[10] == counts
+
+
+def test_whole_frame_predictions_score_as_the_pipeline_does():
+  """``evaluate_frames`` (two-pass inference's path) scores frame-px
+  predictions of whole records against their joints with the same rule as the
+  pipeline's path: missing joints excluded, every record once, in order."""
+  config = tiny.get_config()
+  config.dataset.name = "no_protocol"
+  records = _records(9, 90, 150)
+  rng = np.random.default_rng(1)
+  noise = rng.normal(0, 4, (len(records), 7, 2)).astype(np.float32)
+  truth = np.stack([r["joints"] for r in records])
+  guesses = truth + noise
+  seen = []
+
+  def predict_joints(frames):
+    start = sum(len(s) for s in seen)
+    seen.append(frames)
+    assert all(f.shape == (90, 150, 3) and f.dtype == np.uint8 for f in frames)
+    return guesses[start:start + len(frames)]
+
+  by_frames, protocol = evaluator.evaluate_source(None, records, config, dataset="no_protocol",
+                                                  predict_joints=predict_joints)
+  assert sum(len(s) for s in seen) == len(records)
+  assert protocol.distances == (config.eval.threshold,)
+  errors = np.linalg.norm(noise, axis=-1)
+  vis = np.stack([r["visible"] for r in records])
+  for d in (2, 6, 10):  # pooled over joints, the -999 joints excluded
+    assert by_frames["average"][d] == np.mean(errors[vis] <= d)
+  np.testing.assert_allclose(by_frames["predictions"], guesses)
+  assert by_frames["counts"].sum() == vis.sum()  # the -999 joints are missing here too

@@ -1,0 +1,65 @@
+"""Real footage: HeatmapNet + fusion on the real Buffy frames (realpose/buffy).
+
+  flowpose demo --workdir workdirs/demo                      # synthetic pretraining
+  flowpose data build realpose --config buffy                # reads ../shared/data
+  flowpose train --config configs/realpose.py --workdir workdirs/realpose
+
+Protocol (../shared/data/realpose_ep3/SOURCE.md): train on episodes 2 + 3 (the
+``train`` split, 452 frames), validate on episode 4 (``validation``, 96 frames,
+never trained on). Validation during training and ``flowpose evaluate`` score
+episode 4; a model trained on crops predicts whole frames in two passes
+(``inference.Predictor.joints``: a coarse pass on the letterboxed frame, then
+a crop around the person it found).
+
+arg: where the weights start.
+  "" (default): synthetic -> real, fine-tuning the demo model of
+    ``workdirs/demo`` (``config.init_from``; override it for another workdir).
+  "scratch": real frames only, from random weights.
+
+Input 128x128 as the demo (the architecture is fully convolutional, so the
+synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
+larger side (``input.crop="joints"``, the issue's person box), with strong
+augmentation for 452 frames: scale, rotation, flip with left/right swap,
+colour, blur, occlusion, and 20 % whole letterboxed frames so that the same
+network also serves the coarse pass.
+"""
+
+from configs import common
+
+ARGS = ("", "scratch")
+PRETRAINED = "workdirs/demo"
+
+
+def get_config(arg=None):
+  arg = arg or ""
+  if arg not in ARGS:
+    raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real) or 'scratch', got {arg!r}")
+  c = common.base_config()
+  c.dataset.name = "realpose/buffy"
+  c.dataset.eval_split = "validation"  # episode 4
+  c.dataset.test_split = "validation"
+  c.input.size = 128
+  c.input.crop = "joints"
+  c.input.joints_margin = 0.4
+  c.model.width = 0.25
+  c.augment.scale = (0.7, 1.3)
+  c.augment.rotation = 30.0
+  c.augment.translate = 0.1
+  c.augment.brightness = 0.3
+  c.augment.contrast = 0.3
+  c.augment.saturation = 0.3
+  c.augment.blur = 1.5
+  c.augment.occlusion = 0.3
+  c.augment.whole_frame = 0.2
+  c.batch_size = 8
+  c.num_train_steps = 3000
+  c.optimizer.learning_rate = 2e-3
+  c.optimizer.warmup_steps = 100
+  c.log_every = 50
+  c.eval_every = 1000
+  c.checkpoint_every = 500
+  c.timelapse_every = 500
+  c.eval.threshold = 20.0
+  c.eval.max_distance = 30
+  c.init_from = "" if arg == "scratch" else PRETRAINED
+  return c

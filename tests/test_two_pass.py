@@ -1,0 +1,137 @@
+"""Two-pass whole-frame inference (``Predictor.person_boxes`` / ``joints(passes=2)``).
+
+The per-frame network is replaced (``Predictor.set_runtime``) by one that
+really reads its input image: joint k is drawn as a disc of colour
+``COLOURS[k]``, and the network's map k is the fraction of each heatmap cell
+covered by that colour. So the maps depend on the crop exactly as a trained
+network's would: a person small in the letterboxed frame gives weak, coarse
+peaks; the second pass's crop gives sharp ones. Two people are drawn; the main
+one has the larger discs (the stronger head peak).
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+from configs import tiny
+from flowpose_jax import heatmaps, inference, joints as joints_lib, workdir as workdir_lib
+
+COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255],
+                    [0, 255, 255], [255, 128, 0]], np.uint8)
+FRAME_HW = (405, 720)
+# Person-centric layout (x, y) of an upper body at scale 1 (head, R/L wrist, R/L elbow, R/L shoulder).
+BODY = np.array([[0, -60], [-70, 90], [70, 90], [-75, 30], [75, 30], [-45, -10], [45, -10]], np.float32)
+
+
+def _colour_net(size: int, stride: int):
+  h = size // stride
+
+  def run(inputs: np.ndarray) -> np.ndarray:
+    match = np.all(inputs[:, :, :, None, :].astype(np.int16) == COLOURS[None, None, None].astype(np.int16), -1)
+    cover = match.reshape(len(inputs), h, stride, h, stride, len(COLOURS)).mean((2, 4))
+    return np.stack([cv2.GaussianBlur(c.astype(np.float32), (0, 0), 1.0) for c in cover]) * 4.0
+  return run
+
+
+def _draw(frame: np.ndarray, centre, scale: float, radius: int) -> np.ndarray:
+  points = centre + BODY * scale
+  for k, (x, y) in enumerate(points):
+    cv2.circle(frame, (int(round(x)), int(round(y))), radius, COLOURS[k].tolist(), -1, lineType=cv2.LINE_8)
+  return points
+
+
+@pytest.fixture()
+def predictor():
+  config = tiny.get_config()
+  config.input.size = 128
+  config.input.crop = "joints"
+  graphdef, params = workdir_lib.make_model(config)
+  p = inference.Predictor(config, graphdef, params)
+  p.set_runtime("colour markers", _colour_net(config.input.size, config.input.stride))
+  return p
+
+
+def test_two_passes_find_the_main_person_of_two(predictor):
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  _draw(frame, np.array([560.0, 200.0]), 0.8, 5)  # a second, smaller person
+
+  assert predictor.default_passes == 2
+  boxes = predictor.person_boxes([frame], passes=2)
+  expected = joints_lib.joints_box(main, margin=predictor.config.input.joints_margin)
+  # The coarse pass sees the person at 128/720 scale: its box is within a few
+  # frame px of the box of the true joints (one heatmap cell is 22.5 px).
+  np.testing.assert_allclose(boxes[0], expected, atol=25)
+
+  one, _ = predictor.joints([frame], passes=1)
+  two, conf = predictor.joints([frame])
+  err_one = np.linalg.norm(one[0] - main, axis=-1)
+  err_two = np.linalg.norm(two[0] - main, axis=-1)
+  assert err_two.max() < 3.0, err_two  # every joint on the main person, not the other one
+  assert err_two.mean() < err_one.mean() / 2, (err_one, err_two)  # the crop is what makes it sharp
+  assert np.all(conf[0] > inference.PERSON_MIN_CONFIDENCE)
+
+
+def test_without_the_focus_a_stronger_wrist_elsewhere_wins(predictor):
+  """The person is picked by the head: another person's bigger wrist disc
+  must not pull the main person's wrist (and so the crop) across the frame."""
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  other = np.array([600.0, 250.0])
+  cv2.circle(frame, tuple(int(v) for v in other), 14, COLOURS[1].tolist(), -1)  # only a big R wrist there
+  inputs, mats = predictor.preprocess([frame])
+  maps = predictor.frame_maps(inputs)
+  plain, _ = heatmaps.decode_to_frame(maps, mats, predictor.stride, FRAME_HW)
+  assert np.linalg.norm(plain[0, 1] - other) < 30  # the global argmax is the stray wrist
+  two, _ = predictor.joints([frame])
+  assert np.linalg.norm(two[0, 1] - main[1]) < 3.0
+
+
+def test_a_box_overrides_the_passes_and_bad_passes_are_refused(predictor):
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  box = joints_lib.joints_box(main, margin=0.4)
+  with_box, _ = predictor.joints([frame], box[None])
+  two, _ = predictor.joints([frame])
+  assert np.linalg.norm(with_box[0] - main, axis=-1).max() < 3.0
+  np.testing.assert_allclose(two, with_box, atol=3.0)
+  with pytest.raises(Exception, match="passes=0"):
+    predictor.joints([frame], passes=0)
+
+
+def test_nothing_found_falls_back_to_the_whole_frame(predictor):
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  boxes = predictor.person_boxes([frame], passes=2)
+  np.testing.assert_array_equal(boxes[0], [0, 0, FRAME_HW[1] - 1, FRAME_HW[0] - 1])
+
+
+def _sided_net(size: int, stride: int):
+  """Maps that are exactly mirror-equivariant as a trained network's should be:
+  one colour per joint type, the person's right (image left, camera-facing)
+  from the left half of the input, the left from the right half."""
+  h = size // stride
+  colour_net = _colour_net(size, stride)
+  left_half = (np.arange(h) < h // 2)[None, None, :, None]
+
+  def run(inputs):
+    maps = colour_net(inputs)  # channels 1, 3, 5 detect the pair's shared colour (see the test)
+    out = maps.copy()
+    for right, left in ((1, 2), (3, 4), (5, 6)):
+      out[..., right] = maps[..., right] * left_half[..., 0]
+      out[..., left] = maps[..., right] * ~left_half[..., 0]
+    return out
+  return run
+
+
+def test_flip_test_of_a_mirror_equivariant_network_changes_nothing(predictor):
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  for k, (x, y) in enumerate(np.array([200.0, 180.0]) + BODY):  # pairs share the right joint's colour
+    colour = COLOURS[k - 1 if k in (2, 4, 6) else k].tolist()
+    cv2.circle(frame, (int(x), int(y)), 9, colour, -1)
+  predictor.set_runtime("sided markers", _sided_net(predictor.input_size, predictor.stride))
+  inputs, _ = predictor.preprocess([frame], joints_lib.joints_box(np.array([200.0, 180.0]) + BODY,
+                                                                   margin=0.4)[None])
+  plain = predictor.frame_maps(inputs)
+  assert plain[..., 2].max() > 0.5 and plain[..., 1].max() > 0.5  # both wrists found
+  predictor.flip_test = True
+  np.testing.assert_allclose(predictor.frame_maps(inputs), plain, atol=1e-6)
