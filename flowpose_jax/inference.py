@@ -30,6 +30,9 @@ FLOW_MODES = ("direct", "composed")  # as flowpose_jax.flow.compute.MODES
 # Two-pass inference: joints of the coarse pass at least this confident (map
 # peak; a target peak is 1) make the second pass's crop.
 PERSON_MIN_CONFIDENCE = 0.1
+# The second pass's margin for workdirs saved before ``input.joints_margin``
+# existed (configs/common.py's default then).
+LEGACY_JOINTS_MARGIN = 0.4
 
 
 def batch_buckets(batch_size: int) -> tuple[int, ...]:
@@ -492,11 +495,12 @@ class Predictor:
     frames = _as_frames(frames)
     frame_hw = np.array([f.shape[:2] for f in frames], np.float32)
     boxes = None
+    margin = self.config.input.get("joints_margin", LEGACY_JOINTS_MARGIN)
     for _ in range(passes - 1):
       inputs, mats = self.preprocess(frames, boxes)
       maps = codec.focus_on_person(self.frame_maps(inputs))
       found, conf = codec.decode_to_frame(maps, mats, self.stride, frame_hw)
-      boxes = np.stack([_box_or_frame(j, c, f.shape[:2], self.config.input.joints_margin)
+      boxes = np.stack([_box_or_frame(j, c, f.shape[:2], margin)
                         for j, c, f in zip(found, conf, frames)])
     return boxes
 

@@ -88,9 +88,10 @@ PROTOCOLS: dict[str, Protocol] = {
         note="d=6 px headline (d=4 also quoted); GT is Kinect tracking; frame scale unverified"),
     "synthetic_signers": Protocol(distances=(6.0,), note="our synthetic set: BBC Pose's d, frame px"),
     "realpose": Protocol(
-        distances=(10.0, 20.0, 30.0),
-        note="real Buffy/PARSE images (../shared/data/realpose): coarse stick labels, frame px; the "
-             "reference point quoted there (MediaPipe Pose) is at 10/20/30 px"),
+        distances=(20.0, 10.0, 30.0),
+        note="real Buffy/PARSE images (../shared/data/realpose): coarse stick labels, frame px; "
+             "headline 20 px (the real-footage goal: MediaPipe Pose's 71.3 % on episode 4, whole "
+             "frame), 10 and 30 px also quoted"),
 }
 
 
