@@ -3,7 +3,7 @@
 Whatever the model, the iterator runs over the *elements* of an element
 transform and is built once, here:
 
-  Train: elements -> host shard -> shuffle -> repeat -> random_map(example) ->
+  Train: elements -> shuffle -> repeat -> random_map(example) -> host shard ->
   batch -> to_iter_dataset -> (mp_prefetch)
   Eval: elements[:max_examples] -> (shard) -> map(example) -> batch -> pad
 
@@ -118,8 +118,10 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
     config: uses ``seed``, ``batch_size`` (global), ``input.*``, ``augment.*``
       and, for windows, ``flow.*`` (``examples_for``).
     shard_index, shard_count: this host's shard (default
-      ``jax.process_index()`` of ``jax.process_count()``); elements
-      ``shard_index::shard_count`` are this host's.
+      ``jax.process_index()`` of ``jax.process_count()``): positions
+      ``shard_index::shard_count`` of the one shuffled, augmented global
+      stream are this host's, so global batch k (the hosts' k-th local batches
+      together) holds the same augmented examples whatever the host count.
 
   Returns:
     A grain ``DatasetIterator`` of dicts with a leading batch axis of
@@ -130,15 +132,19 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
   index, count = _shard(shard_index, shard_count)
   local_batch = split_batch(config.batch_size, count, "hosts (shard_count)")
   examples = examples_for(source, config)
-  ds = grain.MapDataset.source(examples.elements.tolist())[index::count]
-  if len(ds) == 0:
-    raise InputError(f"shard {index} of {count} of {len(examples.elements)} training elements "
-                     f"({len(source)} records) is empty: use a larger split or fewer hosts")
+  if len(examples.elements) < count:
+    raise InputError(f"{len(examples.elements)} training elements ({len(source)} records) cannot feed "
+                     f"{count} hosts: use a larger split or fewer hosts")
   shuffle_seed = derive_seed(config.seed, SHUFFLE_STREAM, config.input.get("shuffle_buffer_seed", 0))
-  augment_seed = derive_seed(config.seed, AUGMENT_STREAM, index)
-  ds = (ds.shuffle(seed=shuffle_seed)
+  augment_seed = derive_seed(config.seed, AUGMENT_STREAM, 0)
+  # One global stream (shuffled, repeated, augmented per global position), then
+  # this host's rows of it: host i of n reads positions i, i + n, ..., so global
+  # batch k is stream positions [k B, (k + 1) B) whatever n is (grain's lazy
+  # MapDataset computes only this host's elements).
+  ds = (grain.MapDataset.source(examples.elements.tolist())
+        .shuffle(seed=shuffle_seed)
         .repeat()
-        .random_map(_TrainExample(examples), seed=augment_seed)
+        .random_map(_TrainExample(examples), seed=augment_seed)[index::count]
         .batch(local_batch, drop_remainder=True))
   it_ds = ds.to_iter_dataset(_read_options(config))
   workers = int(config.input.workers)

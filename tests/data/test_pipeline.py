@@ -151,15 +151,31 @@ def test_checkpoint_state_round_trip(take, assert_same_batches):
   assert_same_batches(take(resumed, 3), expected)
 
 
-def test_host_shards_are_disjoint(take):
+def test_host_shards_are_disjoint_within_an_epoch(take):
   config = _config(batch_size=4)
   ids = []
   for index in range(2):
     it = pipeline.make_train_iterator(SOURCE, config, shard_index=index, shard_count=2)
-    batch = next(it)
-    assert batch["image"].shape[0] == 2
-    ids.append({int(v) for b in take(it, 5) for v in b["video_id"]})
-  assert ids[0] == set(range(0, 10, 2)) and ids[1] == set(range(1, 10, 2))
+    first = take(it, 2)  # 2 local batches of 2 per host: 8 of the epoch's 10 positions
+    assert first[0]["image"].shape[0] == 2
+    ids.append([int(v) for b in first for v in b["video_id"]])
+  assert len(set(ids[0])) == 4 and len(set(ids[1])) == 4 and not set(ids[0]) & set(ids[1])
+
+
+@pytest.mark.parametrize("count", [2, 5])
+def test_global_batches_do_not_depend_on_the_host_count(take, count):
+  """Global batch k (the hosts' k-th local batches) holds the same augmented
+  examples whatever the host count: a run can move to more or fewer hosts."""
+  config = _config(batch_size=10 if count == 5 else 4)
+  one = take(pipeline.make_train_iterator(SOURCE, config, shard_index=0, shard_count=1), 4)
+  hosts = [take(pipeline.make_train_iterator(SOURCE, config, shard_index=i, shard_count=count), 4)
+           for i in range(count)]
+  for k in range(4):
+    # Host i's row j is stream position i + count * j: interleave back to stream order.
+    rows = [(i, j) for j in range(config.batch_size // count) for i in range(count)]
+    for key in ("image", "targets", "video_id", "flipped"):
+      merged = np.stack([hosts[i][k][key][j] for i, j in rows])
+      np.testing.assert_array_equal(merged, one[k][key])
 
 
 def test_batch_not_divisible_by_shards_names_both_numbers():
