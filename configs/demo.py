@@ -3,8 +3,9 @@
   flowpose train --config configs/demo.py --workdir workdirs/demo
   (or `flowpose demo`, which also builds the data, evaluates and renders)
 
-Expected: 77.8 % average accuracy at d = 6 px on the synthetic test split after
-about 7 min on a 2-core CPU (1800 steps of batch 4; deterministic, README).
+Expected: 75-78 % average accuracy at d = 6 px on the synthetic test split after
+about 7 min on a 2-core CPU (1800 steps of batch 4; 77.8 % and 75.5 % on two
+machines, README).
 
 arg: the synthetic_signers builder config to train on (default "demo";
 "demo_noisy" has noisy train labels), e.g. configs/demo.py:demo_noisy. The
