@@ -481,7 +481,8 @@ class Predictor:
     the box of the joints with confidence >= ``PERSON_MIN_CONFIDENCE`` grown by
     ``config.input.joints_margin`` × its larger side (``joints.joints_box``,
     the rule the model was trained with) is the next pass's crop. Each further
-    pass re-crops from the previous one's joints. Single-frame maps only (a
+    pass re-crops from the previous one's joints (decoded without the focus: a
+    crop is centred on its person, and the prior would pull far wrists in). Single-frame maps only (a
     flowing model's per-frame part).
 
     Args:
@@ -496,9 +497,11 @@ class Predictor:
     frame_hw = np.array([f.shape[:2] for f in frames], np.float32)
     boxes = None
     margin = self.config.input.get("joints_margin", LEGACY_JOINTS_MARGIN)
-    for _ in range(passes - 1):
+    for k in range(passes - 1):
       inputs, mats = self.preprocess(frames, boxes)
-      maps = codec.focus_on_person(self.frame_maps(inputs))
+      maps = self.frame_maps(inputs)
+      if k == 0:  # the whole frame may show several people; a crop is centred on one already
+        maps = codec.focus_on_person(maps)
       found, conf = codec.decode_to_frame(maps, mats, self.stride, frame_hw)
       boxes = np.stack([_box_or_frame(j, c, f.shape[:2], margin)
                         for j, c, f in zip(found, conf, frames)])
