@@ -33,6 +33,7 @@ PERSON_MIN_CONFIDENCE = 0.1
 # The second pass's margin for workdirs saved before ``input.joints_margin``
 # existed (configs/common.py's default then).
 LEGACY_JOINTS_MARGIN = 0.4
+BOX_SMOOTHING_RADIUS = 2  # flowing video inference: median of the found boxes over 2r+1 frames
 
 
 def batch_buckets(batch_size: int) -> tuple[int, ...]:
@@ -519,7 +520,8 @@ class Predictor:
     (or outside the frame, with a box) is clipped to the frame's border
     pixel; its confidence (the heatmap peak) is kept as it is.
     ``flow``: use the temporal stage (``flowing_heatmaps``; kwargs go there)
-    for the final pass.
+    for the final pass; the frames are one video, so the found boxes are
+    smoothed over time first (``smooth_boxes``).
     A flowing model without ``flow`` predicts with its single-frame part.
     """
     passes = self.default_passes if passes is None else int(passes)
@@ -527,6 +529,8 @@ class Predictor:
       raise InputError(f"passes={passes}: give 1 (the whole frame) or more (find the person, then crop)")
     if boxes is None and passes > 1:
       boxes = self.person_boxes(frames, passes)
+      if flow:  # one video: a steady crop keeps the flow between neighbouring crops small
+        boxes = smooth_boxes(boxes)
     inputs, mats = self.preprocess(frames, boxes)
     if flow:
       hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
@@ -536,6 +540,15 @@ class Predictor:
       hm = self.predict_inputs(inputs)
     frame_hw = np.array([f.shape[:2] for f in _as_frames(frames)], np.float32)
     return codec.decode_to_frame(hm, mats, self.stride, frame_hw)
+
+
+def smooth_boxes(boxes: np.ndarray, radius: int = BOX_SMOOTHING_RADIUS) -> np.ndarray:
+  """A video's per-frame boxes [T, 4] -> the running median over frames t-radius..t+radius
+  (clipped at the ends), per coordinate: one bad coarse pass does not move the crop."""
+  boxes = np.asarray(boxes, np.float32)
+  t = len(boxes)
+  return np.stack([np.median(boxes[max(0, i - radius):min(t, i + radius + 1)], 0) for i in range(t)]
+                  ).astype(np.float32)
 
 
 def _box_or_frame(found: np.ndarray, conf: np.ndarray, frame_hw, margin: float) -> np.ndarray:

@@ -135,3 +135,12 @@ def test_flip_test_of_a_mirror_equivariant_network_changes_nothing(predictor):
   assert plain[..., 2].max() > 0.5 and plain[..., 1].max() > 0.5  # both wrists found
   predictor.flip_test = True
   np.testing.assert_allclose(predictor.frame_maps(inputs), plain, atol=1e-6)
+
+
+def test_smooth_boxes_drops_one_bad_frame_and_keeps_a_steady_track():
+  boxes = np.tile(np.array([[100, 50, 300, 350]], np.float32), (9, 1))
+  boxes[:, 0] += np.arange(9)  # a slow drift survives
+  boxes[4] = [500, 0, 700, 400]  # one coarse pass on someone else
+  out = inference.smooth_boxes(boxes)
+  np.testing.assert_array_equal(out[4], [105, 50, 300, 350])  # median of x0 102, 103, 500, 105, 106
+  np.testing.assert_array_equal(out[:, 0], [101, 101.5, 102, 103, 105, 106, 106, 106.5, 107])
