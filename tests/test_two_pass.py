@@ -143,4 +143,4 @@ def test_smooth_boxes_drops_one_bad_frame_and_keeps_a_steady_track():
   boxes[4] = [500, 0, 700, 400]  # one coarse pass on someone else
   out = inference.smooth_boxes(boxes)
   np.testing.assert_array_equal(out[4], [105, 50, 300, 350])  # median of x0 102, 103, 500, 105, 106
-  np.testing.assert_array_equal(out[:, 0], [101, 101.5, 102, 103, 105, 106, 106, 106.5, 107])
+  np.testing.assert_array_equal(out[:, 0], [101, 101.5, 102, 103, 105, 106, 107, 106.5, 107])
