@@ -82,8 +82,7 @@ def input_matrix(frame_hw: tuple[int, int], box: np.ndarray | None, input_cfg, a
   region = input_cfg
   whole = float(aug_cfg.get("whole_frame", 0.0)) if rng is not None and aug_cfg.enabled else 0.0
   if whole > 0 and input_cfg.crop != "frame" and rng.uniform() < whole:
-    region = {"crop": "frame", "size": input_cfg.size}
-    region = ml_collections.ConfigDict(region)
+    region = ml_collections.ConfigDict({"crop": "frame", "size": input_cfg.size})
   base = augment.frame_to_input_matrix(frame_hw, box, region, joints_xy, visible)
   if rng is None:
     return base, False
