@@ -118,9 +118,11 @@ def _parser() -> argparse.ArgumentParser:
   po.add_argument("--poolings", default="sum,parametric,data_dependent")
   po.add_argument("--flows", default="gt,dis_medium", help="flow sources: gt (exact, synthetic) or OpenCV methods")
   po.add_argument("--data_dir", default=None)
-  x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, safetensors (+ PyTorch)")
+  x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, "
+                     "TF SavedModel/TFLite, safetensors (+ PyTorch)")
   x.add_argument("--workdir", required=True)
-  x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "safetensors"))
+  x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "savedmodel", "tflite", "safetensors"),
+                 help="savedmodel and tflite need the tf extra: pip install -c constraints.txt -e '.[tf]'")
   x.add_argument("--out", required=True, help="output folder: the model file(s) and <format>.json (how to feed them)")
   x.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
                  help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")

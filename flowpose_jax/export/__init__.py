@@ -6,7 +6,10 @@ Formats (``FORMATS``):
   safetensors  raw weights, named and laid out as ``weights`` documents, and
                ``torch_net`` that rebuilds the HeatmapNet from them in PyTorch;
   stablehlo    ``jax.export`` of each part, symbolic batch (``stablehlo``);
-  onnx         jax2onnx of each part, dynamic batch (``onnx_format``).
+  onnx         jax2onnx of each part, dynamic batch (``onnx_format``);
+  savedmodel   TF SavedModel of each part through jax2tf, dynamic batch, and
+  tflite       TFLite converted from it (``tensorflow_format``; TensorFlow is
+               the optional ``tf`` extra).
 
 A single-frame model exports one part ("frame"); a flowing model exports
 "frame" and "pool" (``spec`` documents the split). Every export writes
@@ -20,9 +23,10 @@ import os
 
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import ConfigError
-from flowpose_jax.export import onnx_format, spec, stablehlo, weights
+from flowpose_jax.export import onnx_format, spec, stablehlo, tensorflow_format, weights
 
-FORMATS = {"safetensors": weights.export, "stablehlo": stablehlo.export, "onnx": onnx_format.export}
+FORMATS = {"safetensors": weights.export, "stablehlo": stablehlo.export, "onnx": onnx_format.export,
+           "savedmodel": tensorflow_format.export_savedmodel, "tflite": tensorflow_format.export_tflite}
 
 
 def export(trained: workdir_lib.Trained, fmt: str, out_dir: str, output: str | None = None) -> list[str]:
@@ -39,4 +43,4 @@ def export_workdir(workdir: str, fmt: str, out_dir: str, output: str | None = No
   return export(workdir_lib.load(workdir, step), fmt, out_dir, output)
 
 
-__all__ = ["FORMATS", "export", "export_workdir", "spec", "weights", "stablehlo", "onnx_format"]
+__all__ = ["FORMATS", "export", "export_workdir", "spec", "weights", "stablehlo", "onnx_format", "tensorflow_format"]

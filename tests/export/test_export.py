@@ -3,11 +3,13 @@
 Per format: the max abs heatmap difference and the max decoded-joint
 difference (frame px) against ``Predictor.heatmaps`` / ``Predictor.joints``
 on the same inputs, within the tolerance stated in ``TOLERANCES``. Missing
-optional runtimes (jax2onnx + onnxruntime, torch) skip with the reason.
+optional runtimes (jax2onnx + onnxruntime, torch, TensorFlow for SavedModel
+and TFLite) skip with the reason.
 """
 
 import json
 import os
+import sys
 
 import cv2
 import jax
@@ -16,7 +18,8 @@ import pytest
 
 from configs import flow as flow_config
 from flowpose_jax import cli, heatmaps as codec, inference, workdir as workdir_lib
-from flowpose_jax.export import export, onnx_format, spec as spec_lib, stablehlo, torch_net, weights
+from flowpose_jax.errors import FlowposeError
+from flowpose_jax.export import export, onnx_format, spec as spec_lib, stablehlo, tensorflow_format, torch_net, weights
 
 REALPOSE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
                         "shared", "data", "realpose")
@@ -28,6 +31,8 @@ TOLERANCES = {
     "stablehlo": (1e-6, 1e-3),  # the same XLA program, reloaded
     "onnx": (1e-4, 0.05),  # onnxruntime's float32 kernels: measured ~3e-6
     "torch": (1e-4, 0.05),  # PyTorch's float32 convolutions: measured ~3e-6
+    "savedmodel": (1e-4, 0.05),  # TF's XLA compiles the same StableHLO anew: measured ~2e-6
+    "tflite": (1e-4, 0.05),  # TFLite builtin (XNNPACK) float32 kernels: measured ~2e-6
 }
 
 
@@ -35,6 +40,11 @@ def _frames() -> np.ndarray:
   if not os.path.isdir(REALPOSE):
     pytest.skip(f"real frames not found at {os.path.normpath(REALPOSE)} (../shared is absent)")
   return np.stack([cv2.imread(os.path.join(REALPOSE, n))[..., ::-1] for n in IMAGES])  # [6, 405, 720, 3] RGB
+
+
+def _tensorflow():
+  return pytest.importorskip("tensorflow", reason=f"TensorFlow not installed: {tensorflow_format.INSTALL} "
+                                                  f"(SavedModel/TFLite checks skip)")
 
 
 def _onnxruntime():
@@ -119,6 +129,60 @@ def test_torch_rebuild_reproduces_the_heatmaps(trained, reference, tmp_path):
   _check("torch", maps, reference, model.config.input.stride)
 
 
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_tensorflow_formats_dynamic_batch(fmt, trained, reference, tmp_path):
+  _tensorflow()
+  _, model = trained
+  files = export(model, fmt, str(tmp_path))
+  suffix = tensorflow_format.SUFFIXES[fmt]
+  assert sorted(os.path.basename(f) for f in files) == sorted([f"frame{suffix}", f"{fmt}.json"])
+  load = tensorflow_format.load_savedmodel if fmt == "savedmodel" else tensorflow_format.load_tflite
+  call = load(str(tmp_path / f"frame{suffix}"))
+  inputs = reference[1]
+  _check(fmt, call(image=inputs), reference, model.config.input.stride)
+  assert call(image=inputs[:1]).shape[0] == 1  # the batch is dynamic
+  spec = spec_lib.read_spec(str(tmp_path), fmt)
+  assert spec["parts"]["frame"]["file"] == f"frame{suffix}" and spec["input_size"] == 64
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_flowing_pool_part_in_tensorflow_formats(fmt, tmp_path):
+  """The pool part (bilinear warp = gathers, then the learned pooling) survives jax2tf and TFLite's lowering;
+  TFLite takes one window at a time (tensorflow_format.TFLITE_FIXED_BATCH), and its spec says so."""
+  _tensorflow()
+  model = _flowing_model()
+  export(model, fmt, str(tmp_path))
+  suffix = tensorflow_format.SUFFIXES[fmt]
+  assert sorted(os.listdir(tmp_path)) == sorted([f"frame{suffix}", f"{fmt}.json", f"pool{suffix}"])
+  _, pool = inference.flowing_parts(model.graphdef)
+  window = _random_window()
+  expected = np.asarray(jax.jit(pool)(model.params, *window.values()))
+  load = tensorflow_format.load_savedmodel if fmt == "savedmodel" else tensorflow_format.load_tflite
+  call = load(str(tmp_path / f"pool{suffix}"))
+  batch = spec_lib.read_spec(str(tmp_path), fmt)["parts"]["pool"]["inputs"][0]["shape"][0]
+  assert batch == (1 if fmt == "tflite" else spec_lib.BATCH)
+  step = 1 if fmt == "tflite" else 2
+  got = np.concatenate([call(**{k: v[i:i + step] for k, v in window.items()}) for i in range(0, 2, step)])
+  assert np.abs(got - expected).max() <= TOLERANCES[fmt][0]
+
+
+def test_tensorflow_loaders_name_a_bad_file(tmp_path):
+  _tensorflow()
+  bad = tmp_path / "frame.tflite"
+  bad.write_bytes(b"not a flatbuffer")
+  with pytest.raises(FlowposeError, match="frame.tflite is not a readable TFLite export"):
+    tensorflow_format.load_tflite(str(bad))
+  with pytest.raises(FlowposeError, match="is not a readable SavedModel export"):
+    tensorflow_format.load_savedmodel(str(tmp_path / "missing.savedmodel"))
+
+
+def _random_window() -> dict:
+  rng = np.random.default_rng(0)
+  return dict(maps=rng.random((2, 3, 16, 16, 7), dtype=np.float32),
+              flows=rng.normal(0, 2, (2, 3, 16, 16, 2)).astype(np.float32),
+              confidence=(rng.random((2, 3, 16, 16, 1)) > 0.2).astype(np.float32))
+
+
 def _flowing_model() -> workdir_lib.Trained:
   """configs/flow.py at the tiny size (64 px input, width 0.125, n = 1), untrained: the wiring is under test."""
   config = flow_config.get_config()
@@ -162,10 +226,7 @@ def test_flowing_pool_part_in_onnx(tmp_path):
   export(model, "onnx", str(tmp_path))
   assert sorted(os.listdir(tmp_path)) == ["frame.onnx", "onnx.json", "pool.onnx"]
   _, pool = inference.flowing_parts(model.graphdef)
-  rng = np.random.default_rng(0)
-  window = dict(maps=rng.random((2, 3, 16, 16, 7), dtype=np.float32),
-                flows=rng.normal(0, 2, (2, 3, 16, 16, 2)).astype(np.float32),
-                confidence=(rng.random((2, 3, 16, 16, 1)) > 0.2).astype(np.float32))
+  window = _random_window()
   expected = np.asarray(jax.jit(pool)(model.params, *window.values()))
   got = ort.InferenceSession(str(tmp_path / "pool.onnx")).run(None, window)[0]
   assert np.abs(got - expected).max() <= TOLERANCES["onnx"][0]
@@ -183,3 +244,14 @@ def test_cli_export_and_its_errors(trained, tmp_path, capsys):
     cli.main(["export", "--workdir", wd, "--format", "stablehlo", "--out", str(out), "--output", "pooled"])
   err = capsys.readouterr().err.strip().splitlines()
   assert e.value.code == 2 and len(err) == 1 and "--output pooled needs a flowing model" in err[0]
+
+
+def test_cli_tensorflow_formats_without_tensorflow_name_the_extra(trained, tmp_path, capsys, monkeypatch):
+  wd, _ = trained
+  monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow -> ImportError
+  for fmt in ("savedmodel", "tflite"):
+    with pytest.raises(SystemExit) as e:
+      cli.main(["export", "--workdir", wd, "--format", fmt, "--out", str(tmp_path / fmt)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and tensorflow_format.INSTALL in err[0], err
+    assert not (tmp_path / fmt / f"{fmt}.json").exists()
