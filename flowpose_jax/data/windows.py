@@ -236,21 +236,26 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   flows = np.asarray(flows, np.float32)
   _, fh, fw = flows.shape[:3]
   h = size // stride
-  ys, xs = np.mgrid[0:fh, 0:fw].astype(np.float32)
-  tx, ty = xs + flows[..., 0], ys + flows[..., 1]
-  with np.errstate(invalid="ignore"):
-    inside = (tx >= 0) & (tx <= fw - 1) & (ty >= 0) & (ty <= fh - 1)
-  flows = np.where(inside[..., None], flows, np.nan)  # NaN also stays NaN
   m = np.asarray(matrix, np.float64)
   lin = m[:, :2]
   inv = np.linalg.inv(lin)
   uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2).astype(np.float64)  # (u, v)
   p_in = heatmaps.heatmap_to_input(uv, stride).astype(np.float64)
   p_frame = (p_in - m[:, 2]) @ inv.T  # [h*h, 2]
-  out = np.empty((len(flows), h, h, 2), np.float32)
-  for t, f in enumerate(flows):
-    s = compute.sample_bilinear(f, p_frame[:, 0], p_frame[:, 1], outside="nan")  # [h*h, 2]
-    out[t] = ((s.astype(np.float64) @ lin.T) / stride).reshape(h, h, 2)
+  # Only the 4 bilinear taps of each heatmap pixel's frame point are read (not whole frames): a tap
+  # whose flow is unknown or leads outside the frame is NaN, and a NaN tap makes the sample unknown.
+  (x0, y0, x1, y1), (ax, ay), inside = compute.bilinear_taps(fh, fw, p_frame[:, 0], p_frame[:, 1])
+
+  def tap(yy, xx):  # [T, h*h, 2] float32 flows of one tap, NaN where unknown or leaving the frame
+    v = flows[:, yy, xx]
+    tx, ty = xx.astype(np.float32) + v[..., 0], yy.astype(np.float32) + v[..., 1]
+    with np.errstate(invalid="ignore"):
+      ok = (tx >= 0) & (tx <= fw - 1) & (ty >= 0) & (ty <= fh - 1)
+    return np.where(ok[..., None], v, np.nan)
+
+  sampled = compute.blend_taps(tap(y0, x0), tap(y0, x1), tap(y1, x0), tap(y1, x1), ax, ay)
+  sampled = np.where(inside[:, None], sampled, np.nan).astype(np.float32)  # [T, h*h, 2]
+  out = ((sampled.astype(np.float64) @ lin.T) / stride).astype(np.float32).reshape(len(flows), h, h, 2)
   conf = np.all(np.isfinite(out), -1, keepdims=True)
   return np.where(conf, out, 0.0).astype(np.float32), conf.astype(np.float32)
 

@@ -76,6 +76,34 @@ def flow_between(frame_a: np.ndarray, frame_b: np.ndarray, method: str = "dis_me
   return np.asarray(flow, np.float32)
 
 
+def bilinear_taps(h: int, w: int, x: np.ndarray, y: np.ndarray):
+  """The four taps and weights of an exact bilinear sample of an [h, w] grid at float points.
+
+  Args:
+    h, w: the grid's size.
+    x, y: [...] float sample coordinates (pixel centres at integers).
+
+  Returns:
+    (x0, y0, x1, y1) [...] int64 tap indices, (ax, ay) [..., 1] float64
+    weights of the x1 / y1 taps, and inside [...] bool (the point lies in
+    ``[0, w-1] x [0, h-1]`` and is finite; points outside are clamped).
+  """
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y, np.float64)
+  inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1) & np.isfinite(x) & np.isfinite(y)
+  xc = np.clip(np.nan_to_num(x), 0, w - 1)
+  yc = np.clip(np.nan_to_num(y), 0, h - 1)
+  x0 = np.minimum(np.floor(xc).astype(np.int64), max(w - 2, 0))
+  y0 = np.minimum(np.floor(yc).astype(np.int64), max(h - 2, 0))
+  x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+  return (x0, y0, x1, y1), ((xc - x0)[..., None], (yc - y0)[..., None]), inside
+
+
+def blend_taps(v00, v01, v10, v11, ax, ay):
+  """Bilinear blend of tap values (v<row><col>: v01 is (y0, x1)), NaN in any tap propagating."""
+  return (v00 * (1 - ax) + v01 * ax) * (1 - ay) + (v10 * (1 - ax) + v11 * ax) * ay
+
+
 def sample_bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray, outside: str = "nan") -> np.ndarray:
   """Exact bilinear sample of ``field`` at float points (host side).
 
@@ -88,24 +116,13 @@ def sample_bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray, outside: st
   Returns:
     [..., C] float32.
   """
+  if outside not in ("nan", "edge"):
+    raise ValueError(f"outside must be 'nan' or 'edge', got {outside!r}")
   field = np.asarray(field, np.float32)
-  h, w = field.shape[:2]
-  x = np.asarray(x, np.float64)
-  y = np.asarray(y, np.float64)
-  inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1) & np.isfinite(x) & np.isfinite(y)
-  xc = np.clip(np.nan_to_num(x), 0, w - 1)
-  yc = np.clip(np.nan_to_num(y), 0, h - 1)
-  x0 = np.minimum(np.floor(xc).astype(np.int64), max(w - 2, 0))
-  y0 = np.minimum(np.floor(yc).astype(np.int64), max(h - 2, 0))
-  x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-  ax = (xc - x0)[..., None]
-  ay = (yc - y0)[..., None]
-  out = ((field[y0, x0] * (1 - ax) + field[y0, x1] * ax) * (1 - ay)
-         + (field[y1, x0] * (1 - ax) + field[y1, x1] * ax) * ay)
+  (x0, y0, x1, y1), (ax, ay), inside = bilinear_taps(*field.shape[:2], x, y)
+  out = blend_taps(field[y0, x0], field[y0, x1], field[y1, x0], field[y1, x1], ax, ay)
   if outside == "nan":
     out = np.where(inside[..., None], out, np.nan)
-  elif outside != "edge":
-    raise ValueError(f"outside must be 'nan' or 'edge', got {outside!r}")
   return out.astype(np.float32)
 
 

@@ -187,3 +187,39 @@ def test_ground_truth_flow_aligns_next_frame_heatmap():
         errors.append(np.linalg.norm(decoded[j] - joints_hm[t, j]))
   assert len(errors) >= 20, len(errors)
   assert np.median(errors) < 0.1 and max(errors) < 0.5, np.round(errors, 2)
+
+
+def _flows_to_heatmap_by_definition(flows, matrix, size, stride):
+  """The whole-frame definition: mask every frame pixel whose flow leaves the frame, then sample."""
+  from flowpose_jax.flow import compute
+  _, fh, fw = flows.shape[:3]
+  ys, xs = np.mgrid[0:fh, 0:fw].astype(np.float32)
+  with np.errstate(invalid="ignore"):
+    inside = ((xs + flows[..., 0] >= 0) & (xs + flows[..., 0] <= fw - 1)
+              & (ys + flows[..., 1] >= 0) & (ys + flows[..., 1] <= fh - 1))
+  masked = np.where(inside[..., None], flows, np.nan)
+  h = size // stride
+  lin = np.asarray(matrix, np.float64)[:, :2]
+  uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2).astype(np.float64)
+  p = (heatmaps.heatmap_to_input(uv, stride).astype(np.float64) - matrix[:, 2]) @ np.linalg.inv(lin).T
+  out = np.stack([((compute.sample_bilinear(f, p[:, 0], p[:, 1]).astype(np.float64) @ lin.T) / stride)
+                  .reshape(h, h, 2) for f in masked]).astype(np.float32)
+  conf = np.all(np.isfinite(out), -1, keepdims=True)
+  return np.where(conf, out, 0.0), conf.astype(np.float32)
+
+
+def test_flows_to_heatmap_reads_only_the_taps_it_needs_and_matches_the_definition():
+  """Unknown flows, flows leaving the frame, heatmap points outside the frame, a rotated flipped crop."""
+  rng = np.random.default_rng(3)
+  fh, fw, size, stride = 45, 80, 32, 4
+  flows = rng.normal(0, 4, (5, fh, fw, 2)).astype(np.float32)
+  flows[rng.random((5, fh, fw)) < 0.03] = np.nan
+  angle = np.deg2rad(25)
+  lin = 0.6 * np.array([[-np.cos(angle), np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # flip + rotation
+  shift = np.array([size / 2, size / 2]) - lin @ np.array([fw / 2 + 20, fh / 2])  # part of the crop is off-frame
+  matrix = np.concatenate([lin, shift[:, None]], 1)
+  got_flows, got_conf = flows_to_heatmap(flows, matrix, size, stride)
+  want_flows, want_conf = _flows_to_heatmap_by_definition(flows, matrix, size, stride)
+  assert 0.2 < got_conf.mean() < 0.9  # all three kinds of unknown occur
+  np.testing.assert_array_equal(got_conf, want_conf)
+  np.testing.assert_allclose(got_flows, want_flows, rtol=0, atol=1e-5)
