@@ -1,7 +1,10 @@
-"""Pieces shared by the input-pipeline benchmarks (pipeline_throughput, bbc_pose_pipeline)."""
+"""Pieces shared by the benchmarks: synthetic frames, iterator timing, the machine, FLOPs and the peak."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import platform
 import subprocess
 import time
 
@@ -41,3 +44,59 @@ def commit() -> str:
                           check=True).stdout.strip()
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
+
+
+def cpu_name() -> str:
+  """The CPU's model name (/proc/cpuinfo), or what ``platform`` knows."""
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    return platform.processor() or "unknown"
+
+
+def version(package: str) -> str:
+  """An installed package's version, or 'absent'."""
+  try:
+    return importlib.metadata.version(package)
+  except importlib.metadata.PackageNotFoundError:
+    return "absent"
+
+
+def machine_line() -> str:
+  """One line naming the machine, its load and the JAX device."""
+  import jax  # pylint: disable=import-outside-toplevel
+  return (f"machine: {cpu_name()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+          f"device {jax.devices()[0].device_kind} x{jax.device_count()}")
+
+
+def compiled_flops(compiled) -> float:
+  """FLOPs of one call of a compiled XLA executable (its own cost analysis)."""
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost["flops"])
+
+
+MATMUL_SIZE = {"cpu": 2048, "gpu": 8192, "tpu": 8192}
+
+
+def matmul_peak(dtype: str = "float32", repeats: int = 5) -> float:
+  """FLOP/s of a big jitted square matmul on the default device: the practical roofline.
+
+  The best of ``repeats`` timed calls after a warm-up, N = ``MATMUL_SIZE``
+  (2048 on a CPU, 8192 on an accelerator: where a GPU's bf16 matmul reaches
+  its ~790 TFLOP/s). Fractions of it say how close a model gets to what this
+  device does at its best, not to a datasheet figure.
+  """
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  n = MATMUL_SIZE.get(jax.default_backend(), 2048)
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
+  f = jax.jit(lambda x: x @ x)
+  f(a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    t = time.perf_counter()
+    f(a).block_until_ready()
+    best = min(best, time.perf_counter() - t)
+  return 2 * n ** 3 / best

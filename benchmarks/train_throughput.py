@@ -4,29 +4,24 @@
 
 Prints images/s for the jitted train step (data-parallel over all local
 devices, random batches, compile excluded) and for the forward pass, with the
-device, JAX version and git commit. Data loading is not included (see
+device, JAX version and git commit, each with its FLOPs (XLA's cost analysis
+of the compiled step / forward) and the fraction of this device's practical
+peak (a big matmul measured in the same run, ``_common.matmul_peak``; fp32, or
+bf16 for a bf16 model). Data loading is not included (see
 benchmarks/pipeline_throughput.py).
 """
 
 import argparse
-import subprocess
 import sys
 import time
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _common import commit, compiled_flops, machine_line, matmul_peak  # noqa: E402
 from flowpose_jax import configuration, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 from flowpose_jax.train import step as step_lib  # noqa: E402
-
-
-def _commit() -> str:
-  try:
-    return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True,
-                                   stderr=subprocess.DEVNULL).strip()
-  except (OSError, subprocess.CalledProcessError):
-    return "unknown"
 
 
 def _batch(config, n, rng):
@@ -52,6 +47,7 @@ def main():
   rng = np.random.default_rng(0)
   batch = parallel.to_global_batch(mesh, _batch(config, config.batch_size, rng), ("image",) + step_lib.TARGET_KEYS)
   t = time.perf_counter()
+  step_flops = compiled_flops(fn.lower(state, batch).compile())
   state, m = fn(state, batch)
   jax.block_until_ready(m)
   compile_s = time.perf_counter() - t
@@ -64,17 +60,24 @@ def main():
   predict = parallel.make_predict_fn(mesh, models.forward_fn(graphdef), ("image",))
   images = np.asarray(batch["image"])
   predict(state.params, images)
+  forward_flops = compiled_flops(jax.jit(models.forward_fn(graphdef)).lower(state.params, images).compile())
   t = time.perf_counter()
   for _ in range(args.steps):
     predict(state.params, images)
   fwd_s = (time.perf_counter() - t) / args.steps
 
+  dtype = "bfloat16" if config.model.dtype == "bfloat16" else "float32"
+  peak = matmul_peak(dtype)
   n = sum(x.size for x in jax.tree.leaves(params))
-  print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}  jax {jax.__version__}  commit {_commit()}")
+  print(machine_line())
+  print(f"jax {jax.__version__}  commit {commit()}  {time.strftime('%Y-%m-%d')}")
   print(f"config: {args.config} {overrides or ''}  params {n / 1e6:.2f} M  input {config.input.size}  "
         f"batch {config.batch_size}  dtype {config.model.dtype}")
-  print(f"train step: {train_s * 1e3:.1f} ms = {config.batch_size / train_s:.1f} images/s (compile {compile_s:.1f} s)")
-  print(f"forward:    {fwd_s * 1e3:.1f} ms = {config.batch_size / fwd_s:.1f} images/s")
+  print(f"peak: {dtype} square matmul {peak / 1e9:.0f} GFLOP/s")
+  for name, seconds, flops in (("train step", train_s, step_flops), ("forward", fwd_s, forward_flops)):
+    print(f"{name + ':':11s} {seconds * 1e3:.1f} ms = {config.batch_size / seconds:.1f} images/s, "
+          f"{flops / config.batch_size / 1e9:.2f} GFLOP/image, {flops / seconds / 1e9:.1f} GFLOP/s = "
+          f"{flops / seconds / peak:.1%} of peak" + (f" (compile {compile_s:.1f} s)" if name == "train step" else ""))
 
 
 if __name__ == "__main__":
