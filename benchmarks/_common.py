@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+import sys
 import time
 
 import cv2
@@ -26,6 +27,10 @@ def textured_frame(rng: np.random.Generator, hw: tuple[int, int] = FRAME_HW) -> 
 
 def time_iterator(source, config, num_batches: int) -> float:
   """Samples/s of ``pipeline.make_train_iterator`` over ``num_batches`` batches after one warm-up batch."""
+  if config.input.workers > 0:
+    from absl import flags  # pylint: disable=import-outside-toplevel
+    if not flags.FLAGS.is_parsed():
+      flags.FLAGS(sys.argv[:1])  # grain's worker processes read absl flags (as under `flowpose train`)
   it = pipeline.make_train_iterator(source, config, shard_index=0, shard_count=1)
   next(it)
   t0 = time.perf_counter()
@@ -100,3 +105,43 @@ def matmul_peak(dtype: str = "float32", repeats: int = 5) -> float:
     f(a).block_until_ready()
     best = min(best, time.perf_counter() - t)
   return 2 * n ** 3 / best
+
+
+def cpu_nominal_peak() -> tuple[float, str]:
+  """fp32 FLOP/s this CPU can issue at its reported clock: cores x MHz x FLOP/cycle, and how it was counted.
+
+  FLOP/cycle per core from the ISA flags: two FMA pipes of 512 bits (avx512f:
+  64) or 256 bits (fma + avx2: 32), else 16. It is a nominal ceiling (the
+  clock in /proc/cpuinfo, no turbo, no AVX-512 down-clocking, and CPUs whose
+  AVX-512 is double-pumped counted at 64): a program above it ran at a
+  higher clock.
+  """
+  mhz, flags = 0.0, set()
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        key, _, value = line.partition(":")
+        if key.strip() == "cpu MHz" and not mhz:
+          mhz = float(value)
+        elif key.strip() == "flags" and not flags:
+          flags = set(value.split())
+  except OSError:
+    pass
+  per_cycle, isa = (64, "AVX-512 FMA") if "avx512f" in flags else (32, "AVX2 FMA") if "fma" in flags else (16, "SSE")
+  cores = os.cpu_count() or 1
+  return cores * mhz * 1e6 * per_cycle, f"{cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle ({isa}, 2 pipes)"
+
+
+def device_peak(dtype: str = "float32") -> tuple[float, str]:
+  """The roofline for "fraction of peak": a CPU's nominal fp32 peak, an accelerator's measured matmul.
+
+  On a CPU without bf16 units XLA computes bf16 convolutions in fp32, so the
+  fp32 peak is the ceiling for both dtypes. Returns (FLOP/s, how it was found).
+  """
+  import jax  # pylint: disable=import-outside-toplevel
+  if jax.default_backend() == "cpu":
+    peak, how = cpu_nominal_peak()
+    if peak > 0:
+      return peak, f"nominal {how}"
+  n = MATMUL_SIZE.get(jax.default_backend(), 2048)
+  return matmul_peak(dtype), f"{dtype} {n}x{n} matmul measured here"

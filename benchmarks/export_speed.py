@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from _common import commit, compiled_flops, cpu_name, matmul_peak, version
+from _common import commit, compiled_flops, cpu_name, device_peak, version
 from configs import bbc_pose_spatial, demo
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.export import onnx_format, spec as spec_lib, torch_net, weights
@@ -99,7 +99,7 @@ def main():
   p.add_argument("--repeats", type=int, default=3)
   p.add_argument("--runtimes", default=",".join(RUNTIMES))
   p.add_argument("--peak_tflops", type=float, default=None,
-                 help="device peak for the fraction reached (default: a big fp32 matmul measured here)")
+                 help="device peak for the fraction reached (default: _common.device_peak)")
   args = p.parse_args()
   config = CONFIGS[args.config]()
   config.model.dtype = "float32"
@@ -137,13 +137,13 @@ def main():
     rates = {name: b / statistics.median(v) for name, v in times.items()}
     for name, r in rates.items():
       best[name] = max(best.get(name, 0.0), r)
-    print(f"| {b} | " + " | ".join(f"{rates[n]:.1f}" for n in names) + " |")
+    print(f"| {b} | " + " | ".join(f"{rates[n]:.3g}" for n in names) + " |")
   print()
   if args.peak_tflops:
     peak, what = args.peak_tflops * 1e12, f"{args.peak_tflops:g} TFLOP/s (given)"
   else:
-    peak = matmul_peak("float32")
-    what = f"{peak / 1e9:.0f} GFLOP/s (fp32 matmul measured here)"
+    peak, how = device_peak("float32")
+    what = f"{peak / 1e9:.0f} GFLOP/s ({how})"
   for name, r in best.items():
     print(f"best {name}: {r:.1f} frames/s = {r * flops / 1e9:.1f} GFLOP/s, {r * flops / peak:.1%} of {what}")
 

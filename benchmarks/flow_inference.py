@@ -20,7 +20,9 @@ import os
 import statistics
 import time
 
+import cv2  # noqa: E402
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from _common import commit  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
@@ -43,6 +45,7 @@ def main():
   p.add_argument("--flow_on", default="input", choices=("input", "frame"))
   p.add_argument("--repeats", type=int, default=2)
   p.add_argument("--runtime", default="jax", choices=runtimes.RUNTIMES, help="the per-frame network's")
+  p.add_argument("--frame_size", default="", help="WxH: resize the video's frames first (e.g. 720x405)")
   args = p.parse_args()
   c = flow_config.get_config("parametric")
   c.flow.n = args.n
@@ -54,6 +57,9 @@ def main():
   if args.runtime != "jax":
     runtimes.use(predictor, args.runtime)
   frames, _ = media.read_video(args.video, max_frames=args.frames)
+  if args.frame_size:
+    w, h = (int(v) for v in args.frame_size.lower().split("x"))
+    frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
   variants = {  # name -> flowing_heatmaps kwargs
       "direct, sequential flow": dict(mode="direct", flow_workers=0),
       "direct, flow threads": dict(mode="direct"),

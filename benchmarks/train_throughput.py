@@ -5,9 +5,9 @@
 Prints images/s for the jitted train step (data-parallel over all local
 devices, random batches, compile excluded) and for the forward pass, with the
 device, JAX version and git commit, each with its FLOPs (XLA's cost analysis
-of the compiled step / forward) and the fraction of this device's practical
-peak (a big matmul measured in the same run, ``_common.matmul_peak``; fp32, or
-bf16 for a bf16 model). Data loading is not included (see
+of the compiled step / forward) and the fraction of the device's peak
+(``_common.device_peak``: a CPU's nominal fp32 FMA peak, an accelerator's
+measured big matmul). Data loading is not included (see
 benchmarks/pipeline_throughput.py).
 """
 
@@ -18,7 +18,7 @@ import time
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import commit, compiled_flops, machine_line, matmul_peak  # noqa: E402
+from _common import commit, compiled_flops, device_peak, machine_line  # noqa: E402
 from flowpose_jax import configuration, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 from flowpose_jax.train import step as step_lib  # noqa: E402
@@ -67,13 +67,13 @@ def main():
   fwd_s = (time.perf_counter() - t) / args.steps
 
   dtype = "bfloat16" if config.model.dtype == "bfloat16" else "float32"
-  peak = matmul_peak(dtype)
+  peak, how = device_peak(dtype)
   n = sum(x.size for x in jax.tree.leaves(params))
   print(machine_line())
   print(f"jax {jax.__version__}  commit {commit()}  {time.strftime('%Y-%m-%d')}")
   print(f"config: {args.config} {overrides or ''}  params {n / 1e6:.2f} M  input {config.input.size}  "
         f"batch {config.batch_size}  dtype {config.model.dtype}")
-  print(f"peak: {dtype} square matmul {peak / 1e9:.0f} GFLOP/s")
+  print(f"peak: {peak / 1e9:.0f} GFLOP/s ({how})")
   for name, seconds, flops in (("train step", train_s, step_flops), ("forward", fwd_s, forward_flops)):
     print(f"{name + ':':11s} {seconds * 1e3:.1f} ms = {config.batch_size / seconds:.1f} images/s, "
           f"{flops / config.batch_size / 1e9:.2f} GFLOP/image, {flops / seconds / 1e9:.1f} GFLOP/s = "
