@@ -1,4 +1,5 @@
-"""Every export format against the JAX Predictor, on real frames (../shared/data/realpose).
+"""Every export format against the JAX Predictor, on real frames (../shared/data/realpose) and on a
+rendered synthetic clip (so that CI checks every format even where ../shared is absent).
 
 Per format: the max abs heatmap difference and the max decoded-joint
 difference (frame px) against ``Predictor.heatmaps`` / ``Predictor.joints``
@@ -18,6 +19,7 @@ import pytest
 
 from configs import flow as flow_config
 from flowpose_jax import cli, heatmaps as codec, inference, workdir as workdir_lib
+from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.export import export, onnx_format, spec as spec_lib, stablehlo, tensorflow_format, torch_net, weights
 
@@ -36,10 +38,16 @@ TOLERANCES = {
 }
 
 
-def _frames() -> np.ndarray:
+FRAME_SOURCES = ("realpose", "synthetic")  # synthetic: so that CI checks every format even without ../shared
+
+
+def _frames(source: str = "realpose") -> np.ndarray:
+  """[6, 405, 720, 3] uint8 RGB: real Buffy frames (skip if ../shared is absent) or a rendered signer clip."""
+  if source == "synthetic":
+    return render_video(seed=11, num_frames=len(IMAGES), height=405, width=720)["image"]
   if not os.path.isdir(REALPOSE):
     pytest.skip(f"real frames not found at {os.path.normpath(REALPOSE)} (../shared is absent)")
-  return np.stack([cv2.imread(os.path.join(REALPOSE, n))[..., ::-1] for n in IMAGES])  # [6, 405, 720, 3] RGB
+  return np.stack([cv2.imread(os.path.join(REALPOSE, n))[..., ::-1] for n in IMAGES])
 
 
 def _tensorflow():
@@ -57,12 +65,12 @@ def trained(tiny_workdir):
   return tiny_workdir, workdir_lib.load(tiny_workdir)
 
 
-@pytest.fixture(scope="module")
-def reference(trained):
-  """The JAX Predictor on the real frames: inputs, matrices, heatmaps, joints."""
+@pytest.fixture(scope="module", params=FRAME_SOURCES)
+def reference(trained, request):
+  """The JAX Predictor on the real (or synthetic) frames: inputs, matrices, heatmaps, joints."""
   _, model = trained
   predictor = inference.Predictor(model.config, model.graphdef, model.params)
-  frames = _frames()
+  frames = _frames(request.param)
   inputs, mats = predictor.preprocess(frames)
   return frames, inputs, mats, predictor.heatmaps(frames), predictor.joints(frames)[0]
 
@@ -191,13 +199,14 @@ def _flowing_model() -> workdir_lib.Trained:
   return workdir_lib.Trained(config, graphdef, params, step=0)
 
 
-def test_flowing_model_exports_frame_and_pool_parts(tmp_path):
+@pytest.mark.parametrize("source", FRAME_SOURCES)
+def test_flowing_model_exports_frame_and_pool_parts(source, tmp_path):
   """Flowing inference rebuilt from the two exported parts equals Predictor.flowing_heatmaps."""
   from flowpose_jax.data import windows
   from flowpose_jax.flow import compute
   model = _flowing_model()
   predictor = inference.Predictor(model.config, model.graphdef, model.params)
-  clip = _frames()[:4]
+  clip = _frames(source)[:4]
   expected = predictor.flowing_heatmaps(clip)
   files = export(model, "stablehlo", str(tmp_path))
   assert sorted(os.path.basename(f) for f in files) == ["frame.stablehlo", "pool.stablehlo", "stablehlo.json"]
