@@ -24,15 +24,27 @@ import cv2  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import commit  # noqa: E402
+from _common import commit, compiled_flops, device_peak  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media, runtimes  # noqa: E402
-from flowpose_jax.inference import Predictor  # noqa: E402
+from flowpose_jax.inference import Predictor, flowing_parts  # noqa: E402
 from flowpose_jax import workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 
 DEFAULT_VIDEO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                              "data", "video", "selfie_segmentation_web.mp4")
+
+
+def network_flops(config, graphdef, params) -> tuple[float, float]:
+  """FLOPs per frame of the flowing model's two parts: the HeatmapNet, and warp + pooling of one window."""
+  frame, pool = flowing_parts(graphdef)
+  s, h, t = config.input.size, config.input.size // config.input.stride, int(config.model.num_frames)
+  spec = jax.ShapeDtypeStruct
+  frame_flops = compiled_flops(jax.jit(frame).lower(params, spec((1, s, s, 3), np.uint8)).compile())
+  pool_flops = compiled_flops(jax.jit(pool).lower(
+      params, spec((1, t, h, h, 7), np.float32), spec((1, t, h, h, 2), np.float32),
+      spec((1, t, h, h, 1), np.float32)).compile())
+  return frame_flops, pool_flops
 
 
 def main():
@@ -86,14 +98,19 @@ def main():
         f"input {c.input.size}, width {c.model.width}, n = {args.n} ({2 * args.n + 1} frames/window), "
         f"flow {args.method} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
   single = statistics.median(seconds["single-frame"])
+  frame_flops, pool_flops = network_flops(c, graphdef, params)
+  peak, how = device_peak("float32")
+  print(f"network per frame (XLA cost analysis): HeatmapNet {frame_flops / 1e9:.2f} GFLOP, warp + pooling "
+        f"{pool_flops / 1e9:.3f} GFLOP (OpenCV flow not counted); peak {peak / 1e9:.0f} GFLOP/s ({how})")
   print("\n| variant | frames/s | x single-frame time | per frame: flow (summed over threads) | "
-        "HeatmapNet | warp + pool |")
-  print("|---|---|---|---|---|---|")
+        "HeatmapNet | warp + pool | network GFLOP/s (of peak) |")
+  print("|---|---|---|---|---|---|---|")
   for name in runs:
     wall = statistics.median(seconds[name])
     per = {k: v / (n * args.repeats) * 1e3 for k, v in timings[name].items()}
     stages = " | ".join(f"{per[k]:.1f} ms" if k in per else "-" for k in ("flow_s", "heatmapnet_s", "warp_pool_s"))
-    print(f"| {name} | {n / wall:.2f} | {wall / single:.1f} | {stages} |")
+    rate = n / wall * (frame_flops + (0 if name == "single-frame" else pool_flops))
+    print(f"| {name} | {n / wall:.2f} | {wall / single:.1f} | {stages} | {rate / 1e9:.1f} ({rate / peak:.1%}) |")
 
 if __name__ == "__main__":
   main()
