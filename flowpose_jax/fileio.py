@@ -30,13 +30,18 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   """Yields a local temp path (same extension as ``path``); moves it to ``path`` on success.
 
   On any exception (KeyboardInterrupt included) the temp file is removed and
-  ``path`` is left untouched. The parent folder is created if needed.
+  ``path`` is left untouched. The parent folder is created if needed. The
+  file gets the permissions a plain ``open(path, "w")`` would give (mkstemp's
+  own are owner-only).
   """
   dst = epath.Path(os.path.abspath(path) if is_local(path) else path)
   dst.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=os.fspath(dst.parent) if is_local(path) else None,
                              prefix=f".{dst.name}.tmp-", suffix=os.path.splitext(dst.name)[1])
   os.close(fd)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o666 & ~umask)
   try:
     yield tmp
     if is_local(path):
