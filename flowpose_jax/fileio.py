@@ -25,6 +25,14 @@ def is_local(path: str | os.PathLike) -> bool:
   return "://" not in os.fspath(path)
 
 
+def plain_permissions(path: str | os.PathLike) -> None:
+  """Gives a local file or folder the mode a plain ``open(..., "w")`` / ``mkdir`` would (temp files and
+  folders from ``tempfile`` are owner-only)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   """Yields a local temp path (same extension as ``path``); moves it to ``path`` on success.
@@ -39,9 +47,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   fd, tmp = tempfile.mkstemp(dir=os.fspath(dst.parent) if is_local(path) else None,
                              prefix=f".{dst.name}.tmp-", suffix=os.path.splitext(dst.name)[1])
   os.close(fd)
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(tmp, 0o666 & ~umask)
+  plain_permissions(tmp)
   try:
     yield tmp
     if is_local(path):
@@ -65,4 +71,4 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     f.write(data)
 
 
-__all__ = ["is_local", "atomic_output", "write_text", "write_bytes"]
+__all__ = ["is_local", "plain_permissions", "atomic_output", "write_text", "write_bytes"]

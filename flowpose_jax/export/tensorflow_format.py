@@ -30,6 +30,7 @@ import os
 import shutil
 import tempfile
 
+from flowpose_jax import fileio
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.export import spec as spec_lib
 
@@ -72,11 +73,20 @@ def _module(part: spec_lib.Part, platforms):
 
 
 def _save(part: spec_lib.Part, path: str, platforms) -> None:
+  """Writes the SavedModel folder ``path``; an earlier one there is replaced only once the new one is whole."""
   tf, _ = _tensorflow()
   module = _module(part, platforms)
-  if os.path.exists(path):
-    shutil.rmtree(path)
-  tf.saved_model.save(module, path, signatures={"serving_default": module.serve.get_concrete_function()})
+  parent = os.path.dirname(os.path.abspath(path))
+  tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+  fileio.plain_permissions(tmp)
+  try:
+    tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve.get_concrete_function()})
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
 
 
 def _tflite(part: spec_lib.Part, path: str) -> None:

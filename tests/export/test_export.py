@@ -264,3 +264,22 @@ def test_cli_tensorflow_formats_without_tensorflow_name_the_extra(trained, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and tensorflow_format.INSTALL in err[0], err
     assert not (tmp_path / fmt / f"{fmt}.json").exists()
+
+
+def test_savedmodel_export_replaces_an_old_one_only_when_the_new_one_is_whole(trained, tmp_path, monkeypatch):
+  tf = _tensorflow()
+  _, model = trained
+  export(model, "savedmodel", str(tmp_path))
+  before = sorted(p.name for p in (tmp_path / "frame.savedmodel").rglob("*"))
+
+  def fail(*args, **kwargs):
+    raise OSError("disk full")
+  monkeypatch.setattr(tf.saved_model, "save", fail)
+  with pytest.raises(OSError, match="disk full"):
+    export(model, "savedmodel", str(tmp_path))
+  assert sorted(p.name for p in (tmp_path / "frame.savedmodel").rglob("*")) == before
+  assert sorted(os.listdir(tmp_path)) == ["frame.savedmodel", "savedmodel.json"]  # no temp folder left
+  monkeypatch.undo()
+  export(model, "savedmodel", str(tmp_path))  # and a second export over the first one works
+  assert tensorflow_format.load_savedmodel(str(tmp_path / "frame.savedmodel"))(
+      image=np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, 16, 16, 7)
