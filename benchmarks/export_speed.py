@@ -16,14 +16,13 @@ A runtime whose package is missing is listed as skipped.
 """
 
 import argparse
-import os
 import statistics
 import time
 
 import jax
 import numpy as np
 
-from _common import commit, compiled_flops, cpu_name, device_peak, version
+from _common import commit, compiled_flops, device_peak, machine_line, version
 from configs import bbc_pose_spatial, demo
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.export import onnx_format, spec as spec_lib, torch_net, weights
@@ -109,8 +108,7 @@ def main():
   flops = flops_per_frame(config, params)
   s = int(config.input.size)
   versions = ", ".join(f"{pkg} {version(pkg)}" for pkg in ("jax", "jaxlib", "onnxruntime", "jax2onnx", "torch"))
-  print(f"machine: {cpu_name()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
-        f"device {jax.devices()[0].device_kind}")
+  print(machine_line())
   print(f"{versions}; commit {commit()}; {time.strftime('%Y-%m-%d')}")
   print(f"model: configs/{'demo' if args.config == 'demo' else 'bbc_pose_spatial'}.py HeatmapNet + fusion, "
         f"{s}x{s} input, width {config.model.width}, "

@@ -24,7 +24,7 @@ import cv2  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import commit, compiled_flops, device_peak  # noqa: E402
+from _common import commit, compiled_flops, device_peak, machine_line  # noqa: E402
 from configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media, runtimes  # noqa: E402
 from flowpose_jax.inference import Predictor, flowing_parts  # noqa: E402
@@ -92,8 +92,8 @@ def main():
       run(timings[name])
       seconds[name].append(time.perf_counter() - t)
   n = len(frames)
-  print(f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} cores, load average "
-        f"{os.getloadavg()[0]:.1f}; jax {jax.__version__}; runtime {predictor.runtime}; commit {commit()}")
+  print(machine_line())
+  print(f"jax {jax.__version__}; runtime {predictor.runtime}; commit {commit()}")
   print(f"clip {os.path.basename(args.video)}: {n} frames {frames.shape[2]}x{frames.shape[1]}; "
         f"input {c.input.size}, width {c.model.width}, n = {args.n} ({2 * args.n + 1} frames/window), "
         f"flow {args.method} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
