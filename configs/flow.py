@@ -35,6 +35,9 @@ def get_config(arg=None):
   c.flow.source = "gt"
   c.flow.mode = "direct"  # direct t->t+k flow, or "composed" consecutive flows
   c.flow.cache_dir = ""  # "" = <data_dir>/flow_cache for computed flow (keyed by the flow config)
+  # "network": the frozen HeatmapNet runs on every window frame at every step (full augmentation);
+  # "precomputed": its maps of every record once, as the paper's pipeline did (flip the only augmentation).
+  c.flow.maps = "network"
   c.model.name = "flowing_net"
   c.model.num_frames = n * 2 + 1
   c.model.pooling = arg or "parametric"

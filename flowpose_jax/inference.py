@@ -20,7 +20,7 @@ from flowpose_jax.data import windows
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.flow import compute
 from flowpose_jax.joints import FLIP_INDEX, joints_box
-from flowpose_jax.models import forward_fn, model_inputs
+from flowpose_jax.models import PRECOMPUTED_MAPS, forward_fn, model_inputs
 
 DEFAULT_BATCH = 16
 # Static batch sizes a call is padded to (the smallest that fits, up to the
@@ -76,16 +76,25 @@ def flowing_parts(graphdef):
   """
   from flax import nnx  # pylint: disable=import-outside-toplevel
   from flowpose_jax.models import final_heatmaps  # pylint: disable=import-outside-toplevel
-  from flowpose_jax.models.pooling import stack_and_warp  # pylint: disable=import-outside-toplevel
 
   def frame(params, images):
     return final_heatmaps(nnx.merge(graphdef, params).spatial(images))
 
   def pool(params, maps, flows, confidence):
-    warped, valid = stack_and_warp(maps, flows)
-    return nnx.merge(graphdef, params).pool(warped, valid * confidence)
+    return nnx.merge(graphdef, params).pool_maps(maps, flows, confidence)["pooled"]
 
   return frame, pool
+
+
+def precompute_maps(graphdef, params, source, config, *, desc: str = "frame maps") -> np.ndarray:
+  """``windows.frame_maps`` of a flowing model's HeatmapNet over every record of ``source``.
+
+  Returns [N, windows.MAP_VIEWS, h, h, J] float32, for windows with
+  ``config.flow.maps = "precomputed"`` (jitted over this process's devices).
+  """
+  frame, _ = flowing_parts(graphdef)
+  predict = parallel.make_predict_fn(parallel.make_mesh(jax.local_devices()), frame, ("images",))
+  return windows.frame_maps(lambda inputs: predict(params, inputs), source, config, desc=desc)
 
 
 class _InlineExecutor:
@@ -257,17 +266,21 @@ class Predictor:
   def predict_batch(self, batch: dict, output: str | None = None) -> np.ndarray:
     """A pipeline batch (the model's inputs) -> heatmaps [B, h, w, J].
 
+    A flowing model's batch may hold precomputed per-frame "maps" instead of
+    "images" (``precompute_maps``): then only warping and pooling run.
+
     ``output``: "heatmap" (conv8), "fusion" or "pooled"; default the final one.
     A single-frame model's final maps honour ``flip_test`` (``frame_maps``).
     """
     if output is None and self.flip_test and self.inputs == ("image",):
       return self.frame_maps(np.asarray(batch["image"]))
-    if output is None:
+    inputs = model_inputs(self.config.model, {"maps": PRECOMPUTED_MAPS} if "maps" in batch else None)
+    if output is None and inputs == self.inputs:
       return self._predict(self.params, batch)
-    if output not in self._output_fns:
-      self._output_fns[output] = parallel.make_predict_fn(self._mesh, forward_fn(self.graphdef, output),
-                                                          self.inputs)
-    return self._output_fns[output](self.params, batch)
+    if (output, inputs) not in self._output_fns:
+      self._output_fns[output, inputs] = parallel.make_predict_fn(
+          self._mesh, forward_fn(self.graphdef, output, inputs), inputs)
+    return self._output_fns[output, inputs](self.params, batch)
 
   def set_runtime(self, name: str, run=None) -> None:
     """Runs the per-frame network (``frame_maps``) through ``run`` instead of JAX.

@@ -20,10 +20,12 @@ import numpy as np
 
 from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, runtimes, visualize
 from flowpose_jax.data.augment import CROP_MODES
+from flowpose_jax.data.windows import NETWORK_MAPS
 from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir, split_extra
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.evaluate import evaluator, plots
 from flowpose_jax.evaluate.pck import accuracy_at
+from flowpose_jax.models import PRECOMPUTED_MAPS
 from flowpose_jax.train.loop import train_and_evaluate
 
 log = logging.getLogger("flowpose")
@@ -171,9 +173,18 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
     if output is not None:
       raise FlowposeError(f"--output {output} scores one pass of the pipeline; give --passes 1 with it")
     predict_joints = lambda frames: predictor.joints(frames, passes=passes)[0]  # noqa: E731
+  maps = None
+  if cfg.get("flow") is not None and cfg.flow.get("maps") == PRECOMPUTED_MAPS:
+    if predict_joints is None and output in (None, "pooled"):
+      # A run trained on precomputed maps is scored the same way: the frozen HeatmapNet once per frame
+      # (the same maps the windows' frames would give), then warping and pooling per window.
+      maps = inference.precompute_maps(predictor.graphdef, predictor.params, source, cfg,
+                                       desc=f"{split} frame maps")
+    else:
+      cfg.flow.maps = NETWORK_MAPS
   result, protocol = evaluator.evaluate_source(lambda batch: predictor.predict_batch(batch, output), source,
                                                cfg, dataset=dataset, desc=f"evaluate {split}",
-                                               predict_joints=predict_joints)
+                                               predict_joints=predict_joints, maps=maps)
   info = {"dataset": dataset, "workdir": os.path.abspath(workdir), "num_examples": len(source),
           "crop": cfg.input.crop if predict_joints is None else f"frame, {passes} passes",
           "flip_test": bool(flip_test)}

@@ -51,18 +51,23 @@ def derive_seed(seed: int, *words: int) -> int:
   return int(np.random.SeedSequence([int(seed), *(int(w) for w in words)]).generate_state(1)[0])
 
 
-def examples_for(source: Sequence[dict], config: ml_collections.ConfigDict
+def examples_for(source: Sequence[dict], config: ml_collections.ConfigDict, maps: np.ndarray | None = None
                  ) -> frames.FrameExamples | windows.WindowExamples:
   """The element transform the config asks for (module docstring).
 
+  ``maps``: precomputed per-frame maps of ``source`` for windows
+  (``windows.frame_maps``; with ``config.flow.maps = "precomputed"``).
+
   Returns:
-    ``windows.WindowExamples(config, source)`` when ``config.flow`` is
+    ``windows.WindowExamples(config, source, maps)`` when ``config.flow`` is
     present, else ``frames.FrameExamples(config, source)``. Either has
     ``elements`` [M] int64 and ``example(i, rng=None) -> dict``.
   """
   if config.get("flow") is None:
+    if maps is not None:
+      raise ConfigError("precomputed maps are for the flowing stage's windows, but the config has no flow section")
     return frames.FrameExamples(config, source)
-  return windows.WindowExamples(config, source)
+  return windows.WindowExamples(config, source, maps)
 
 
 class _TrainExample(grain.transforms.RandomMap):
@@ -109,8 +114,8 @@ def _check_grain_workers_can_start() -> None:
 
 
 def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDict, *,
-                        shard_index: int | None = None, shard_count: int | None = None
-                        ) -> grain.DatasetIterator:
+                        shard_index: int | None = None, shard_count: int | None = None,
+                        maps: np.ndarray | None = None) -> grain.DatasetIterator:
   """Infinite iterator of this host's training batches (single frames or windows).
 
   Args:
@@ -122,6 +127,7 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
       ``shard_index::shard_count`` of the one shuffled, augmented global
       stream are this host's, so global batch k (the hosts' k-th local batches
       together) holds the same augmented examples whatever the host count.
+    maps: precomputed per-frame maps of ``source`` (``examples_for``).
 
   Returns:
     A grain ``DatasetIterator`` of dicts with a leading batch axis of
@@ -131,7 +137,7 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
   """
   index, count = _shard(shard_index, shard_count)
   local_batch = split_batch(config.batch_size, count, "hosts (shard_count)")
-  examples = examples_for(source, config)
+  examples = examples_for(source, config, maps)
   if len(examples.elements) < count:
     raise InputError(f"{len(examples.elements)} training elements ({len(source)} records) cannot feed "
                      f"{count} hosts: use a larger split or fewer hosts")
@@ -170,8 +176,8 @@ def _pad_batch(batch: dict[str, np.ndarray], batch_size: int) -> dict[str, np.nd
 
 def make_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict, *,
                       batch_size: int | None = None, max_examples: int = 0,
-                      shard_index: int | None = None, shard_count: int | None = None
-                      ) -> Iterator[dict[str, np.ndarray]]:
+                      shard_index: int | None = None, shard_count: int | None = None,
+                      maps: np.ndarray | None = None) -> Iterator[dict[str, np.ndarray]]:
   """Deterministic batches over a split, in order, every element exactly once.
 
   Args:
@@ -183,6 +189,7 @@ def make_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict,
       for windows; 0 = all).
     shard_index, shard_count: take elements ``shard_index::shard_count`` of the
       (truncated) list; default: no sharding (every host sees all).
+    maps: precomputed per-frame maps of ``source`` (``examples_for``).
 
   Yields:
     Evaluation examples (no augmentation) stacked to [batch_size, ...]; the
@@ -192,7 +199,7 @@ def make_eval_batches(source: Sequence[dict], config: ml_collections.ConfigDict,
   bs = int(config.eval.batch_size if batch_size is None else batch_size)
   if bs < 1:
     raise ConfigError(f"eval batch size must be >= 1, got {bs}")
-  examples = examples_for(source, config)
+  examples = examples_for(source, config, maps)
   elements = examples.elements[:int(max_examples)] if max_examples else examples.elements
   ds = grain.MapDataset.source(elements.tolist())
   if shard_index is not None or shard_count is not None:

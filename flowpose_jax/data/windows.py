@@ -30,6 +30,17 @@ iteration (``invert_flow``). ``source`` one of ``compute.METHODS`` computes
 flow on the host with ``compute.window_flows`` (``mode`` "direct" | "composed"),
 cached per (video_id, centre frame_index, n) under ``cache_dir`` when set.
 
+Precomputed maps (``config.flow.maps = "precomputed"``; default "network"):
+the HeatmapNet is frozen in the flowing stage, so its maps of every record
+can be computed once (``frame_maps``: the evaluation view and its mirror
+image) instead of for all 2n+1 frames of every window at every step, as the
+paper's pipeline did. ``WindowExamples(config, source, maps=...)`` then gives
+``maps`` [T, h, h, J] float32 (the window frames' maps in the window's view)
+instead of ``images``; training's only augmentation is the flip
+(``augment.flip``), since any other draw would need the network again. The
+frames of a window must share their evaluation view (same frame size and
+crop, e.g. whole frames); a window that does not is refused.
+
 Geometry: for the frame -> input affine A (linear part L) the input-space flow
 is L·f(A⁻¹p); on the heatmap grid it is sampled at the frame point of each
 heatmap pixel centre and divided by the stride: one bilinear sample of the
@@ -46,7 +57,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps
+from flowpose_jax import heatmaps, models
 from flowpose_jax.data import augment, frames, sources
 from flowpose_jax.errors import ConfigError, InputError
 from flowpose_jax.flow import compute
@@ -54,8 +65,15 @@ from flowpose_jax.flow import compute
 GT_SOURCE = "gt"
 SOURCES: tuple[str, ...] = (GT_SOURCE, *compute.METHODS)
 FLOW_KEYS: tuple[str, ...] = ("source", "n", "mode", "cache_dir")
+# config.flow.maps (optional, default "network"): where a window's per-frame maps come from.
+NETWORK_MAPS = "network"
+MAP_SOURCES: tuple[str, ...] = (NETWORK_MAPS, models.PRECOMPUTED_MAPS)
+MAP_VIEWS = 2  # frame_maps views: the evaluation view and its mirror image
 # Fixed-point iterations inverting a forward flow (see ``invert_flow``).
 INVERT_ITERATIONS = 5
+# Memory for inverted ground-truth flows per WindowExamples (InverseFlowCache): all 2000 records of
+# synthetic_signers/demo at 128x128 take 262 MB.
+INVERSE_CACHE_BYTES = 512 << 20
 ANNOTATED_KEY = "annotated"
 ID_KEYS: tuple[str, ...] = ("video_id", "frame_index", ANNOTATED_KEY)
 
@@ -78,6 +96,9 @@ def flow_settings(config: ml_collections.ConfigDict) -> ml_collections.FrozenCon
   if int(cfg["n"]) < 0:
     raise ConfigError(f"config.flow.n={cfg['n']} must be >= 0 (window of 2n+1 frames)")
   cfg["n"] = int(cfg["n"])
+  cfg["maps"] = section.get("maps", NETWORK_MAPS)
+  if cfg["maps"] not in MAP_SOURCES:
+    raise ConfigError(f"config.flow.maps={cfg['maps']!r} is not one of {list(MAP_SOURCES)}")
   return ml_collections.FrozenConfigDict(cfg)
 
 
@@ -182,8 +203,36 @@ def invert_flow(forward: np.ndarray, iterations: int = INVERT_ITERATIONS) -> np.
   return g.astype(np.float32)
 
 
-def _gt_window_flows(records: list[dict], idx: np.ndarray, n: int) -> np.ndarray:
-  """[T, H, W, 2] float32 exact-ish flow centre -> each window frame from records' ``flow``."""
+class InverseFlowCache:
+  """``invert_flow`` of records' forward flows, kept in memory up to ``max_bytes`` (oldest out first).
+
+  A record's inverted flow serves every window that steps back over it (up
+  to n of them), so it is computed once rather than per window. Safe under
+  grain's reader threads (a race computes one inversion twice).
+  """
+
+  def __init__(self, max_bytes: int = INVERSE_CACHE_BYTES):
+    self.max_bytes = int(max_bytes)
+    self._flows: dict[int, np.ndarray] = {}
+    self._bytes = 0
+
+  def get(self, key: int, forward: np.ndarray) -> np.ndarray:
+    hit = self._flows.get(key)
+    if hit is not None:
+      return hit
+    inverse = invert_flow(forward)
+    if inverse.nbytes <= self.max_bytes:
+      while self._bytes + inverse.nbytes > self.max_bytes and self._flows:
+        self._bytes -= self._flows.pop(next(iter(self._flows))).nbytes
+      self._flows[key] = inverse
+      self._bytes += inverse.nbytes
+    return inverse
+
+
+def _gt_window_flows(records: list[dict], idx: np.ndarray, n: int,
+                     inverses: InverseFlowCache | None = None) -> np.ndarray:
+  """[T, H, W, 2] float32 exact-ish flow centre -> each window frame from records' ``flow``
+  (``inverses``: where backward steps' inverted flows are kept, by record index)."""
   fwd = {}
   for j, r in zip(idx, records):
     if "flow" not in r:
@@ -197,7 +246,10 @@ def _gt_window_flows(records: list[dict], idx: np.ndarray, n: int) -> np.ndarray
     for k in range(1, n + 1):
       j = int(idx[n + sign * k])
       if j != prev:  # a new frame: one more step (j = prev ± 1 inside a run)
-        step = fwd[prev] if sign > 0 else invert_flow(fwd[j])
+        if sign > 0:
+          step = fwd[prev]
+        else:
+          step = invert_flow(fwd[j]) if inverses is None else inverses.get(j, fwd[j])
         chain = step if chain is None else compute.compose_flows(chain, step)
         prev = j
       if chain is not None:
@@ -260,6 +312,55 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   return np.where(conf, out, 0.0).astype(np.float32), conf.astype(np.float32)
 
 
+# ---------------------------------------------------------------- precomputed maps
+
+
+def view_matrix(record: dict, image_hw: tuple[int, int], input_cfg, flip: bool) -> np.ndarray:
+  """[2, 3] float32 frame -> input affine of a record's evaluation view (mirrored when ``flip``)."""
+  base, _ = frames.input_matrix(image_hw, record.get("box"), input_cfg, None, None, record["joints"],
+                                record["visible"])
+  return augment.compose_affine(augment.flip_affine(input_cfg.size), base) if flip else base
+
+
+def frame_maps(frame_fn, source: Sequence[dict], config: ml_collections.ConfigDict, *,
+               batch_size: int = 32, desc: str = "frame maps") -> np.ndarray:
+  """Every record's per-frame maps in both views, for ``config.flow.maps = "precomputed"``.
+
+  Args:
+    frame_fn: inputs [B, S, S, 3] uint8 -> maps [B, h, h, J] (the frozen
+      HeatmapNet, e.g. ``inference.flowing_parts``' ``frame`` on the run's params).
+    source: random-access records.
+    config: uses ``input.*``.
+    batch_size: records per call of ``frame_fn`` (each call gets 2x as many inputs).
+
+  Returns:
+    [N, MAP_VIEWS, h, h, J] float32: view 0 the evaluation view
+    (``view_matrix``), view 1 its mirror image (channels in the mirrored
+    image's left/right order, as the network sees a flipped window).
+  """
+  from tqdm.auto import tqdm  # pylint: disable=import-outside-toplevel
+  input_cfg = ml_collections.FrozenConfigDict(config.input)
+  size = input_cfg.size
+  out = None
+  for start in tqdm(range(0, len(source), batch_size), desc=desc, unit="batch", leave=False):
+    records = [source[i] for i in range(start, min(len(source), start + batch_size))]
+    inputs = np.empty((len(records), MAP_VIEWS, size, size, 3), np.uint8)
+    for k, r in enumerate(records):
+      image = frames.record_image(r)
+      for v in range(MAP_VIEWS):
+        inputs[k, v] = augment.warp_example(image, r["joints"], r["visible"],
+                                            view_matrix(r, image.shape[:2], input_cfg, bool(v)), bool(v),
+                                            size)[0]
+    maps = np.asarray(frame_fn(inputs.reshape((-1, size, size, 3))), np.float32)
+    maps = maps.reshape((len(records), MAP_VIEWS) + maps.shape[1:])
+    if out is None:
+      out = np.empty((len(source),) + maps.shape[1:], np.float32)
+    out[start:start + len(records)] = maps
+  if out is None:
+    raise InputError("frame_maps: the source has no records")
+  return out
+
+
 # ---------------------------------------------------------------- transforms
 
 
@@ -268,25 +369,43 @@ class WindowExamples:
 
   Training (``rng`` given): one ``frames.input_matrix`` draw (with flip) for
   the whole window, then one colour jitter for all frames, drawn only from
-  ``rng``. Evaluation (``rng`` None): the letterbox alone.
+  ``rng``. Evaluation (``rng`` None): the letterbox alone. With precomputed
+  maps, training draws only the flip (module docstring).
 
   Args:
     config: uses ``input.*``, ``augment.*`` and ``flow.*`` (every key of
       ``FLOW_KEYS``; ConfigError naming the missing one).
     source: random-access records; ``source[j]`` is read for each window
       frame. Its ids are read once here (``read_ids``).
+    maps: ``frame_maps(..., source, config)`` [N, MAP_VIEWS, h, h, J], required
+      exactly when ``config.flow.maps`` is "precomputed".
 
   Attributes:
     elements: [M] int64 the annotated centre indices.
     starts, ends: [N] int64 each record's run (``video_layout``).
   """
 
-  def __init__(self, config: ml_collections.ConfigDict, source: Sequence[dict]):
+  def __init__(self, config: ml_collections.ConfigDict, source: Sequence[dict], maps: np.ndarray | None = None):
     self.input_cfg = ml_collections.FrozenConfigDict(config.input)
     self.aug_cfg = ml_collections.FrozenConfigDict(config.augment)
     self.flow_cfg = flow_settings(config)
-    frames.heatmap_size(self.input_cfg)
+    h = frames.heatmap_size(self.input_cfg)
     self.source = source
+    precomputed = self.flow_cfg.maps == models.PRECOMPUTED_MAPS
+    if precomputed and maps is None:
+      raise ConfigError("config.flow.maps='precomputed' needs the frozen HeatmapNet's maps of every record "
+                        "(windows.frame_maps; `flowpose train` computes them): pass maps=, or set "
+                        "config.flow.maps='network'")
+    if maps is not None:
+      if not precomputed:
+        raise ConfigError("maps were given but config.flow.maps is 'network': set "
+                          "config.flow.maps='precomputed' to use them")
+      maps = np.asarray(maps, np.float32)
+      if maps.ndim != 5 or maps.shape[:4] != (len(source), MAP_VIEWS, h, h):
+        raise InputError(f"precomputed maps must be [N={len(source)}, {MAP_VIEWS}, {h}, {h}, J] for this "
+                         f"source and config.input, got {maps.shape}: compute them with windows.frame_maps")
+    self.maps = maps
+    self._inverses = InverseFlowCache()
     video_ids, frame_indices, annotated = read_ids(source)
     self.starts, self.ends = _runs(video_ids, frame_indices)
     self.elements = np.flatnonzero(annotated).astype(np.int64)
@@ -300,11 +419,13 @@ class WindowExamples:
   def _flows(self, idx, records, images) -> np.ndarray:
     n = self.flow_cfg.n
     if self.flow_cfg.source == GT_SOURCE:
-      return _gt_window_flows(records, idx, n)
+      return _gt_window_flows(records, idx, n, self._inverses)
     return _computed_window_flows(records, images, n, self.flow_cfg)
 
   def example(self, i: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
     """The window example of centre ``i``: augmented with ``rng``, deterministic without."""
+    if self.maps is not None:
+      return self._map_example(i, rng)
     n, size = self.flow_cfg.n, self.input_cfg.size
     idx, records, images = self._read(i)
     centre = records[n]
@@ -325,8 +446,29 @@ class WindowExamples:
     example.update(images=warped, flows=flows, confidence=conf)
     return example
 
+  def _map_example(self, i: int, rng: np.random.Generator | None) -> dict[str, Any]:
+    """``example`` from precomputed maps: the evaluation view, mirrored with p = 0.5 in training."""
+    n = self.flow_cfg.n
+    idx, records, images = self._read(i)
+    centre = records[n]
+    flip = False
+    if rng is not None:
+      flip = bool(rng.uniform() < augment.FLIP_PROBABILITY) and self.aug_cfg.enabled and bool(self.aug_cfg.flip)
+    matrix = view_matrix(centre, images.shape[1:3], self.input_cfg, flip)
+    for j, r in zip(idx, records):
+      if not np.allclose(view_matrix(r, images.shape[1:3], self.input_cfg, flip), matrix, atol=1e-4):
+        raise InputError(f"record {int(j)} (video {r.get('video_id', '?')}, frame {r.get('frame_index', '?')}) "
+                         f"has another evaluation view than its window's centre {int(i)} (config.input.crop="
+                         f"{self.input_cfg.crop!r} crops each frame differently), so its precomputed maps do "
+                         "not line up with the window: set config.flow.maps='network'")
+    example, _ = frames.encode_example(centre, images[n], matrix, flip, self.input_cfg)
+    flows, conf = flows_to_heatmap(self._flows(idx, records, images), matrix, self.input_cfg.size,
+                                   self.input_cfg.stride)
+    example.update(maps=self.maps[idx, int(flip)], flows=flows, confidence=conf)
+    return example
+
 
 __all__ = [
-    "FLOW_KEYS", "SOURCES", "WindowExamples", "flow_settings", "flows_to_heatmap", "invert_flow", "read_ids",
-    "video_layout", "window_indices",
+    "FLOW_KEYS", "MAP_SOURCES", "MAP_VIEWS", "SOURCES", "WindowExamples", "flow_settings", "flows_to_heatmap",
+    "frame_maps", "invert_flow", "read_ids", "video_layout", "view_matrix", "window_indices",
 ]

@@ -109,8 +109,8 @@ def evaluate_frames(predict_joints: Callable[[list[np.ndarray]], np.ndarray], so
 
 def evaluate_source(predict_fn: Callable[[dict], np.ndarray] | None, source, config, *, dataset: str,
                     max_examples: int = 0, desc: str = "eval",
-                    predict_joints: Callable[[list[np.ndarray]], np.ndarray] | None = None
-                    ) -> tuple[dict, protocols.Protocol]:
+                    predict_joints: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+                    maps: np.ndarray | None = None) -> tuple[dict, protocols.Protocol]:
   """Scores ``predict_fn`` on a record source with ``dataset``'s protocol.
 
   The one scoring path of ``flowpose evaluate`` and of validation during
@@ -127,6 +127,8 @@ def evaluate_source(predict_fn: Callable[[dict], np.ndarray] | None, source, con
     max_examples: only the first N records (0 = all).
     predict_joints: instead of ``predict_fn``: whole frames -> joints in frame
       px (``evaluate_frames``; e.g. two-pass inference, which crops itself).
+    maps: precomputed per-frame maps of ``source`` for a flowing model
+      (``windows.frame_maps``; the batches then hold "maps", not "images").
 
   Returns:
     (``evaluate`` result, the protocol used).
@@ -141,7 +143,7 @@ def evaluate_source(predict_fn: Callable[[dict], np.ndarray] | None, source, con
   if predict_joints is not None:
     return evaluate_frames(predict_joints, source, protocol=protocol, max_distance=max_distance,
                            norms=norms, max_examples=n, batch_size=bs, desc=desc), protocol
-  batches = pipeline.make_eval_batches(source, config, batch_size=bs, max_examples=n)
+  batches = pipeline.make_eval_batches(source, config, batch_size=bs, max_examples=n, maps=maps)
   result = evaluate(predict_fn, batches, stride=config.input.stride, protocol=protocol,
                     max_distance=max_distance, norms=norms, total=-(-n // bs), desc=desc)
   return result, protocol

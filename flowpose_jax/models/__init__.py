@@ -31,18 +31,32 @@ def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
   return MODELS[name](num_joints=num_joints, rngs=nnx.Rngs(params=seed), **kwargs)
 
 
-def forward_fn(graphdef: nnx.GraphDef, output: str | None = None):
-  """A split model's pure forward pass ``forward(params, *inputs) -> [B, h, w, J]``.
+PRECOMPUTED_MAPS = "precomputed"  # config.flow.maps: windows carry the frozen HeatmapNet's maps
 
-  ``inputs`` are the batch arrays named by the model's ``INPUTS`` (in order);
+
+def apply(model: nnx.Module, inputs: dict) -> dict:
+  """A model's outputs on a batch dict: ``model(*inputs[INPUTS])``, or, for a batch
+  of precomputed per-frame maps (a "maps" key, ``FlowingNet.MAP_INPUTS``), its
+  flowing part alone (``FlowingNet.pool_maps``)."""
+  if "maps" in inputs and hasattr(model, "MAP_INPUTS"):
+    return model.pool_maps(*[inputs[k] for k in model.MAP_INPUTS])
+  return model(*[inputs[k] for k in model.INPUTS])
+
+
+def forward_fn(graphdef: nnx.GraphDef, output: str | None = None, inputs: tuple[str, ...] | None = None):
+  """A split model's pure forward pass ``forward(params, *arrays) -> [B, h, w, J]``.
+
+  ``arrays`` are the batch arrays named by ``inputs`` (default the model's
+  ``INPUTS``; ``model_inputs`` gives them for a config), in order;
   ``output`` picks one of its outputs ("heatmap" = conv8, "fusion", "pooled"),
   default the final one (``final_heatmaps``).
   """
 
-  def forward(params, *inputs):
-    outputs = nnx.merge(graphdef, params)(*inputs)
+  def forward(params, *arrays):
+    model = nnx.merge(graphdef, params)
+    outputs = apply(model, dict(zip(inputs or model.INPUTS, arrays)))
     if output is None:
-      return final_heatmaps(outputs, size=inputs[0].shape[-2] // OUTPUT_STRIDE)
+      return final_heatmaps(outputs, size=arrays[0].shape[-2] // OUTPUT_STRIDE)
     if output not in outputs:
       from flowpose_jax.errors import ConfigError
       raise ConfigError(f"output {output!r}: this model has outputs {sorted(outputs)}")
@@ -51,10 +65,14 @@ def forward_fn(graphdef: nnx.GraphDef, output: str | None = None):
   return forward
 
 
-def model_inputs(model_cfg) -> tuple[str, ...]:
-  """Batch keys the configured model's __call__ takes, in order."""
-  return MODELS[model_cfg.name].INPUTS
+def model_inputs(model_cfg, flow_cfg=None) -> tuple[str, ...]:
+  """Batch keys the configured model takes, in order: its ``INPUTS``, or ``MAP_INPUTS``
+  when ``flow_cfg`` (``config.flow``) has ``maps = "precomputed"``."""
+  model = MODELS[model_cfg.name]
+  if flow_cfg is not None and flow_cfg.get("maps", "network") == PRECOMPUTED_MAPS and hasattr(model, "MAP_INPUTS"):
+    return model.MAP_INPUTS
+  return model.INPUTS
 
 
-__all__ = ["MODELS", "POOLING", "FUSION_VARIANTS", "OUTPUT_STRIDE", "CoordinateNet", "FlowingNet", "HeatmapNet",
+__all__ = ["MODELS", "POOLING", "PRECOMPUTED_MAPS", "apply", "FUSION_VARIANTS", "OUTPUT_STRIDE", "CoordinateNet", "FlowingNet", "HeatmapNet",
            "SpatialFusion", "build_model", "final_heatmaps", "forward_fn", "model_inputs"]

@@ -30,6 +30,9 @@ class FlowingNet(nnx.Module):
   """
 
   INPUTS = ("images", "flows", "confidence")
+  # Batch keys of ``pool_maps``: the frozen HeatmapNet's maps computed once per record
+  # (``windows.frame_maps``, ``config.flow.maps = "precomputed"``) instead of frames.
+  MAP_INPUTS = ("maps", "flows", "confidence")
 
   def __init__(self, *, num_frames: int, pooling: str = "parametric", finetune_spatial: bool = False,
                num_joints: int = 7, width: float = 1.0, fusion: str = "release", final_relu: bool = False,
@@ -62,9 +65,23 @@ class FlowingNet(nnx.Module):
     maps = maps.reshape((b, t) + maps.shape[1:])
     if not self.finetune_spatial:
       maps = jax.lax.stop_gradient(maps)
-    warped, valid = stack_and_warp(maps, flows)
-    conf = valid if confidence is None else valid * confidence.astype(jnp.float32)
     centre = t // 2
     result = {k: v.reshape((b, t) + v.shape[1:])[:, centre] for k, v in out.items()}
-    result["pooled"] = self.pool(warped, conf)
+    result.update(self.pool_maps(maps, flows, confidence))
     return result
+
+  def pool_maps(self, maps: jax.Array, flows: jax.Array, confidence: jax.Array | None = None
+                ) -> dict[str, jax.Array]:
+    """The flowing part alone, on per-frame maps: warp to the centre frame and pool.
+
+    Args:
+      maps: [B, T, h, w, J] each window frame's HeatmapNet maps (``final_heatmaps``
+        of ``self.spatial``), e.g. precomputed once per record.
+      flows, confidence: as ``__call__``.
+
+    Returns:
+      {"pooled": [B, h, w, J]}.
+    """
+    warped, valid = stack_and_warp(maps, flows)
+    conf = valid if confidence is None else valid * confidence.astype(jnp.float32)
+    return {"pooled": self.pool(warped, conf)}

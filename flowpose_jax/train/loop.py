@@ -101,6 +101,7 @@ class _Run:
   checkpointer: ckpt_lib.Checkpointer | None = None
   writer: MetricWriter | None = None
   predict: Any = None  # over this process's devices: takes ``parallel.host_local`` params
+  eval_maps: Any = None  # precomputed per-frame maps of eval_source (config.flow.maps)
   timelapse: dict | None = None
   meta: dict = dataclasses.field(default_factory=dict)
 
@@ -131,7 +132,15 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
     params = state_lib.load_pretrained(params, config.init_from)
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps,
                                 freeze=tuple(config.model.get("freeze", ())))
-  train_it = pipeline.make_train_iterator(train_source, config)
+  train_maps = eval_maps = None
+  if model_inputs(config.model, config.get("flow")) != model_inputs(config.model):
+    # The frozen HeatmapNet's maps, once per record (validate_config checked it is frozen): the
+    # same on every host and after a resume, since its params never change.
+    from flowpose_jax.inference import precompute_maps  # pylint: disable=import-outside-toplevel
+    train_maps = precompute_maps(graphdef, params, train_source, config, desc="train frame maps")
+    if eval_source is not None:
+      eval_maps = precompute_maps(graphdef, params, eval_source, config, desc="val frame maps")
+  train_it = pipeline.make_train_iterator(train_source, config, maps=train_maps)
   _check_resume_config(workdir, config)
   workdir_lib.ensure(workdir)
   if jax.process_index() == 0:
@@ -141,7 +150,7 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
           "num_devices": jax.device_count()}
   return _Run(config=config, workdir=workdir, mesh=mesh or parallel.make_mesh(), graphdef=graphdef,
               tx=tx, state=state_lib.init_state(params, tx), train_it=train_it,
-              eval_source=eval_source, meta=meta)
+              eval_source=eval_source, eval_maps=eval_maps, meta=meta)
 
 
 def _resume(run: _Run) -> int:
@@ -160,12 +169,14 @@ def _start_outputs(run: _Run, start: int) -> None:
   """Metric writer (rows after ``start`` dropped), predict function and the fixed timelapse batch."""
   config = run.config
   run.writer = MetricWriter(run.workdir, resume_step=start)
-  run.predict = parallel.make_predict_fn(parallel.make_mesh(jax.local_devices()), forward_fn(run.graphdef),
-                                         model_inputs(config.model))
+  inputs = model_inputs(config.model, config.get("flow"))
+  run.predict = parallel.make_predict_fn(parallel.make_mesh(jax.local_devices()),
+                                         forward_fn(run.graphdef, inputs=inputs), inputs)
   if run.eval_source is not None and config.timelapse_frames > 0:
     run.timelapse = next(iter(pipeline.make_eval_batches(run.eval_source, config,
                                                          batch_size=config.timelapse_frames,
-                                                         max_examples=config.timelapse_frames)))
+                                                         max_examples=config.timelapse_frames,
+                                                         maps=run.eval_maps)))
 
 
 def _summarise(sums: dict[str, float]) -> dict[str, float]:
@@ -267,7 +278,7 @@ def _after_step(run: _Run, done: int, is_last: bool) -> None:
       from flowpose_jax import media  # pylint: disable=import-outside-toplevel
       media.write_image(os.fspath(workdir_lib.path(run.workdir, "timelapse", f"step_{done:07d}.png")), tiles)
   if due_eval:
-    result, protocol = run_eval(run.predict, params, run.eval_source, config, desc="val")
+    result, protocol = run_eval(run.predict, params, run.eval_source, config, desc="val", maps=run.eval_maps)
     run.writer.scalars(done, {f"val/acc_{protocol.headline:g}{'%' if protocol.normalised else 'px'}/{k}": v
                               for k, v in accuracy_at(result, protocol.headline).items()})
     run.writer.flush()
@@ -304,7 +315,7 @@ def _train(run: _Run, stop: preemption.StopSignals, until_step: int | None, show
   config = run.config
   start = _resume(run)
   _start_outputs(run, start)
-  inputs = model_inputs(config.model) + step_lib.TARGET_KEYS
+  inputs = model_inputs(config.model, config.get("flow")) + step_lib.TARGET_KEYS
   train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss,
                                        accum=config.grad_accum_steps)
   log.info("model %s: %.2f M params; %d devices in %d processes; global batch %d; steps %d -> %d",
@@ -337,14 +348,17 @@ def _train(run: _Run, stop: preemption.StopSignals, until_step: int | None, show
   return run.state
 
 
-def run_eval(predict, params, source, config, *, desc: str = "eval", max_examples: int | None = None):
-  """Scores ``params`` on a record source of the configured dataset, with its protocol.
+def run_eval(predict, params, source, config, *, desc: str = "eval", max_examples: int | None = None,
+             maps=None):
+  """Scores ``params`` on a record source of the configured dataset, with its protocol
+  (``maps``: the source's precomputed per-frame maps, for ``config.flow.maps = "precomputed"``).
 
   Returns (``evaluator.evaluate`` result, the ``protocols.Protocol`` used).
   """
   max_examples = config.eval.max_examples if max_examples is None else max_examples
   return evaluator.evaluate_source(lambda batch: predict(params, batch), source, config,
-                                   dataset=config.dataset.name, max_examples=max_examples, desc=desc)
+                                   dataset=config.dataset.name, max_examples=max_examples, desc=desc,
+                                   maps=maps)
 
 
 __all__ = ["train_and_evaluate", "run_eval", "MetricWindow"]

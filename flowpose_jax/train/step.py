@@ -11,6 +11,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from flowpose_jax import losses
+from flowpose_jax.models import apply
 from flowpose_jax.parallel import DATA_AXIS, split_batch
 from flowpose_jax.train.state import TrainState
 
@@ -33,7 +34,8 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg, counts: dict | None =
   Args:
     params: pure-dict params.
     batch: the model's inputs ("image" [B, S, S, 3] uint8 for HeatmapNet and
-      CoordinateNet; "images", "flows", "confidence" windows for FlowingNet),
+      CoordinateNet; "images" (or precomputed "maps"), "flows", "confidence"
+      windows for FlowingNet; ``models.apply``),
       and the targets (``TARGET_KEYS``): "targets" [B, h, w, J], "weights"
       [B, J], "joints" [B, J, 2] heatmap grid.
     loss_cfg: ``config.loss``: per-output weights, ``kind`` and
@@ -42,7 +44,7 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg, counts: dict | None =
       of (gradient accumulation, ``output_counts``); default this batch's own.
   """
   model = nnx.merge(graphdef, params)
-  outputs = model(*[batch[k] for k in model.INPUTS])
+  outputs = apply(model, batch)
   total = 0.0
   metrics = {}
   counted = batch["weights"] > 0
@@ -62,8 +64,7 @@ def loss_and_metrics(params, batch, *, graphdef, loss_cfg, counts: dict | None =
 def output_counts(params, batch, *, graphdef, loss_cfg) -> dict:
   """{output: count} of each output's loss on ``batch``: counts depend only on the
   batch's weights and the outputs' shapes, so they are computed on zero predictions."""
-  model_inputs = [batch[k] for k in nnx.merge(graphdef, params).INPUTS]
-  shapes = jax.eval_shape(lambda p, *x: nnx.merge(graphdef, p)(*x), params, *model_inputs)
+  shapes = jax.eval_shape(lambda p, b: apply(nnx.merge(graphdef, p), b), params, batch)
   return {name: _output_loss(name, jnp.zeros(sd.shape, sd.dtype), batch, loss_cfg)[1]
           for name, sd in shapes.items()}
 

@@ -19,7 +19,7 @@ from flowpose_jax import losses, workdir as workdir_lib
 from flowpose_jax.data import windows
 from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.errors import ConfigError
-from flowpose_jax.models import FUSION_VARIANTS, MODELS, POOLING, model_inputs
+from flowpose_jax.models import FUSION_VARIANTS, MODELS, POOLING, PRECOMPUTED_MAPS, model_inputs
 from flowpose_jax.models.heatmap_net import DTYPES
 from flowpose_jax.parallel import split_batch
 from flowpose_jax.train.state import make_optimizer
@@ -79,7 +79,25 @@ def _check_model(config) -> None:
     if model.num_frames != 2 * n + 1:
       raise ConfigError(f"config.model.num_frames={model.num_frames} must be 2 * config.flow.n + 1 = {2 * n + 1} "
                         f"(set config.flow.n; configs/flow.py ties the two)")
+    if windows.flow_settings(config).maps == PRECOMPUTED_MAPS:
+      _check_precomputed(config)
   workdir_lib.abstract_model(config)  # refuses keys the model does not take (shapes only, no memory)
+
+
+def _check_precomputed(config) -> None:
+  """Precomputed maps stand for a HeatmapNet that never changes and is not trained."""
+  fix = "or set config.flow.maps='network'"
+  if "spatial" not in tuple(config.model.get("freeze", ())) or config.model.get("finetune_spatial"):
+    raise ConfigError("config.flow.maps='precomputed' computes the HeatmapNet's maps once, so it must stay "
+                      "frozen: set config.model.freeze=('spatial',) and config.model.finetune_spatial=False, "
+                      + fix)
+  for key in ("heatmap_weight", "fusion_weight"):
+    if config.loss[key]:
+      raise ConfigError(f"config.loss.{key}={config.loss[key]} trains the HeatmapNet's own outputs, which "
+                        f"precomputed maps (config.flow.maps='precomputed') do not have: set it to 0, " + fix)
+  if not config.get("init_from"):
+    raise ConfigError("config.flow.maps='precomputed' precomputes a trained HeatmapNet's maps: set "
+                      "config.init_from to the single-frame workdir, " + fix)
 
 
 def validate_config(config) -> None:

@@ -300,3 +300,59 @@ def test_workers_match_in_process(take, assert_same_batches):
                                    shard_index=0, shard_count=1)
   assert_same_batches(take(it, 2), plain)
   it.close()
+
+
+def _fake_frame_fn(inputs):
+  """A stand-in per-frame net: inputs [B, S, S, 3] uint8 -> [B, h, h, 7], each channel a different
+  mix of the stride-pooled colours (so a wrong view, mirror or frame shows)."""
+  b, s = inputs.shape[:2]
+  stride = 4
+  pooled = inputs.astype(np.float32).reshape(b, s // stride, stride, s // stride, stride, 3).mean((2, 4))
+  mix = np.linspace(0.1, 1.0, 21, dtype=np.float32).reshape(3, 7)
+  return pooled @ mix
+
+
+def test_precomputed_maps_match_the_frames_a_window_would_show():
+  """A window from precomputed maps holds exactly the maps its (flipped or plain) frames give, and the
+  same flows, confidence and targets as the network path."""
+  c = _no_jitter(_config(**{"augment.rotation": 0.0, "augment.scale": (1.0, 1.0), "augment.translate": 0.0}))
+  maps = windows.frame_maps(_fake_frame_fn, SOURCE, c, batch_size=5)
+  h = c.input.size // c.input.stride
+  assert maps.shape == (len(SOURCE), windows.MAP_VIEWS, h, h, 7)
+  network = windows.WindowExamples(c, SOURCE)
+  pc = _config(**{"augment.rotation": 0.0, "augment.scale": (1.0, 1.0), "augment.translate": 0.0,
+                  "flow.maps": "precomputed"})
+  precomputed = windows.WindowExamples(pc, SOURCE, maps=maps)
+  seen = set()
+  for seed in range(20):
+    rng = np.random.default_rng(seed)
+    pre = precomputed.example(NUM_FRAMES - 1, rng)  # a window clipped at its video's end
+    net = next(network.example(NUM_FRAMES - 1, np.random.default_rng(s)) for s in range(40)
+               if bool(network.example(NUM_FRAMES - 1, np.random.default_rng(s))["flipped"]) == bool(pre["flipped"]))
+    seen.add(bool(pre["flipped"]))
+    assert "images" not in pre and pre["maps"].shape == (T, h, h, 7)
+    np.testing.assert_allclose(pre["maps"], _fake_frame_fn(net["images"]), atol=1e-4)
+    for k in ("flows", "confidence", "targets", "weights", "matrix", "frame_joints"):
+      np.testing.assert_allclose(pre[k], net[k], atol=1e-5, err_msg=k)
+  assert seen == {False, True}
+  ev = windows.WindowExamples(pc, SOURCE, maps=maps).example(4)
+  np.testing.assert_allclose(ev["maps"], _fake_frame_fn(windows.WindowExamples(c, SOURCE).example(4)["images"]),
+                             atol=1e-4)
+
+
+def test_precomputed_maps_are_checked():
+  pc = _config(**{"flow.maps": "precomputed"})
+  with pytest.raises(ConfigError, match="needs the frozen HeatmapNet's maps"):
+    windows.WindowExamples(pc, SOURCE)
+  with pytest.raises(ConfigError, match="config.flow.maps is 'network'"):
+    windows.WindowExamples(_config(), SOURCE, maps=np.zeros((len(SOURCE), 2, 24, 24, 7)))
+  from flowpose_jax.errors import InputError
+  with pytest.raises(InputError, match=r"must be \[N=24, 2, 24, 24, J\]"):
+    windows.WindowExamples(pc, SOURCE, maps=np.zeros((len(SOURCE) - 1, 2, 24, 24, 7)))
+  with pytest.raises(ConfigError, match="config.flow.maps='bogus'"):
+    windows.flow_settings(_config(**{"flow.maps": "bogus"}))
+  # Frames cropped each to its own box do not share a view: refused, naming the record.
+  boxed = _config(**{"flow.maps": "precomputed", "input.crop": "box"})
+  maps = windows.frame_maps(_fake_frame_fn, SOURCE, boxed)
+  with pytest.raises(InputError, match=r"record \d+ \(video 0, frame \d+\) has another evaluation view"):
+    windows.WindowExamples(boxed, SOURCE, maps=maps).example(5)

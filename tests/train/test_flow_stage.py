@@ -77,3 +77,43 @@ def test_computed_flow_is_cached_beside_the_data(tiny_config, tmp_path):
   cache = os.path.join(stage1.dataset.data_dir, "flow_cache")
   files = [f for _, _, fs in os.walk(cache) for f in fs if f.endswith(".npz")]
   assert len(files) >= 16  # one per window centre seen (2 steps x 8)
+
+
+def test_precomputed_maps_train_and_score_the_same_model_as_the_network_path(tiny_config, tmp_path):
+  """config.flow.maps='precomputed' (maps once per record) = running the frozen HeatmapNet on every
+  window frame at every step: with augmentation off both see the same windows, so the same params and
+  scores follow, to float summation order."""
+  stage1, wd1 = _stage1(tiny_config, tmp_path, steps=6)
+  runs = {}
+  for maps in ("network", "precomputed"):
+    c = _flow_stage_config(stage1, wd1, "parametric", steps=4)
+    c.flow.maps = maps
+    c.augment.enabled = False
+    c.eval_every = 4
+    c.eval.max_examples = 8
+    c.timelapse_frames = 2
+    wd = str(tmp_path / maps)
+    train_and_evaluate(c, wd, show_progress=False)
+    result, _ = jobs.evaluate_workdir(wd, split="test", out_dir=str(tmp_path / f"eval_{maps}"))
+    runs[maps] = inference.load(wd).params["pool"], result
+  (p_net, r_net), (p_pre, r_pre) = runs["network"], runs["precomputed"]
+  np.testing.assert_allclose(np.asarray(p_pre["kernel"]), np.asarray(p_net["kernel"]), atol=1e-5)
+  assert not np.allclose(np.asarray(p_pre["kernel"]), 1 / 3)  # it trained
+  np.testing.assert_allclose(r_pre["predictions"], r_net["predictions"], atol=1e-2)
+  np.testing.assert_array_equal(r_pre["counts"], r_net["counts"])
+
+
+def test_precomputed_maps_refuse_a_heatmapnet_that_trains(tiny_config, tmp_path):
+  import pytest
+  from flowpose_jax.errors import ConfigError
+  stage1, wd1 = _stage1(tiny_config, tmp_path, steps=1)
+  c = _flow_stage_config(stage1, wd1, "sum", steps=1)
+  c.flow.maps = "precomputed"
+  c.model.freeze = ()
+  with pytest.raises(ConfigError, match="must stay frozen"):
+    train_and_evaluate(c, str(tmp_path / "a"), show_progress=False)
+  c.model.freeze = ("spatial",)
+  c.loss.fusion_weight = 1.0
+  with pytest.raises(ConfigError, match="config.loss.fusion_weight"):
+    train_and_evaluate(c, str(tmp_path / "b"), show_progress=False)
+  assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
