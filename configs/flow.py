@@ -38,6 +38,9 @@ def get_config(arg=None):
   # "network": the frozen HeatmapNet runs on every window frame at every step (full augmentation);
   # "precomputed": its maps of every record once, as the paper's pipeline did (flip the only augmentation).
   c.flow.maps = "network"
+  # Motion spread (input px): each heatmap pixel takes the largest known flow within this radius, so
+  # a thin fast limb's map moves with it (windows.flows_to_heatmap); 0 = the pixel's own flow.
+  c.flow.spread = 0.0
   c.model.name = "flowing_net"
   c.model.num_frames = n * 2 + 1
   c.model.pooling = arg or "parametric"

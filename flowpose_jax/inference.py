@@ -402,6 +402,10 @@ class Predictor:
       flow_frames, flow_mats = frames, mats
     t_total = len(frames)
     n = (int(self.config.model.num_frames) - 1) // 2
+    spread = float(self.config.get("flow", {}).get("spread", 0.0))  # as the model was trained
+    if spread and mode != "direct":
+      raise FlowposeError(f"this model was trained with config.flow.spread={spread:g} (motion spread), which "
+                          "the composed flow mode does not apply: use mode 'direct'")
     indices = [np.clip(np.arange(t - n, t + n + 1), 0, t if causal else t_total - 1) for t in range(t_total)]
     flow_seconds = []  # list.append is atomic: the flow threads add to it
 
@@ -414,7 +418,7 @@ class Predictor:
     def direct(t):
       flows = np.stack([np.zeros(flow_frames[t].shape[:2] + (2,), np.float32) if j == t
                         else compute.flow_between(flow_frames[t], flow_frames[j], method) for j in indices[t]])
-      return windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride)
+      return windows.flows_to_heatmap(flows, flow_mats[t], self.input_size, self.stride, spread)
 
     def composed(t, forward, backward):
       return composed_window_flows(

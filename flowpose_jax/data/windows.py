@@ -69,6 +69,7 @@ FLOW_KEYS: tuple[str, ...] = ("source", "n", "mode", "cache_dir")
 NETWORK_MAPS = "network"
 MAP_SOURCES: tuple[str, ...] = (NETWORK_MAPS, models.PRECOMPUTED_MAPS)
 MAP_VIEWS = 2  # frame_maps views: the evaluation view and its mirror image
+SPREAD_SPACING = 2.0  # input px between motion-spread samples (flows_to_heatmap)
 # Fixed-point iterations inverting a forward flow (see ``invert_flow``).
 INVERT_ITERATIONS = 5
 # Memory for inverted ground-truth flows per WindowExamples (InverseFlowCache): all 2000 records of
@@ -96,6 +97,9 @@ def flow_settings(config: ml_collections.ConfigDict) -> ml_collections.FrozenCon
   if int(cfg["n"]) < 0:
     raise ConfigError(f"config.flow.n={cfg['n']} must be >= 0 (window of 2n+1 frames)")
   cfg["n"] = int(cfg["n"])
+  cfg["spread"] = float(section.get("spread", 0.0))
+  if not cfg["spread"] >= 0:
+    raise ConfigError(f"config.flow.spread={cfg['spread']} must be >= 0 (input px; 0 = off)")
   cfg["maps"] = section.get("maps", NETWORK_MAPS)
   if cfg["maps"] not in MAP_SOURCES:
     raise ConfigError(f"config.flow.maps={cfg['maps']!r} is not one of {list(MAP_SOURCES)}")
@@ -271,14 +275,33 @@ def _computed_window_flows(records: list[dict], images: np.ndarray, n: int, flow
                               compute.window_key(int(centre.get("frame_index", -1)), n), run)
 
 
-def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: int
+def spread_offsets(spread: float) -> np.ndarray:
+  """[K, 2] float64 (dx, dy) input px of the motion-spread samples: a square grid over
+  ``[-spread, spread]^2`` with spacing at most ``SPREAD_SPACING`` (just (0, 0) when spread is 0)."""
+  if spread < 0:
+    raise ValueError(f"spread must be >= 0, got {spread}")
+  k = int(np.ceil(spread / SPREAD_SPACING))
+  steps = np.linspace(-spread, spread, 2 * k + 1)
+  return np.stack(np.meshgrid(steps, steps), -1).reshape(-1, 2)
+
+
+def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: int, spread: float = 0.0
                      ) -> tuple[np.ndarray, np.ndarray]:
   """Frame-resolution window flows -> augmented heatmap-grid flows and confidence.
+
+  Each heatmap pixel takes the frame flow at its frame point (one bilinear
+  sample). With ``spread`` > 0 ("motion spread") it takes, of the samples on
+  a grid within ``spread`` input px of that point (``spread_offsets``), the
+  known one of largest magnitude: a moving part then carries the pixels
+  around it, so a thin, fast limb's heatmap moves with it instead of being
+  read from the static background beside it (config.flow.spread;
+  benchmarks/pooling_study.py measures it).
 
   Args:
     flows: [T, H, W, 2] float (dx, dy) frame px, centre -> frame t (NaN unknown).
     matrix: [2, 3] frame -> input affine A (the window's, flip included).
     size: S, the input side; stride: input px per heatmap px (h = S // stride).
+    spread: radius in input px (0: the pixel centre's flow alone).
 
   Returns:
     flows [T, h, h, 2] float32 heatmap px (0 where unknown) and confidence
@@ -293,12 +316,13 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   inv = np.linalg.inv(lin)
   uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2).astype(np.float64)  # (u, v)
   p_in = heatmaps.heatmap_to_input(uv, stride).astype(np.float64)
-  p_frame = (p_in - m[:, 2]) @ inv.T  # [h*h, 2]
-  # Only the 4 bilinear taps of each heatmap pixel's frame point are read (not whole frames): a tap
-  # whose flow is unknown or leads outside the frame is NaN, and a NaN tap makes the sample unknown.
-  (x0, y0, x1, y1), (ax, ay), inside = compute.bilinear_taps(fh, fw, p_frame[:, 0], p_frame[:, 1])
+  offsets = spread_offsets(float(spread))  # [K, 2] input px; offset 0 (the centre) is one of them
+  p_frame = (p_in[None] + offsets[:, None] - m[:, 2]) @ inv.T  # [K, h*h, 2]
+  # Only the 4 bilinear taps of each sample point are read (not whole frames): a tap whose flow is
+  # unknown or leads outside the frame is NaN, and a NaN tap makes the sample unknown.
+  (x0, y0, x1, y1), (ax, ay), inside = compute.bilinear_taps(fh, fw, p_frame[..., 0], p_frame[..., 1])
 
-  def tap(yy, xx):  # [T, h*h, 2] float32 flows of one tap, NaN where unknown or leaving the frame
+  def tap(yy, xx):  # [T, K, h*h, 2] float32 flows of one tap, NaN where unknown or leaving the frame
     v = flows[:, yy, xx]
     tx, ty = xx.astype(np.float32) + v[..., 0], yy.astype(np.float32) + v[..., 1]
     with np.errstate(invalid="ignore"):
@@ -306,7 +330,15 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
     return np.where(ok[..., None], v, np.nan)
 
   sampled = compute.blend_taps(tap(y0, x0), tap(y0, x1), tap(y1, x0), tap(y1, x1), ax, ay)
-  sampled = np.where(inside[:, None], sampled, np.nan).astype(np.float32)  # [T, h*h, 2]
+  sampled = np.where(inside[..., None], sampled, np.nan).astype(np.float32)  # [T, K, h*h, 2]
+  if len(offsets) > 1:
+    centre_known = np.isfinite(sampled[:, len(offsets) // 2]).all(-1)  # the pixel's own point
+    magnitude = np.where(np.isfinite(sampled).all(-1), np.hypot(sampled[..., 0], sampled[..., 1]), -1.0)
+    best = np.argmax(magnitude, axis=1)  # [T, h*h]
+    sampled = np.take_along_axis(sampled, best[:, None, :, None], axis=1)[:, 0]
+    sampled = np.where(centre_known[..., None], sampled, np.nan)
+  else:
+    sampled = sampled[:, 0]
   out = ((sampled.astype(np.float64) @ lin.T) / stride).astype(np.float32).reshape(len(flows), h, h, 2)
   conf = np.all(np.isfinite(out), -1, keepdims=True)
   return np.where(conf, out, 0.0).astype(np.float32), conf.astype(np.float32)
@@ -441,7 +473,7 @@ class WindowExamples:
       warped = augment.colour_jitter(warped.reshape(-1, size, 3), rng, self.aug_cfg).reshape(warped.shape)
       warped = augment.degrade(warped, rng, self.aug_cfg)
     flows, conf = flows_to_heatmap(self._flows(idx, records, images), matrix, size,
-                                   self.input_cfg.stride)
+                                   self.input_cfg.stride, self.flow_cfg.spread)
     example["image"] = warped[n]
     example.update(images=warped, flows=flows, confidence=conf)
     return example
@@ -463,12 +495,12 @@ class WindowExamples:
                          "not line up with the window: set config.flow.maps='network'")
     example, _ = frames.encode_example(centre, images[n], matrix, flip, self.input_cfg)
     flows, conf = flows_to_heatmap(self._flows(idx, records, images), matrix, self.input_cfg.size,
-                                   self.input_cfg.stride)
+                                   self.input_cfg.stride, self.flow_cfg.spread)
     example.update(maps=self.maps[idx, int(flip)], flows=flows, confidence=conf)
     return example
 
 
 __all__ = [
     "FLOW_KEYS", "MAP_SOURCES", "MAP_VIEWS", "SOURCES", "WindowExamples", "flow_settings", "flows_to_heatmap",
-    "frame_maps", "invert_flow", "read_ids", "video_layout", "view_matrix", "window_indices",
+    "frame_maps", "spread_offsets", "invert_flow", "read_ids", "video_layout", "view_matrix", "window_indices",
 ]

@@ -223,3 +223,25 @@ def test_flows_to_heatmap_reads_only_the_taps_it_needs_and_matches_the_definitio
   assert 0.2 < got_conf.mean() < 0.9  # all three kinds of unknown occur
   np.testing.assert_array_equal(got_conf, want_conf)
   np.testing.assert_allclose(got_flows, want_flows, rtol=0, atol=1e-5)
+
+
+def test_motion_spread_carries_a_thin_moving_limb():
+  """A 2 px wide bar moving 6 px right over a static background, heatmap stride 4: the pixels beside
+  the bar read the static background with spread 0, the bar's motion with spread 4; a map warped
+  along it follows the bar. Unknown centres stay unknown."""
+  from flowpose_jax.data.windows import spread_offsets
+  size, stride = 32, 4
+  flow = np.zeros((2, size, size, 2), np.float32)
+  flow[1, :, 15:17, 0] = 6.0  # the bar: columns 15-16, between the heatmap pixel centres x = 4u + 1.5
+  plain, _ = flows_to_heatmap(flow, IDENTITY, size, stride)
+  spread, conf = flows_to_heatmap(flow, IDENTITY, size, stride, spread=4.0)
+  np.testing.assert_array_equal(plain[1, ..., 0], 0.0)  # no heatmap pixel centre lies on the bar
+  np.testing.assert_allclose(spread[1, :, 3:5, 0], 1.5)  # x = 13.5 and 17.5: 6 px = 1.5 heatmap px
+  np.testing.assert_array_equal(spread[1, :, [2, 5], 0], 0.0)  # x = 9.5 and 21.5: the bar is > 4 px off
+  np.testing.assert_array_equal(spread[1, ..., 1], 0.0)
+  np.testing.assert_array_equal(spread[0], 0.0) and np.testing.assert_array_equal(conf, 1.0)
+  assert len(spread_offsets(0.0)) == 1 and len(spread_offsets(4.0)) == 25
+  unknown = flow.copy()
+  unknown[1, :, 13:15] = np.nan  # u = 3's own point unknown: unknown, whatever is around it
+  _, conf = flows_to_heatmap(unknown, IDENTITY, size, stride, spread=4.0)
+  assert conf[1, :, 3].max() == 0.0 and conf[1, :, [1, 2, 4]].min() == 1.0
