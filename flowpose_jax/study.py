@@ -153,6 +153,8 @@ def run_point(config, point, out_dir: str) -> dict:
   workdir = os.path.join(out_dir, point.name)
   done = os.path.join(workdir, POINT_FILE)
   c = point.configure(config)
+  from flowpose_jax.train.loop import default_flow_cache  # pylint: disable=import-outside-toplevel
+  default_flow_cache(c)  # as training sets it: a rerun compares the config the point was trained with
   if os.path.exists(done):
     with open(done, encoding="utf-8") as f:
       record = json.load(f)

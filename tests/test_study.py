@@ -75,11 +75,17 @@ def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path):
   c.timelapse_frames = 0
   c.eval.batch_size = 8
   out = str(tmp_path / "pooling")
-  summary = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt"])
+  summary = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
   names = [r["point"]["name"] for r in summary["points"]]
-  assert names == ["gt-sum-n0", "gt-sum-n1", "gt-parametric-n0", "gt-parametric-n1"]
-  assert [r["config"]["model"]["num_frames"] for r in summary["points"]] == [1, 3, 1, 3]
+  assert names == ["gt-sum-n0", "gt-sum-n1", "gt-parametric-n0", "gt-parametric-n1",
+                   "dis_fast-sum-n0", "dis_fast-sum-n1", "dis_fast-parametric-n0", "dis_fast-parametric-n1"]
+  assert [r["config"]["model"]["num_frames"] for r in summary["points"]] == [1, 3, 1, 3] * 2
+  # A rerun skips every point, computed flow too (training defaults its flow cache_dir into the config).
+  import unittest.mock
+  with unittest.mock.patch("flowpose_jax.jobs.train", side_effect=AssertionError("retrained")):
+    again = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
+  assert [r["accuracy"] for r in again["points"]] == [r["accuracy"] for r in summary["points"]]
   assert set(summary["baselines"]) == {"single-frame (conv8)", "single-frame + fusion"}
   with open(os.path.join(out, "pooling.csv")) as f:
-    assert len(list(csv.DictReader(f))) == 6
+    assert len(list(csv.DictReader(f))) == 10
   assert os.path.getsize(os.path.join(out, "pooling_vs_n.png")) > 0

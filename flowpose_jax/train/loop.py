@@ -73,7 +73,7 @@ def _check_resume_config(workdir: str, config) -> None:
           f"start a new --workdir")
 
 
-def _default_flow_cache(config) -> None:
+def default_flow_cache(config) -> None:
   """Computed (OpenCV) flow is cached beside the data unless a cache_dir is set,
   so it is computed once, never per epoch (the cache key includes the flow config)."""
   flow = config.get("flow")
@@ -121,7 +121,7 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
   a resumed workdir's config) runs before the first file is written.
   """
   validate_config(config)
-  _default_flow_cache(config)
+  default_flow_cache(config)
   data_dir = config.dataset.data_dir
   if train_source is None:
     train_source = load_train_source(config.dataset)
