@@ -239,7 +239,8 @@ def test_motion_spread_carries_a_thin_moving_limb():
   np.testing.assert_allclose(spread[1, :, 3:5, 0], 1.5)  # x = 13.5 and 17.5: 6 px = 1.5 heatmap px
   np.testing.assert_array_equal(spread[1, :, [2, 5], 0], 0.0)  # x = 9.5 and 21.5: the bar is > 4 px off
   np.testing.assert_array_equal(spread[1, ..., 1], 0.0)
-  np.testing.assert_array_equal(spread[0], 0.0) and np.testing.assert_array_equal(conf, 1.0)
+  np.testing.assert_array_equal(spread[0], 0.0)
+  np.testing.assert_array_equal(conf, 1.0)
   assert len(spread_offsets(0.0)) == 1 and len(spread_offsets(4.0)) == 25
   unknown = flow.copy()
   unknown[1, :, 13:15] = np.nan  # u = 3's own point unknown: unknown, whatever is around it
