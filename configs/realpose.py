@@ -15,6 +15,11 @@ arg: where the weights start.
   "" (default): synthetic -> real, fine-tuning the demo model of
     ``workdirs/demo`` (``config.init_from``; override it for another workdir).
   "scratch": real frames only, from random weights.
+  "photo_pretrain": not real frames: continues the demo model on the TV-like
+    synthetic footage (``flowpose data build synthetic_signers --config photo``)
+    with this recipe's crops and augmentation, into
+    ``workdirs/realpose_photo_pretrain``.
+  "photo": synthetic -> TV-like synthetic -> real: fine-tunes that model.
 
 Input 128x128 as the demo (the architecture is fully convolutional, so the
 synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
@@ -26,14 +31,16 @@ network also serves the coarse pass.
 
 from configs import common
 
-ARGS = ("", "scratch")
+ARGS = ("", "scratch", "photo_pretrain", "photo")
 PRETRAINED = "workdirs/demo"
+PHOTO_PRETRAINED = "workdirs/realpose_photo_pretrain"
 
 
 def get_config(arg=None):
   arg = arg or ""
   if arg not in ARGS:
-    raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real) or 'scratch', got {arg!r}")
+    raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real), 'scratch', "
+                     f"'photo_pretrain' or 'photo', got {arg!r}")
   c = common.base_config()
   c.dataset.name = "realpose/buffy"
   c.dataset.eval_split = "validation"  # episode 4
@@ -61,5 +68,14 @@ def get_config(arg=None):
   c.timelapse_every = 500
   c.eval.threshold = 20.0
   c.eval.max_distance = 30
-  c.init_from = "" if arg == "scratch" else PRETRAINED
+  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED}.get(arg, PRETRAINED)
+  if arg == "photo_pretrain":
+    c.dataset.name = "synthetic_signers/photo"
+    c.dataset.eval_split = "validation"
+    c.dataset.test_split = "test"
+    c.num_train_steps = 1200
+    c.eval_every = 600
+    c.eval.max_examples = 200
+    c.eval.threshold = 6.0
+    c.eval.max_distance = 20
   return c

@@ -32,6 +32,13 @@ Features (H, W from the config):
     validation, then test); read back as a Python int.
   frame_index: int32, 0..frames_per_video-1; read back as a Python int.
 
+Configs: ``tiny``, ``demo`` and ``large`` (square frames, one centred
+signer, static camera) and ``photo``: 16:9 frames of TV-like footage
+(``synthetic.PHOTO``: smaller people anywhere in the width, up to two other,
+unlabelled people in view, 1/f textures, uneven and often dim light, a panning
+and zooming camera whose motion is in the flow), the pretraining set of
+``configs/realpose.py:photo_pretrain``. Each has a ``*_noisy`` twin.
+
 Measured on a 2-core CPU: ``tiny`` builds in ~0.5 s (1.3 MB), ``demo`` in
 ~22 s (50 MB, mostly flow); ``large`` is ~3 s per video (~25 min, not built
 by tests).
@@ -75,6 +82,7 @@ class _Size:
   height: int
   width: int
   noise: label_noise.LabelNoise
+  params: synthetic.RenderParams = synthetic.RenderParams()
 
 
 _REFERENCE_HEIGHT = 128  # LabelNoise defaults are in px at this frame height.
@@ -83,6 +91,9 @@ _SIZES: dict[str, _Size] = {
     "demo": _Size((40, 8, 8), 50, 128, 128, label_noise.LabelNoise()),
     "large": _Size((400, 40, 40), 100, 256, 256,
                    label_noise.LabelNoise().scaled(256 / _REFERENCE_HEIGHT)),
+    # TV-like 16:9 footage (``synthetic.PHOTO``): pretraining for real frames.
+    "photo": _Size((40, 8, 8), 50, 144, 256, label_noise.LabelNoise().scaled(144 / _REFERENCE_HEIGHT),
+                   synthetic.PHOTO),
 }
 
 
@@ -90,10 +101,13 @@ class SyntheticSignersConfig(tfds.core.BuilderConfig):
   """Sizes of the splits and frames, and the train-label noise (None = clean)."""
 
   def __init__(self, *, name: str, num_videos: tuple[int, int, int], frames_per_video: int,
-               height: int, width: int, noise: label_noise.LabelNoise | None, **kwargs):
+               height: int, width: int, noise: label_noise.LabelNoise | None,
+               params: synthetic.RenderParams = synthetic.RenderParams(), **kwargs):
     """Args: num_videos per split (train, validation, test); frames_per_video;
-    height, width in px; noise applied to the train split's ``joints`` or None."""
+    height, width in px; noise applied to the train split's ``joints`` or None;
+    params: the renderer's knobs."""
     super().__init__(name=name, **kwargs)
+    self.params = params
     self.num_videos = dict(zip(SPLITS, num_videos))
     self.frames_per_video = frames_per_video
     self.height = height
@@ -110,7 +124,7 @@ def _make_configs() -> list[SyntheticSignersConfig]:
       configs.append(SyntheticSignersConfig(
           name=base + (_NOISY_SUFFIX if noisy else ""), description=desc,
           num_videos=size.videos, frames_per_video=size.frames, height=size.height,
-          width=size.width, noise=size.noise if noisy else None))
+          width=size.width, noise=size.noise if noisy else None, params=size.params))
   return configs
 
 
@@ -174,7 +188,7 @@ class SyntheticSigners(tfds.core.GeneratorBasedBuilder):
     noise = cfg.noise if split == "train" else None
     for v in range(cfg.num_videos[split]):
       seed = video_seed(cfg.name, split, v)
-      video = synthetic.render_video(seed, cfg.frames_per_video, cfg.height, cfg.width)
+      video = synthetic.render_video(seed, cfg.frames_per_video, cfg.height, cfg.width, cfg.params)
       labels = video["joints"]
       if noise is not None:
         rng = np.random.default_rng([seed, _NOISE_STREAM])

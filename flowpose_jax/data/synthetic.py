@@ -9,6 +9,13 @@ Each video draws its own background, clothing colour and pattern, skin
 colour, lighting drift, motion-blur exposure and (often) a foreground object
 that crosses the frame and occludes part of the body.
 
+``PHOTO`` (the builder's ``photo`` config) makes it closer to TV footage:
+16:9 frames, smaller people anywhere in the width, up to two other people in
+view (unlabelled, their own part ids), 1/f textures on walls and clothes,
+uneven and often dim light, and a camera that pans and zooms; the camera's
+motion is in every part's map, so the exact flow (background included) and
+the joints follow it.
+
 Every part is a sprite (premultiplied RGBA canvas, ``_SUPERSAMPLE`` canvas
 pixels per image pixel) placed by a 2x3 affine map canvas -> image. A limb's
 map sends the canvas axis onto the segment a -> b (stretching along the axis
@@ -114,6 +121,27 @@ class RenderParams:
   lighting_gap_frames: tuple[int, int] = (20, 60)
   pixel_noise: tuple[float, float] = (1.0, 3.0)  # std of additive noise, grey levels.
   background_shapes: tuple[int, int] = (15, 40)
+  # Closer to real footage (``PHOTO``); the defaults switch each one off, and
+  # a switched-off knob draws no random numbers, so the standard sets are
+  # unchanged bit for bit.
+  photo_texture: float = 0.0  # 0..1: weight of 1/f ("pink") noise in background and clothes.
+  distractors: tuple[int, int] = (0, 0)  # unlabelled people in view (min, max).
+  distractor_scale: tuple[float, float] = (0.55, 1.0)  # their body unit / the main person's.
+  camera_pan: float = 0.0  # camera key-frame offsets, fraction of W (0 = static camera).
+  camera_zoom: float = 0.0  # camera key-frame zoom, max |log scale|.
+  camera_gap_frames: tuple[int, int] = (20, 50)
+  scene_light: float = 0.0  # 0..1: strength of a directional light falloff and vignette.
+  exposure: tuple[float, float] = (1.0, 1.0)  # global brightness factor (dark scenes < 1).
+
+
+# TV-like footage for pretraining before real frames: 16:9 frames (the
+# builder's ``photo`` size), smaller people anywhere in the width, other people
+# in view, photographic (1/f) textures, uneven light, often dark, and a moving
+# camera (pan and zoom; its motion is in the exact flow, background included).
+PHOTO = RenderParams(
+    person_height_range=(0.38, 0.8), centre_jitter=0.28, occluder_prob=0.4,
+    photo_texture=0.7, distractors=(0, 2), camera_pan=0.06, camera_zoom=0.08,
+    scene_light=0.6, exposure=(0.35, 1.1), pixel_noise=(1.0, 5.0), max_exposure_frames=1.0)
 
 
 # ---------------------------------------------------------------- tracks
@@ -234,8 +262,28 @@ def _ellipse(img, centre, axes, angle_deg, colour, thickness=-1):
   cv2.ellipse(img, c, a, angle_deg, 0, 360, colour, thickness, cv2.LINE_AA, _DRAW_SHIFT)
 
 
-def _pattern(rng: np.random.Generator, h: int, w: int, base: np.ndarray, scale: float) -> np.ndarray:
-  """[h, w, 3] float32 clothing texture around colour ``base`` (0..255)."""
+def _pink_noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+  """[h, w, 3] float32 1/f^a noise (a in [1.6, 2.4]: the power spectrum of
+  natural images), zero mean and unit std per channel, its channels mostly
+  shared (luminance) with some colour."""
+  fy = np.fft.fftfreq(h)[:, None]
+  fx = np.fft.rfftfreq(w)[None, :]
+  f = np.sqrt(fx ** 2 + fy ** 2)
+  f[0, 0] = 1.0
+  amp = f ** -(rng.uniform(1.6, 2.4) / 2)  # amplitude ~ f^(-a/2): power ~ f^-a.
+  amp[0, 0] = 0.0
+  spec = (rng.normal(0, 1, (2, h, w // 2 + 1)) + 1j * rng.normal(0, 1, (2, h, w // 2 + 1))) * amp
+  lum, col = np.fft.irfft2(spec, s=(h, w))
+  tint = rng.normal(0, 0.35, 3)
+  out = lum[..., None] + col[..., None] * tint[None, None, :]
+  out = (out - out.mean((0, 1))) / np.maximum(out.std((0, 1)), 1e-6)
+  return out.astype(np.float32)
+
+
+def _pattern(rng: np.random.Generator, h: int, w: int, base: np.ndarray, scale: float,
+             photo: float = 0.0) -> np.ndarray:
+  """[h, w, 3] float32 clothing texture around colour ``base`` (0..255);
+  ``photo`` > 0 adds that weight of 1/f texture (folds, weave, prints)."""
   yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
   kind = rng.integers(0, 4)
   second = np.clip(base + rng.uniform(-110, 110, 3), 0, 255)
@@ -256,6 +304,9 @@ def _pattern(rng: np.random.Generator, h: int, w: int, base: np.ndarray, scale: 
   small = rng.normal(0, 1, (max(2, h // 8), max(2, w // 8), 1)).astype(np.float32)
   mottle = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
   tex = tex + 12.0 * mottle.reshape(h, w, 1)
+  if photo > 0:
+    tex = tex * (1 + 0.2 * photo * _pink_noise(rng, h, w)[..., :1]) \
+        + 10.0 * photo * _pink_noise(rng, h, w)
   return np.clip(tex, 0, 255).astype(np.float32)
 
 
@@ -550,8 +601,17 @@ def _part_maps(sprites: dict, motion: _Motion, times: np.ndarray, layout: dict) 
 
 
 def _compose(background, sprites, maps_t, order, height, width, want_ids):
-  """One rendered instant: colour [H,W,3] float32 and optionally part ids / body mask."""
-  img = background.copy()
+  """One rendered instant: colour [H,W,3] float32 and optionally part ids / body mask.
+
+  ``background`` is the frame itself ([H, W, 3], static camera) or a larger
+  canvas placed by ``maps_t[BACKGROUND]`` (moving camera). The body mask
+  covers the labelled person's parts (ids ``TORSO`` .. ``L_HAND``) only.
+  """
+  if background.shape[:2] == (height, width):
+    img = background.copy()
+  else:
+    img = cv2.warpAffine(background, maps_t[BACKGROUND].astype(np.float32), (width, height),
+                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
   ids = np.zeros((height, width), np.uint8) if want_ids else None
   body = np.zeros((height, width), bool) if want_ids else None
   for pid in order:
@@ -563,17 +623,20 @@ def _compose(background, sprites, maps_t, order, height, width, want_ids):
     if want_ids:
       front = a[..., 0] > 0.5
       ids[front] = pid
-      if pid != OCCLUDER:
+      if TORSO <= pid <= L_HAND:
         body |= warped[..., 3] > 0.5
   return img, ids, body
 
 
 def _flow_from_maps(ids: np.ndarray, maps_t: np.ndarray, maps_next: np.ndarray) -> np.ndarray:
-  """[H, W, 2] float32 forward flow: pixel of part p moves by maps_next[p] @ inv(maps_t[p])."""
+  """[H, W, 2] float32 forward flow: pixel of part p moves by maps_next[p] @ inv(maps_t[p]).
+
+  maps_t, maps_next: [P, 2, 3]; the background's row is the identity for a
+  static camera (zero flow) and the camera's motion otherwise.
+  """
   h, w = ids.shape
-  aff = np.zeros((NUM_PARTS, 2, 3))
-  aff[:, :, :2] = np.eye(2)  # identity => zero flow (background).
-  for pid in range(1, NUM_PARTS):
+  aff = np.zeros((len(maps_t), 2, 3))
+  for pid in range(len(maps_t)):
     m0 = np.vstack([maps_t[pid], [0.0, 0.0, 1.0]])
     m1 = np.vstack([maps_next[pid], [0.0, 0.0, 1.0]])
     aff[pid] = (m1 @ np.linalg.inv(m0))[:2]
@@ -600,7 +663,8 @@ def _body_sprites(rng: np.random.Generator, unit: float, p: RenderParams) -> dic
   skin = np.array([rng.uniform(60, 255)] * 3) * np.array([1.0, rng.uniform(0.7, 0.85), rng.uniform(0.5, 0.75)])
   cloth_base = rng.uniform(0, 255, 3)
   pattern_seed = int(rng.integers(0, 2**31))
-  cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale)
+  cloth_fn = lambda h, w: _pattern(np.random.default_rng(pattern_seed), h, w, cloth_base, scale,
+                                    p.photo_texture)
   sleeve_up, sleeve_fore = _SLEEVES[rng.integers(0, len(_SLEEVES))]
   sprites = {
       TORSO: _torso_sprite(rng, scale, skin, cloth_fn),
@@ -623,22 +687,128 @@ def _exposure_offsets(exposure: float, p: RenderParams) -> np.ndarray:
   return np.zeros(1)
 
 
-def _render_frames(rng, background, sprites, motion: _Motion, layout: dict, order, offsets,
-                   noise_std: float, num_frames: int, height: int, width: int) -> dict[str, np.ndarray]:
+# The labelled person's body parts; a distractor's part ids follow NUM_PARTS, 8 a person.
+_BODY_PARTS = tuple(range(TORSO, L_HAND + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scene:
+  """Everything that moves in one video; ``_scene_maps`` evaluates it at any time."""
+  people: tuple  # ((sprites, motion, layout), ...); people[0] is the labelled person.
+  camera: tuple | None  # (key_t [K], [K, 3] dx px, dy px, log zoom) or None (static).
+  margin: int  # background canvas border beyond the frame, px (0 for a static camera).
+  centre: np.ndarray  # [2] the zoom's fixed point, px.
+
+  @property
+  def sprites(self) -> dict[int, _Sprite]:
+    """Global part id -> sprite: the labelled person's ids, then each distractor's 8 parts."""
+    out = dict(self.people[0][0])
+    for k, (sprites, _, _) in enumerate(self.people[1:]):
+      out.update({_distractor_id(k, pid): sprites[pid] for pid in _BODY_PARTS})
+    return out
+
+
+def _distractor_id(k: int, pid: int) -> int:
+  """Global part id of body part ``pid`` of distractor ``k`` (0-based)."""
+  return NUM_PARTS + len(_BODY_PARTS) * k + pid - TORSO
+
+
+def _scene_maps(scene: _Scene, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Canvas -> frame maps of every part and the labelled joints at ``times`` [N].
+
+  Returns:
+    maps: [N, P, 2, 3] float64, P = NUM_PARTS + 8 x distractors; row
+      BACKGROUND places the background canvas.
+    joints: [N, 7, 2] float64, the labelled person's, in BBC Pose order.
+  """
+  maps, joints = _part_maps(scene.people[0][0], scene.people[0][1], times, scene.people[0][2])
+  extra = [_part_maps(sp, mo, times, la)[0][:, TORSO:L_HAND + 1] for sp, mo, la in scene.people[1:]]
+  maps = np.concatenate([maps, *extra], 1)
+  maps[:, BACKGROUND, :, 2] = -scene.margin
+  if scene.camera is not None:
+    key_t, key_v = scene.camera
+    v = _ease_track(times, key_t, key_v)
+    zoom = np.exp(v[:, 2])
+    cam = np.zeros((len(times), 3, 3))
+    cam[:, 0, 0] = cam[:, 1, 1] = zoom
+    cam[:, :2, 2] = (1 - zoom)[:, None] * scene.centre + v[:, :2]
+    cam[:, 2, 2] = 1.0
+    full = np.concatenate([maps, np.broadcast_to([0.0, 0.0, 1.0], maps.shape[:2] + (1, 3))], -2)
+    maps = (cam[:, None] @ full)[..., :2, :]
+    joints = joints * zoom[:, None, None] + cam[:, None, :2, 2]
+  return maps, joints
+
+
+def _camera_margin(p: RenderParams, height: int, width: int) -> int:
+  """Background border (px) that a camera with these knobs can bring into view."""
+  if p.camera_pan <= 0 and p.camera_zoom <= 0:
+    return 0
+  return int(np.ceil(p.camera_pan * width + (np.exp(p.camera_zoom) - 1) * max(height, width) / 2)) + 4
+
+
+def _photo_background(rng: np.random.Generator, background: np.ndarray, weight: float) -> np.ndarray:
+  """[H, W, 3] float32: ``background`` muted towards warm interior light, with 1/f
+  texture of this weight (plaster, wood, fabric)."""
+  h, w = background.shape[:2]
+  lum = background.mean(-1, keepdims=True)
+  muted = lum + rng.uniform(0.2, 0.7) * (background - lum)
+  warm = np.array([1.0, rng.uniform(0.8, 0.97), rng.uniform(0.6, 0.9)], np.float32)
+  tex = _pink_noise(rng, h, w)
+  out = muted * warm * (1 + 0.25 * weight * tex[..., :1]) + 15.0 * weight * tex
+  return np.clip(out, 0, 255).astype(np.float32)
+
+
+def _distractor(rng: np.random.Generator, main: dict, num_frames: int, p: RenderParams,
+                height: int, width: int) -> tuple:
+  """(sprites, motion, layout) of an unlabelled person beside the labelled one."""
+  unit = main["unit"] * rng.uniform(*p.distractor_scale)
+  side = 1.0 if rng.random() < 0.5 else -1.0
+  gap = rng.uniform(1.8, 3.5) * (main["unit"] + unit)
+  x = main["neck0"][0] + side * gap
+  if not -0.05 * width <= x <= 1.05 * width:
+    x = main["neck0"][0] - side * gap
+  # The torso reaches 4.9 U below the head top, so it still leaves the frame.
+  head_top = height - _BODY_UNITS_TALL * unit * rng.uniform(0.85, 1.15)
+  layout = dict(unit=unit, neck0=np.array([x, head_top + (2 * _HEAD_RY + _NECK_LEN) * unit]),
+                far=main["far"])
+  sprites = _body_sprites(rng, unit, p)
+  motion = _sample_motion(rng, num_frames, p, height, width, unit)
+  return sprites, motion, layout
+
+
+def _light_field(rng: np.random.Generator, height: int, width: int, strength: float) -> np.ndarray:
+  """[H, W, 1] float32 gain: light falling off across the frame, a soft pool of light, vignette."""
+  size = max(height, width)
+  yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+  x, y = (2 * xx - width) / size, (2 * yy - height) / size
+  ang = rng.uniform(0, 2 * np.pi)
+  field = 1.0 + 0.5 * strength * (x * np.cos(ang) + y * np.sin(ang))
+  cx, cy = rng.uniform(-0.8, 0.8, 2)
+  r = rng.uniform(0.3, 0.8)
+  field *= 1.0 - 0.5 * strength + 0.5 * strength * 2 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))
+  field *= 1.0 - 0.35 * strength * (x * x + y * y)
+  return np.clip(field, 0.15, 1.8)[..., None].astype(np.float32)
+
+
+def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: float, light_keys,
+                   field, num_frames: int, height: int, width: int) -> dict[str, np.ndarray]:
   """Draws every frame (blurred over ``offsets``, lit, noisy) with its part ids, flow and box.
+
+  ``field`` is None or an [H, W, 1] gain applied to every frame.
 
   Returns:
     dict of 'image', 'joints' (float64, not yet cast), 'flow', 'part_ids',
     'box' as documented in ``render_video``.
   """
+  sprites = scene.sprites
   n_sub = len(offsets)
   frames = np.arange(num_frames, dtype=np.float64)
   sub_times = (frames[:, None] + offsets[None, :]).reshape(-1)
-  sub_maps, _ = _part_maps(sprites, motion, sub_times, layout)
-  sub_maps = sub_maps.reshape(num_frames, n_sub, NUM_PARTS, 2, 3)
+  sub_maps, _ = _scene_maps(scene, sub_times)
+  sub_maps = sub_maps.reshape(num_frames, n_sub, *sub_maps.shape[1:])
   # Exact-time maps for labels and flow (t and t+1).
-  maps, joints = _part_maps(sprites, motion, np.arange(num_frames + 1, dtype=np.float64), layout)
-  lk, lv = motion.light_keys
+  maps, joints = _scene_maps(scene, np.arange(num_frames + 1, dtype=np.float64))
+  lk, lv = light_keys
   light = _ease_track(frames, lk, lv).astype(np.float32)  # [T, 3]
 
   images = np.empty((num_frames, height, width, 3), np.uint8)
@@ -651,6 +821,8 @@ def _render_frames(rng, background, sprites, motion: _Motion, layout: dict, orde
       acc += _compose(background, sprites, sub_maps[t, k], order, height, width, False)[0]
     _, ids, body = _compose(background, sprites, maps[t], order, height, width, True)
     img = acc / n_sub * light[t][None, None, :]
+    if field is not None:
+      img = img * field
     img += rng.normal(0, noise_std, img.shape).astype(np.float32)
     images[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     part_ids[t] = ids
@@ -671,34 +843,65 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
       (for one ``RENDER_VERSION``).
     num_frames: T >= 1.
     height, width: frame size H, W in pixels (need not be square).
-    params: generator knobs.
+    params: generator knobs (``PHOTO``: TV-like footage).
 
   Returns:
     dict of stacked arrays:
       'image': [T, H, W, 3] uint8 RGB.
-      'joints': [T, 7, 2] float32 true joints, (x, y) px, BBC Pose order.
+      'joints': [T, 7, 2] float32 true joints of the labelled person, (x, y)
+        px, BBC Pose order.
       'visible': [T, 7] bool, joint inside the frame.
       'box': [T, 4] float32 x0, y0, x1, y1: the extreme pixel centres covered
-        by body parts (occluder excluded), inside the frame.
-      'flow': [T, H, W, 2] float32 exact forward flow t -> t+1 (dx, dy) px; the
-        last frame's flow is all zeros.
+        by the labelled person's body parts (occluder and other people
+        excluded), inside the frame.
+      'flow': [T, H, W, 2] float32 exact forward flow t -> t+1 (dx, dy) px,
+        the camera's motion included; the last frame's flow is all zeros.
       'part_ids': [T, H, W] uint8 front-most part per pixel (``BACKGROUND`` 0,
-        ``TORSO`` .. ``L_HAND`` 1-8, ``OCCLUDER`` 9).
+        ``TORSO`` .. ``L_HAND`` 1-8, ``OCCLUDER`` 9, then 8 ids per other
+        person in view: ``_distractor_id``).
   """
   if num_frames < 1 or height < 16 or width < 16:
     raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
                       f"T={num_frames}, H={height}, W={width}")
+  p = params
+  if p.distractors[0] < 0 or p.distractors[1] < p.distractors[0] or \
+      NUM_PARTS + len(_BODY_PARTS) * p.distractors[1] > 256:
+    raise ConfigError(f"RenderParams.distractors must be (min, max) with 0 <= min <= max <= 30; "
+                      f"got {p.distractors}")
   rng = np.random.default_rng(seed)
-  layout = _body_layout(rng, height, width, params)
-  sprites = _body_sprites(rng, layout["unit"], params)
-  background = _background(rng, height, width, params)
-  motion = _sample_motion(rng, num_frames, params, height, width, layout["unit"])
+  layout = _body_layout(rng, height, width, p)
+  sprites = _body_sprites(rng, layout["unit"], p)
+  margin = _camera_margin(p, height, width)
+  background = _background(rng, height + 2 * margin, width + 2 * margin, p)
+  motion = _sample_motion(rng, num_frames, p, height, width, layout["unit"])
   front_arm = rng.integers(0, 2)
-  order = [TORSO, HEAD, *_ARMS[1 - front_arm], *_ARMS[front_arm], OCCLUDER]
-  offsets = _exposure_offsets(rng.uniform(0, params.max_exposure_frames), params)
-  noise_std = rng.uniform(*params.pixel_noise)
-  video = _render_frames(rng, background, sprites, motion, layout, order, offsets, noise_std,
-                         num_frames, height, width)
+  order = [TORSO, HEAD, *_ARMS[1 - front_arm], *_ARMS[front_arm]]
+  offsets = _exposure_offsets(rng.uniform(0, p.max_exposure_frames), p)
+  noise_std = rng.uniform(*p.pixel_noise)
+  # The knobs closer to real footage draw after everything else, and only when on.
+  if p.photo_texture > 0:
+    background = _photo_background(rng, background, p.photo_texture)
+  people = [(sprites, motion, layout)]
+  behind, front = [], []
+  for k in range(rng.integers(p.distractors[0], p.distractors[1] + 1) if p.distractors[1] else 0):
+    people.append(_distractor(rng, layout, num_frames, p, height, width))
+    arm = rng.integers(0, 2)
+    ids = [_distractor_id(k, pid) for pid in (TORSO, HEAD, *_ARMS[1 - arm], *_ARMS[arm])]
+    (behind if rng.random() < 0.75 else front).extend(ids)
+  order = behind + order + front + [OCCLUDER]
+  camera = None
+  if p.camera_pan > 0 or p.camera_zoom > 0:
+    key_t = _key_times(rng, num_frames, p.camera_gap_frames)
+    key_v = rng.uniform(-1, 1, (len(key_t), 3)) * np.array(
+        [p.camera_pan * width, p.camera_pan * width, p.camera_zoom])
+    camera = (key_t, key_v)
+  field = _light_field(rng, height, width, p.scene_light) if p.scene_light > 0 else None
+  if p.exposure != (1.0, 1.0):
+    gain = np.float32(rng.uniform(*p.exposure))
+    field = gain * (field if field is not None else np.ones((height, width, 1), np.float32))
+  scene = _Scene(tuple(people), camera, margin, np.array([(width - 1) / 2, (height - 1) / 2]))
+  video = _render_frames(rng, background, scene, order, offsets, noise_std, motion.light_keys,
+                         field, num_frames, height, width)
   joints = video["joints"].astype(np.float32)
   visible = ((joints[..., 0] >= 0) & (joints[..., 0] <= width - 1)
              & (joints[..., 1] >= 0) & (joints[..., 1] <= height - 1))
