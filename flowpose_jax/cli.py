@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                  help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
   r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
   r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
+  r.add_argument("--no_shot_cuts", action="store_true",
+                 help="with --flow: treat each video as one shot (by default windows and box smoothing stop at "
+                      "the shot cuts found in it, flowpose_jax.flow.shots)")
   r.add_argument("--format", dest="output_format", default="json", choices=("json", "coco"),
                  help="json: per input JSON + CSV + overlay; coco: also predictions_coco.json, COCO keypoint "
                       "results (head at nose, the 10 other keypoints 0,0 score 0)")
@@ -280,6 +283,7 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
     written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
                                           causal=args.causal, flow_method=args.flow_method,
                                           flow_mode=args.flow_mode, max_frames=args.max_frames,
+                                          shots="none" if args.no_shot_cuts else "detect",
                                           runtime=args.runtime, output_format=args.output_format,
                                           passes=args.passes, flip_test=args.flip_test,
                                           coco_annotations=args.coco_annotations)

@@ -18,7 +18,7 @@ import numpy as np
 from flowpose_jax import heatmaps as codec, parallel, workdir as workdir_lib
 from flowpose_jax.data import windows
 from flowpose_jax.errors import FlowposeError, InputError
-from flowpose_jax.flow import compute
+from flowpose_jax.flow import compute, shots as shots_lib
 from flowpose_jax.joints import FLIP_INDEX, joints_box
 from flowpose_jax.models import PRECOMPUTED_MAPS, forward_fn, model_inputs
 
@@ -343,14 +343,15 @@ class Predictor:
 
   def flowing_heatmaps(self, frames, boxes=None, *, method: str = "dis_medium", mode: str = "direct",
                        causal: bool = False, flow_on: str = "input", flow_workers: int | None = None,
-                       timings: dict | None = None) -> np.ndarray:
+                       shots="detect", timings: dict | None = None) -> np.ndarray:
     """Flowing heatmaps of a video: every frame's maps warped to frame t and pooled.
 
     Each frame runs through the HeatmapNet once; for each centre t the maps of
     frames t-n..t+n (clipped to the video: near its ends the available
     neighbours repeat) are warped along OpenCV flow t -> t+k computed on the
     frames, and pooled by the trained pooler. ``causal``: only frames <= t
-    (for live use; future neighbours are replaced by frame t itself).
+    (for live use; future neighbours are replaced by frame t itself). A
+    window never crosses a shot cut: it is clipped to t's shot as to the video.
 
     The flows are computed by ``flow_workers`` threads (OpenCV releases the
     GIL) while the HeatmapNet runs, and the windows are pooled in bucketed
@@ -369,9 +370,11 @@ class Predictor:
         "frame": between the original frames (more detail, slower on big frames).
       flow_workers: flow threads; 0 computes the flows in this thread, one after
         another (default: the CPU count).
+      shots: "detect" (``flowpose_jax.flow.shots.shot_ids`` on the frames),
+        "none" (one shot), or [T] int non-decreasing shot ids.
       timings: optional dict; seconds are added per stage: "heatmapnet_s"
         (preprocess + network), "flow_s" (summed over the flow jobs, which
-        overlap the other stages), "warp_pool_s" (warping + pooling).
+        overlap the other stages), "warp_pool_s" (warping + pooling), "shots_s".
 
     Returns:
       [T, h, w, 7] float32 flowing heatmaps.
@@ -406,7 +409,11 @@ class Predictor:
     if spread and mode != "direct":
       raise FlowposeError(f"this model was trained with config.flow.spread={spread:g} (motion spread), which "
                           "the composed flow mode does not apply: use mode 'direct'")
-    indices = [np.clip(np.arange(t - n, t + n + 1), 0, t if causal else t_total - 1) for t in range(t_total)]
+    tick = time.perf_counter()
+    starts, ends = shots_lib.shot_runs(video_shots(frames, shots))
+    add("shots_s", time.perf_counter() - tick)
+    indices = [np.clip(np.arange(t - n, t + n + 1), starts[t], t if causal else ends[t] - 1)
+               for t in range(t_total)]
     flow_seconds = []  # list.append is atomic: the flow threads add to it
 
     def timed(fn, *args):
@@ -544,10 +551,12 @@ class Predictor:
     passes = self.default_passes if passes is None else int(passes)
     if passes < 1:
       raise InputError(f"passes={passes}: give 1 (the whole frame) or more (find the person, then crop)")
+    if flow:  # one video: find its shots once, for the boxes and the windows
+      flow_kwargs["shots"] = video_shots(frames, flow_kwargs.get("shots", "detect"))
     if boxes is None and passes > 1:
       boxes = self.person_boxes(frames, passes)
       if flow:  # one video: a steady crop keeps the flow between neighbouring crops small
-        boxes = smooth_boxes(boxes)
+        boxes = smooth_boxes(boxes, shots=flow_kwargs["shots"])
     inputs, mats = self.preprocess(frames, boxes)
     if flow:
       hm = self.flowing_heatmaps(frames, boxes, **flow_kwargs)
@@ -559,13 +568,33 @@ class Predictor:
     return codec.decode_to_frame(hm, mats, self.stride, frame_hw)
 
 
-def smooth_boxes(boxes: np.ndarray, radius: int = BOX_SMOOTHING_RADIUS) -> np.ndarray:
+def smooth_boxes(boxes: np.ndarray, radius: int = BOX_SMOOTHING_RADIUS, shots: np.ndarray | None = None
+                 ) -> np.ndarray:
   """A video's per-frame boxes [T, 4] -> the running median over frames t-radius..t+radius
-  (clipped at the ends), per coordinate: one bad coarse pass does not move the crop."""
+  (clipped at the ends and, with ``shots`` [T] int ids, at shot cuts), per
+  coordinate: one bad coarse pass does not move the crop."""
   boxes = np.asarray(boxes, np.float32)
   t = len(boxes)
-  return np.stack([np.median(boxes[max(0, i - radius):min(t, i + radius + 1)], 0) for i in range(t)]
-                  ).astype(np.float32)
+  starts, ends = shots_lib.shot_runs(np.zeros(t, np.int64) if shots is None else shots)
+  return np.stack([np.median(boxes[max(starts[i], i - radius):min(ends[i], i + radius + 1)], 0)
+                   for i in range(t)]).astype(np.float32)
+
+
+def video_shots(frames, shots="detect") -> np.ndarray:
+  """[T] int shot ids of one video's frames: ``shots`` "detect" (``shots.shot_ids``),
+  "none" (all 0), or given ids (checked)."""
+  frames = _as_frames(frames)
+  if isinstance(shots, str):
+    if shots == "detect":
+      return shots_lib.shot_ids(frames)
+    if shots == "none":
+      return np.zeros(len(frames), np.int64)
+    raise InputError(f"shots={shots!r}: use 'detect', 'none' or [T] shot ids")
+  ids = np.asarray(shots)
+  if ids.shape != (len(frames),) or not np.issubdtype(ids.dtype, np.integer) or np.any(np.diff(ids) < 0):
+    raise InputError(f"shots: need [{len(frames)}] non-decreasing int shot ids, got shape {ids.shape} "
+                     f"dtype {ids.dtype}")
+  return ids.astype(np.int64)
 
 
 def _box_or_frame(found: np.ndarray, conf: np.ndarray, frame_hw, margin: float) -> np.ndarray:

@@ -276,7 +276,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
                   causal: bool = False, flow_method: str = "dis_medium", flow_mode: str = "direct",
                   max_frames: int | None = None, runtime: str = "auto", output_format: str = "json",
                   coco_annotations: str | None = None, passes: int | None = None,
-                  flip_test: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+                  flip_test: bool = False, shots: str = "detect") -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
   Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
@@ -291,6 +291,8 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     causal: with ``flow``, from past frames only.
     flow_method, flow_mode: with ``flow``, the OpenCV flow and "direct" or
       "composed" windows (``Predictor.flowing_heatmaps``).
+    shots: with ``flow``, "detect" (windows and box smoothing stop at each
+      video's shot cuts, ``flowpose_jax.flow.shots``) or "none" (one shot).
     max_frames: read at most this many frames of each video or folder.
     output_format: "json" (the files above) or "coco": also
       ``out_dir/predictions_coco.json``, COCO keypoint results of every frame
@@ -321,7 +323,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
   runtimes.use(predictor, runtime)
   os.makedirs(out_dir, exist_ok=True)
   written, skipped, coco = [], [], []
-  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal} if flow else {}
+  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal, "shots": shots} if flow else {}
   for path in paths:
     try:
       item = media.resolve_input(path)

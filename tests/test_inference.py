@@ -5,6 +5,7 @@ import pytest
 
 from configs import tiny
 from flowpose_jax import inference, workdir as workdir_lib
+from flowpose_jax.errors import InputError
 
 
 def test_whole_frame_joints_stay_in_the_frame(monkeypatch):
@@ -73,11 +74,13 @@ def _flowing_predictor(n: int = 2, batch_size: int = 4) -> inference.Predictor:
   return inference.Predictor(config, graphdef, params, batch_size=batch_size)
 
 
-def _textured_clip(num_frames: int = 7) -> np.ndarray:
-  """[T, 60, 80, 3] uint8: a smooth random texture drifting right and down by a fraction of a px per frame."""
+def _textured_clip(num_frames: int = 7, seed: int = 0, tint=(1.0, 1.0, 1.0)) -> np.ndarray:
+  """[T, 60, 80, 3] uint8: a smooth random texture (times ``tint`` per channel) drifting right and down
+  by a fraction of a px per frame."""
   import cv2
-  rng = np.random.default_rng(0)
+  rng = np.random.default_rng(seed)
   big = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (0, 0), 2.0)
+  big = (big * np.asarray(tint, np.float32)).astype(np.uint8)
   out = []
   for t in range(num_frames):
     m = np.array([[1, 0, 20 + 0.7 * t], [0, 1, 15 + 0.4 * t]], np.float32)
@@ -116,7 +119,28 @@ def test_threaded_batched_flowing_equals_one_centre_at_a_time():
       got = predictor.flowing_heatmaps(clip, causal=causal, flow_workers=workers, timings=timings)
       assert got.shape == (7, 16, 16, 7)
       np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=f"causal={causal} workers={workers}")
-      assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s"}
+      assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s", "shots_s"}
+
+
+def test_flowing_windows_stop_at_a_shot_cut():
+  """A video cut from shot a to shot b: each frame's window stays in its shot, so b's flowing maps are
+  those of b alone; treating the video as one shot pools frames of a into b's first frames."""
+  predictor = _flowing_predictor(n=2, batch_size=4)
+  a, b = _textured_clip(5), _textured_clip(6, seed=1, tint=(1.0, 0.6, 0.25))
+  video = np.concatenate([a, b])
+  assert inference.video_shots(video).tolist() == [0] * 5 + [1] * 6
+  for causal in (False, True):
+    got = predictor.flowing_heatmaps(video, causal=causal, flow_workers=0)
+    np.testing.assert_allclose(got[:5], predictor.flowing_heatmaps(a, causal=causal, flow_workers=0), atol=1e-5)
+    np.testing.assert_allclose(got[5:], predictor.flowing_heatmaps(b, causal=causal, flow_workers=0), atol=1e-5)
+    given = predictor.flowing_heatmaps(video, causal=causal, flow_workers=0, shots=np.array([0] * 5 + [1] * 6))
+    np.testing.assert_array_equal(given, got)
+    one = predictor.flowing_heatmaps(video, causal=causal, flow_workers=0, shots="none")
+    assert np.abs(one[5:7] - got[5:7]).max() > 1e-4, causal
+  with pytest.raises(InputError, match="non-decreasing"):
+    predictor.flowing_heatmaps(video, shots=np.array([0] * 6 + [1] * 4 + [0]))
+  with pytest.raises(InputError, match="detect"):
+    predictor.flowing_heatmaps(video, shots="auto")
 
 
 def test_composed_flow_equals_direct_for_whole_pixel_motion(monkeypatch):

@@ -144,3 +144,13 @@ def test_smooth_boxes_drops_one_bad_frame_and_keeps_a_steady_track():
   out = inference.smooth_boxes(boxes)
   np.testing.assert_array_equal(out[4], [105, 50, 300, 350])  # median of x0 102, 103, 500, 105, 106
   np.testing.assert_array_equal(out[:, 0], [101, 101.5, 102, 103, 105, 106, 107, 106.5, 107])
+
+
+def test_smooth_boxes_stop_at_a_shot_cut():
+  # A two-frame cutaway to another view between two shots of the first one.
+  boxes = np.array([[100, 50, 300, 350]] * 4 + [[400, 20, 600, 380]] * 2 + [[100, 50, 300, 350]] * 4,
+                   np.float32)
+  shots = np.array([0] * 4 + [1] * 2 + [2] * 4)
+  np.testing.assert_array_equal(inference.smooth_boxes(boxes, shots=shots), boxes)  # each shot keeps its crop
+  # Across the cuts, the median over 5 frames would give the cutaway the other shots' crop.
+  np.testing.assert_array_equal(inference.smooth_boxes(boxes)[4:6], boxes[:2])

@@ -25,7 +25,8 @@ Features (H, W from the config):
   visible: [7] bool, joint inside the frame (occluded joints stay visible).
   box: [4] float32 person box x0, y0, x1, y1 (extreme body pixel centres).
   flow: [H, W, 2] float16 exact forward flow (dx, dy) px to the next frame of
-    the same video (zeros on a video's last frame); zlib-compressed float16:
+    the same video (zeros on a video's last frame, NaN on a shot's last frame
+    in ``photo_cuts``); zlib-compressed float16:
     relative error <= 2**-11, i.e. <= 0.008 px for |flow| < 32 px. Cast with
     ``.astype(np.float32)``.
   video_id: int32, unique over all splits of a config (train first, then
@@ -37,7 +38,9 @@ signer, static camera) and ``photo``: 16:9 frames of TV-like footage
 (``synthetic.PHOTO``: smaller people anywhere in the width, up to two other,
 unlabelled people in view, 1/f textures, uneven and often dim light, a panning
 and zooming camera whose motion is in the flow), the pretraining set of
-``configs/realpose.py:photo_pretrain``. Each has a ``*_noisy`` twin.
+``configs/realpose.py:photo_pretrain``, and ``photo_cuts``: the same edited
+like broadcast footage (``synthetic.PHOTO_CUTS``: up to two shot cuts per
+video). Each has a ``*_noisy`` twin.
 
 Measured on a 2-core CPU: ``tiny`` builds in ~0.5 s (1.3 MB), ``demo`` in
 ~22 s (50 MB, mostly flow); ``large`` is ~3 s per video (~25 min, not built
@@ -94,6 +97,9 @@ _SIZES: dict[str, _Size] = {
     # TV-like 16:9 footage (``synthetic.PHOTO``): pretraining for real frames.
     "photo": _Size((40, 8, 8), 50, 144, 256, label_noise.LabelNoise().scaled(144 / _REFERENCE_HEIGHT),
                    synthetic.PHOTO),
+    # The same, edited like broadcast footage: shot cuts (NaN flow across each cut).
+    "photo_cuts": _Size((40, 8, 8), 50, 144, 256,
+                        label_noise.LabelNoise().scaled(144 / _REFERENCE_HEIGHT), synthetic.PHOTO_CUTS),
 }
 
 

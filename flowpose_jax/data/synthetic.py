@@ -14,7 +14,10 @@ that crosses the frame and occludes part of the body.
 view (unlabelled, their own part ids), 1/f textures on walls and clothes,
 uneven and often dim light, and a camera that pans and zooms; the camera's
 motion is in every part's map, so the exact flow (background included) and
-the joints follow it.
+the joints follow it. ``PHOTO_CUTS`` (``photo_cuts``) also cuts between
+shots: the camera jumps to another view of the same person (another
+background and framing); the flow across a cut is NaN, where nothing
+corresponds (``flowpose_jax.flow.shots`` finds such cuts in real video).
 
 Every part is a sprite (premultiplied RGBA canvas, ``_SUPERSAMPLE`` canvas
 pixels per image pixel) placed by a 2x3 affine map canvas -> image. A limb's
@@ -132,6 +135,13 @@ class RenderParams:
   camera_gap_frames: tuple[int, int] = (20, 50)
   scene_light: float = 0.0  # 0..1: strength of a directional light falloff and vignette.
   exposure: tuple[float, float] = (1.0, 1.0)  # global brightness factor (dark scenes < 1).
+  # Shot cuts: at a cut the camera jumps to another view of the same person
+  # (another background, framing panned by up to ``shot_pan`` x W and zoomed
+  # in by up to exp(``shot_zoom``)); the flow of the frame before it is NaN.
+  shot_cuts: tuple[int, int] = (0, 0)  # cuts per video (min, max).
+  shot_min_frames: int = 8  # the shortest shot.
+  shot_pan: float = 0.12
+  shot_zoom: float = 0.4
 
 
 # TV-like footage for pretraining before real frames: 16:9 frames (the
@@ -142,6 +152,8 @@ PHOTO = RenderParams(
     person_height_range=(0.38, 0.8), centre_jitter=0.28, occluder_prob=0.4,
     photo_texture=0.7, distractors=(0, 2), camera_pan=0.06, camera_zoom=0.08,
     scene_light=0.6, exposure=(0.35, 1.1), pixel_noise=(1.0, 5.0), max_exposure_frames=1.0)
+# ``PHOTO`` edited like broadcast footage: up to two shot cuts per video.
+PHOTO_CUTS = dataclasses.replace(PHOTO, shot_cuts=(0, 2))
 
 
 # ---------------------------------------------------------------- tracks
@@ -698,6 +710,8 @@ class _Scene:
   camera: tuple | None  # (key_t [K], [K, 3] dx px, dy px, log zoom) or None (static).
   margin: int  # background canvas border beyond the frame, px (0 for a static camera).
   centre: np.ndarray  # [2] the zoom's fixed point, px.
+  # (first frames of shots 1.. [C] int, per-shot framing [C+1, 3] dx px, dy px, log zoom) or None.
+  shots: tuple | None = None
 
   @property
   def sprites(self) -> dict[int, _Sprite]:
@@ -713,8 +727,12 @@ def _distractor_id(k: int, pid: int) -> int:
   return NUM_PARTS + len(_BODY_PARTS) * k + pid - TORSO
 
 
-def _scene_maps(scene: _Scene, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scene_maps(scene: _Scene, times: np.ndarray, frames: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
   """Canvas -> frame maps of every part and the labelled joints at ``times`` [N].
+
+  ``frames`` [N] int: the frame each time belongs to, which picks its shot
+  (``_Scene.shots``; default: the times' floor). Motion blur never crosses a cut.
 
   Returns:
     maps: [N, P, 2, 3] float64, P = NUM_PARTS + 8 x distractors; row
@@ -725,9 +743,16 @@ def _scene_maps(scene: _Scene, times: np.ndarray) -> tuple[np.ndarray, np.ndarra
   extra = [_part_maps(sp, mo, times, la)[0][:, TORSO:L_HAND + 1] for sp, mo, la in scene.people[1:]]
   maps = np.concatenate([maps, *extra], 1)
   maps[:, BACKGROUND, :, 2] = -scene.margin
+  v = None
   if scene.camera is not None:
     key_t, key_v = scene.camera
     v = _ease_track(times, key_t, key_v)
+  if scene.shots is not None:
+    starts, framing = scene.shots
+    frames = np.floor(times).astype(np.int64) if frames is None else np.asarray(frames)
+    shot = framing[np.searchsorted(starts, frames, side="right")]
+    v = shot if v is None else v + shot
+  if v is not None:
     zoom = np.exp(v[:, 2])
     cam = np.zeros((len(times), 3, 3))
     cam[:, 0, 0] = cam[:, 1, 1] = zoom
@@ -740,10 +765,26 @@ def _scene_maps(scene: _Scene, times: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _camera_margin(p: RenderParams, height: int, width: int) -> int:
-  """Background border (px) that a camera with these knobs can bring into view."""
-  if p.camera_pan <= 0 and p.camera_zoom <= 0:
+  """Background border (px) that a camera with these knobs can bring into view
+  (a shot's zoom is a zoom in, so only its pan adds to it)."""
+  pan = p.camera_pan + (p.shot_pan if p.shot_cuts[1] > 0 else 0.0)
+  if pan <= 0 and p.camera_zoom <= 0:
     return 0
-  return int(np.ceil(p.camera_pan * width + (np.exp(p.camera_zoom) - 1) * max(height, width) / 2)) + 4
+  return int(np.ceil(pan * width + (np.exp(p.camera_zoom) - 1) * max(height, width) / 2)) + 4
+
+
+def _shot_starts(rng: np.random.Generator, num_frames: int, p: RenderParams) -> np.ndarray:
+  """[C] int increasing first frames of shots 1..C: every shot >= ``shot_min_frames`` long
+  (fewer cuts than drawn when the video is too short for them)."""
+  lo, hi = p.shot_cuts
+  m = max(1, p.shot_min_frames)
+  n = min(int(rng.integers(lo, hi + 1)), num_frames // m - 1)
+  if n <= 0:
+    return np.zeros(0, np.int64)
+  # Stars and bars: n+1 shots of m frames each, the spare frames spread at random.
+  spare = num_frames - (n + 1) * m
+  cuts = np.sort(rng.integers(0, spare + 1, n))
+  return (cuts + m * np.arange(1, n + 1)).astype(np.int64)
 
 
 def _photo_background(rng: np.random.Generator, background: np.ndarray, weight: float) -> np.ndarray:
@@ -794,7 +835,8 @@ def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: fl
                    field, num_frames: int, height: int, width: int) -> dict[str, np.ndarray]:
   """Draws every frame (blurred over ``offsets``, lit, noisy) with its part ids, flow and box.
 
-  ``field`` is None or an [H, W, 1] gain applied to every frame.
+  ``field`` is None or an [H, W, 1] gain applied to every frame; ``background``
+  one canvas, or a list of one per shot (``scene.shots``).
 
   Returns:
     dict of 'image', 'joints' (float64, not yet cast), 'flow', 'part_ids',
@@ -804,10 +846,13 @@ def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: fl
   n_sub = len(offsets)
   frames = np.arange(num_frames, dtype=np.float64)
   sub_times = (frames[:, None] + offsets[None, :]).reshape(-1)
-  sub_maps, _ = _scene_maps(scene, sub_times)
+  sub_maps, _ = _scene_maps(scene, sub_times, np.repeat(np.arange(num_frames), n_sub))
   sub_maps = sub_maps.reshape(num_frames, n_sub, *sub_maps.shape[1:])
   # Exact-time maps for labels and flow (t and t+1).
   maps, joints = _scene_maps(scene, np.arange(num_frames + 1, dtype=np.float64))
+  starts = scene.shots[0] if scene.shots is not None else np.zeros(0, np.int64)
+  shot = np.searchsorted(starts, np.arange(num_frames), side="right")
+  backgrounds = background if isinstance(background, list) else [background]
   lk, lv = light_keys
   light = _ease_track(frames, lk, lv).astype(np.float32)  # [T, 3]
 
@@ -817,9 +862,10 @@ def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: fl
   boxes = np.zeros((num_frames, 4), np.float32)
   for t in range(num_frames):
     acc = np.zeros((height, width, 3), np.float32)
+    bg = backgrounds[shot[t]]
     for k in range(n_sub):
-      acc += _compose(background, sprites, sub_maps[t, k], order, height, width, False)[0]
-    _, ids, body = _compose(background, sprites, maps[t], order, height, width, True)
+      acc += _compose(bg, sprites, sub_maps[t, k], order, height, width, False)[0]
+    _, ids, body = _compose(bg, sprites, maps[t], order, height, width, True)
     img = acc / n_sub * light[t][None, None, :]
     if field is not None:
       img = img * field
@@ -827,7 +873,8 @@ def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: fl
     images[t] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     part_ids[t] = ids
     if t + 1 < num_frames:
-      flows[t] = _flow_from_maps(ids, maps[t], maps[t + 1])
+      # Across a cut nothing corresponds: the flow is unknown (NaN).
+      flows[t] = _flow_from_maps(ids, maps[t], maps[t + 1]) if shot[t + 1] == shot[t] else np.nan
     rows, cols = np.flatnonzero(body.any(1)), np.flatnonzero(body.any(0))
     if rows.size:
       boxes[t] = (cols[0], rows[0], cols[-1], rows[-1])
@@ -855,7 +902,8 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
         by the labelled person's body parts (occluder and other people
         excluded), inside the frame.
       'flow': [T, H, W, 2] float32 exact forward flow t -> t+1 (dx, dy) px,
-        the camera's motion included; the last frame's flow is all zeros.
+        the camera's motion included; the last frame's flow is all zeros,
+        and the flow of the last frame of a shot (``shot_cuts``) all NaN.
       'part_ids': [T, H, W] uint8 front-most part per pixel (``BACKGROUND`` 0,
         ``TORSO`` .. ``L_HAND`` 1-8, ``OCCLUDER`` 9, then 8 ids per other
         person in view: ``_distractor_id``).
@@ -864,6 +912,9 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
     raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
                       f"T={num_frames}, H={height}, W={width}")
   p = params
+  if p.shot_cuts[0] < 0 or p.shot_cuts[1] < p.shot_cuts[0] or p.shot_min_frames < 1:
+    raise ConfigError(f"RenderParams.shot_cuts must be (min, max) with 0 <= min <= max and "
+                      f"shot_min_frames >= 1; got shot_cuts={p.shot_cuts}, shot_min_frames={p.shot_min_frames}")
   if p.distractors[0] < 0 or p.distractors[1] < p.distractors[0] or \
       NUM_PARTS + len(_BODY_PARTS) * p.distractors[1] > 256:
     raise ConfigError(f"RenderParams.distractors must be (min, max) with 0 <= min <= max <= 30; "
@@ -899,7 +950,19 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
   if p.exposure != (1.0, 1.0):
     gain = np.float32(rng.uniform(*p.exposure))
     field = gain * (field if field is not None else np.ones((height, width, 1), np.float32))
-  scene = _Scene(tuple(people), camera, margin, np.array([(width - 1) / 2, (height - 1) / 2]))
+  shots = None
+  if p.shot_cuts[1] > 0:
+    starts = _shot_starts(rng, num_frames, p)
+    framing = rng.uniform(-1, 1, (len(starts) + 1, 3)) * np.array(
+        [p.shot_pan * width, p.shot_pan * height / 2, 0.0])
+    framing[:, 2] = rng.uniform(0, p.shot_zoom, len(starts) + 1)
+    framing[0] = 0.0  # the first shot frames the person as the layout placed them
+    shots = (starts, framing)
+    background = [background]
+    for _ in starts:
+      other = _background(rng, height + 2 * margin, width + 2 * margin, p)
+      background.append(_photo_background(rng, other, p.photo_texture) if p.photo_texture > 0 else other)
+  scene = _Scene(tuple(people), camera, margin, np.array([(width - 1) / 2, (height - 1) / 2]), shots)
   video = _render_frames(rng, background, scene, order, offsets, noise_std, motion.light_keys,
                          field, num_frames, height, width)
   joints = video["joints"].astype(np.float32)

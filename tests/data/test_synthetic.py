@@ -135,6 +135,8 @@ def _check_flow_warps_next_frame(videos, parts):
     errs, zero_errs = [], []
     for t in range(len(img) - 1):
       f = v["flow"][t]
+      if not np.isfinite(f).all():  # a shot cut: nothing to carry back
+        continue
       warped = _warp_back(img[t + 1], f)
       xd = np.rint(np.mgrid[0:h, 0:w][1] + f[..., 0]).astype(int)
       yd = np.rint(np.mgrid[0:h, 0:w][0] + f[..., 1]).astype(int)
@@ -168,6 +170,8 @@ def _check_flow_at_joints(videos, min_fraction):
     j, f, ids = v["joints"], v["flow"], v["part_ids"]
     h, w = ids.shape[1:]
     for t in range(len(j) - 1):
+      if not np.isfinite(f[t]).all():  # a shot cut: no correspondence
+        continue
       for k in range(joints_lib.NUM_JOINTS):
         n_possible += 1
         x, y = np.rint(j[t, k]).astype(int)
@@ -226,6 +230,43 @@ def test_photo_other_people_are_unlabelled():
 def test_photo_knobs_are_checked():
   with pytest.raises(ConfigError, match="distractors"):
     synthetic.render_video(0, 2, 32, 32, dataclasses.replace(synthetic.PHOTO, distractors=(2, 1)))
+  with pytest.raises(ConfigError, match="shot_cuts"):
+    synthetic.render_video(0, 2, 32, 32, dataclasses.replace(synthetic.PHOTO, shot_cuts=(2, 1)))
+
+
+def shot_cut_frames(video) -> np.ndarray:
+  """First frames of shots 1.. of a rendered video: each follows a frame whose flow is all NaN."""
+  return np.flatnonzero(~np.isfinite(video["flow"]).all((1, 2, 3))) + 1
+
+
+@functools.lru_cache(maxsize=None)
+def _cut_video(seed: int):
+  params = dataclasses.replace(synthetic.PHOTO_CUTS, pixel_noise=(1.0, 2.0), max_exposure_frames=0.3)
+  return synthetic.render_video(seed, 24, 72, 128, params)
+
+
+def test_shot_cuts_change_the_view_and_leave_the_flow_unknown():
+  videos = [(seed, _cut_video(seed)) for seed in range(6)]
+  n_cuts = 0
+  for seed, v in videos:
+    cuts = shot_cut_frames(v)
+    n_cuts += len(cuts)
+    flow = v["flow"]
+    # NaN exactly across a cut: all of that frame, nothing elsewhere.
+    nan = ~np.isfinite(flow)
+    assert nan[cuts - 1].all() and nan.sum() == nan[cuts - 1].size, seed
+    bounds = np.r_[0, cuts, len(flow)]
+    assert np.diff(bounds).min() >= synthetic.PHOTO_CUTS.shot_min_frames, (seed, cuts)
+    # The picture jumps at a cut, far more than between neighbouring frames of a shot.
+    img = v["image"].astype(np.float32)
+    step = np.abs(np.diff(img, axis=0)).mean((1, 2, 3))
+    within = np.delete(step, cuts - 1)
+    for c in cuts:
+      assert step[c - 1] > 3 * np.median(within), (seed, c, step[c - 1], np.median(within))
+  assert 4 <= n_cuts <= 2 * len(videos)
+  # Within shots the exact flow still carries the next frame back, body and background.
+  _check_flow_warps_next_frame(videos, list(range(synthetic.TORSO, synthetic.L_HAND + 1)))
+  _check_flow_at_joints(videos, 0.25)
 
 
 def test_flow_is_zero_on_background():
@@ -324,8 +365,8 @@ def test_builder_registered_and_configs(tiny_dir):
   import tensorflow_datasets as tfds
   from data_builders import synthetic_signers
   names = {c.name for c in synthetic_signers.CONFIGS}
-  assert names == {"tiny", "demo", "large", "photo", "tiny_noisy", "demo_noisy", "large_noisy",
-                   "photo_noisy"}
+  assert names == {"tiny", "demo", "large", "photo", "photo_cuts", "tiny_noisy", "demo_noisy",
+                   "large_noisy", "photo_noisy", "photo_cuts_noisy"}
   builder = tfds.builder("synthetic_signers/tiny", data_dir=tiny_dir)
   assert isinstance(builder, synthetic_signers.SyntheticSigners)
   assert builder.info.disable_shuffling
@@ -335,6 +376,7 @@ def test_builder_registered_and_configs(tiny_dir):
   assert (cfg["large"].height, cfg["large"].width) == (256, 256)
   assert (cfg["photo"].height, cfg["photo"].width) == (144, 256)
   assert cfg["photo"].params == synthetic.PHOTO and cfg["demo"].params == synthetic.RenderParams()
+  assert cfg["photo_cuts"].params == synthetic.PHOTO_CUTS and synthetic.PHOTO.shot_cuts == (0, 0)
 
 
 def test_builder_tiny_reads_back_in_order(tiny_dir):

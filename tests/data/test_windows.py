@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -356,3 +357,22 @@ def test_precomputed_maps_are_checked():
   maps = windows.frame_maps(_fake_frame_fn, SOURCE, boxed)
   with pytest.raises(InputError, match=r"record \d+ \(video 0, frame \d+\) has another evaluation view"):
     windows.WindowExamples(boxed, SOURCE, maps=maps).example(5)
+
+
+def test_gt_windows_have_no_confidence_across_a_shot_cut():
+  """The exact flow across a cut is NaN (synthetic.PHOTO_CUTS): a window's frames on the other side of
+  the cut get zero confidence everywhere, those in the centre's shot do not."""
+  params = dataclasses.replace(synthetic.PHOTO_CUTS, shot_cuts=(1, 1), shot_min_frames=4)
+  v = synthetic.render_video(5, num_frames=NUM_FRAMES, height=FRAME, width=FRAME, params=params)
+  cut = int(np.flatnonzero(~np.isfinite(v["flow"]).all((1, 2, 3)))[0]) + 1
+  records = [{"image": v["image"][t], "joints": v["joints"][t], "joints_true": v["joints"][t],
+              "visible": v["visible"][t], "box": v["box"][t], "flow": v["flow"][t].astype(np.float16),
+              "video_id": np.int32(0), "frame_index": np.int32(t)} for t in range(NUM_FRAMES)]
+  tr = windows.WindowExamples(_no_jitter(_config(**{"augment.enabled": False})), records)
+  for i in range(NUM_FRAMES):
+    ex = tr.example(i, np.random.default_rng(i))
+    idx = windows.window_indices(i, N, tr.starts, tr.ends)
+    for t, j in enumerate(idx):
+      same_shot = (j < cut) == (i < cut)
+      peak = ex["confidence"][t].max()
+      assert (peak > 0) == same_shot, (i, int(j), cut, peak)

@@ -62,7 +62,7 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
   assert two_sided.shape == (5, 16, 16, 7) and np.isfinite(two_sided).all()
   np.testing.assert_allclose(causal[-1], two_sided[-1], atol=1e-6)
   assert not np.allclose(causal[0], two_sided[0])
-  assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s"}
+  assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s", "shots_s"}
   joints, conf = model.joints(frames, flow=True)
   assert joints.shape == (5, 7, 2) and conf.shape == (5, 7)
 
