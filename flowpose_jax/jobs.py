@@ -216,12 +216,17 @@ def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_
 
 
 def _write_predictions(item: media.InputItem, frames: list[np.ndarray], fps: float, joints: np.ndarray,
-                       conf: np.ndarray, out_dir: str) -> list[str]:
-  """Writes one input's joints (JSON, CSV) and overlay (image or video); returns the paths."""
+                       conf: np.ndarray, out_dir: str, shots: np.ndarray | None = None) -> list[str]:
+  """Writes one input's joints (JSON, CSV) and overlay (image or video); returns the paths.
+
+  ``shots``: [T] int shot ids (flowing prediction), written as each JSON frame's "shot"."""
   stem = os.path.join(out_dir, item.name)
   records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
               "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}
              for i, (j, c) in enumerate(zip(joints, conf))]
+  if shots is not None:
+    for record, shot in zip(records, shots):
+      record["shot"] = int(shot)
   with open(stem + ".json", "w") as f:
     json.dump({"input": item.path, "joint_names": list(joints_lib.JOINT_NAMES), "frames": records}, f, indent=1)
   with open(stem + ".csv", "w", newline="") as f:
@@ -292,7 +297,8 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     flow_method, flow_mode: with ``flow``, the OpenCV flow and "direct" or
       "composed" windows (``Predictor.flowing_heatmaps``).
     shots: with ``flow``, "detect" (windows and box smoothing stop at each
-      video's shot cuts, ``flowpose_jax.flow.shots``) or "none" (one shot).
+      video's shot cuts, ``flowpose_jax.flow.shots``; each JSON frame gets its
+      "shot" index) or "none" (one shot).
     max_frames: read at most this many frames of each video or folder.
     output_format: "json" (the files above) or "coco": also
       ``out_dir/predictions_coco.json``, COCO keypoint results of every frame
@@ -323,7 +329,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
   runtimes.use(predictor, runtime)
   os.makedirs(out_dir, exist_ok=True)
   written, skipped, coco = [], [], []
-  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal, "shots": shots} if flow else {}
+  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal} if flow else {}
   for path in paths:
     try:
       item = media.resolve_input(path)
@@ -333,10 +339,12 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
         for height, width in sorted({f.shape[:2] for f in frames}):
           inference.check_box(box, (height, width))
         boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
+      if flow:  # each video's shots: its flowing windows stop at the cuts, and the JSON says where they are
+        flow_kwargs["shots"] = inference.video_shots(frames, shots)
       joints, conf = predictor.joints(frames, boxes, flow=flow, passes=passes, **flow_kwargs)
       # COCO ids first: an input without ids is skipped before any of its files is written.
       results = _coco_results(item, joints, conf, image_ids, len(coco) + 1) if output_format == "coco" else []
-      written += _write_predictions(item, frames, fps, joints, conf, out_dir)
+      written += _write_predictions(item, frames, fps, joints, conf, out_dir, flow_kwargs.get("shots"))
       coco += results
     except InputError as e:
       skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once

@@ -1,5 +1,7 @@
 """Staged training: single-frame run -> flowing stage (frozen HeatmapNet) -> evaluation."""
 
+import json
+
 import jax
 import numpy as np
 
@@ -65,6 +67,21 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
   assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s", "shots_s"}
   joints, conf = model.joints(frames, flow=True)
   assert joints.shape == (5, 7, 2) and conf.shape == (5, 7)
+
+  # predict --flow on an edited sequence (the clip, then a cut to a recoloured view): the JSON gives
+  # each frame's shot, and --no_shot_cuts keeps one.
+  from flowpose_jax import media
+  edited = tmp_path / "edited"
+  edited.mkdir()
+  cutaway = (frames * np.array([1.0, 0.6, 0.25], np.float32)).astype(np.uint8)
+  for i, frame in enumerate(list(frames) + list(cutaway)):
+    media.write_image(str(edited / f"{i:03d}.png"), frame)
+  for shots, expected in (("detect", [0] * 5 + [1] * 5), ("none", [0] * 10)):
+    out = tmp_path / f"pred_{shots}"
+    written, skipped = jobs.predict_paths(wd2, [str(edited)], str(out), flow=True, shots=shots)
+    assert not skipped
+    with open(out / "edited.json") as f:
+      assert [r["shot"] for r in json.load(f)["frames"]] == expected, shots
 
 
 def test_computed_flow_is_cached_beside_the_data(tiny_config, tmp_path):
