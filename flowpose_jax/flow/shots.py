@@ -91,11 +91,9 @@ def shot_ids(frames: Sequence[np.ndarray], **kwargs) -> np.ndarray:
 
 def shot_runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """[T] int shot ids (non-decreasing) -> starts [T], ends [T]: frame t's shot is ``[starts[t], ends[t])``."""
+  # The runs of a video's frames, as for records (imported here: flowpose_jax.data imports this package).
+  from flowpose_jax.data.windows import video_layout  # pylint: disable=import-outside-toplevel
   ids = np.asarray(ids)
-  t = len(ids)
-  if t and np.any(np.diff(ids) < 0):
+  if np.any(np.diff(ids) < 0):
     raise ValueError("shot ids must not decrease along the video")
-  new = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if t else np.zeros(0, np.int64)
-  bounds = np.r_[new, t]
-  which = np.searchsorted(new, np.arange(t), side="right") - 1
-  return bounds[which].astype(np.int64), bounds[which + 1].astype(np.int64)
+  return video_layout(video_ids=ids)

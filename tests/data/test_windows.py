@@ -20,22 +20,26 @@ N = 2
 T = 2 * N + 1
 
 
+def _records(v, vid: int) -> list[dict]:
+  """A rendered video's frames as builder records of video ``vid``."""
+  return [{
+      "image": v["image"][t],
+      "joints": v["joints"][t],
+      "joints_true": v["joints"][t],
+      "visible": v["visible"][t],
+      "box": v["box"][t],
+      "flow": v["flow"][t].astype(np.float16),
+      "video_id": np.int32(vid),
+      "frame_index": np.int32(t),
+  } for t in range(len(v["image"]))]
+
+
 def _render():
   videos, records = [], []
   for vid, seed in enumerate(SEEDS):
     v = synthetic.render_video(seed, num_frames=NUM_FRAMES, height=FRAME, width=FRAME)
     videos.append(v)
-    for t in range(NUM_FRAMES):
-      records.append({
-          "image": v["image"][t],
-          "joints": v["joints"][t],
-          "joints_true": v["joints"][t],
-          "visible": v["visible"][t],
-          "box": v["box"][t],
-          "flow": v["flow"][t].astype(np.float16),
-          "video_id": np.int32(vid),
-          "frame_index": np.int32(t),
-      })
+    records += _records(v, vid)
   return videos, records
 
 
@@ -365,10 +369,7 @@ def test_gt_windows_have_no_confidence_across_a_shot_cut():
   params = dataclasses.replace(synthetic.PHOTO_CUTS, shot_cuts=(1, 1), shot_min_frames=4)
   v = synthetic.render_video(5, num_frames=NUM_FRAMES, height=FRAME, width=FRAME, params=params)
   cut = int(np.flatnonzero(~np.isfinite(v["flow"]).all((1, 2, 3)))[0]) + 1
-  records = [{"image": v["image"][t], "joints": v["joints"][t], "joints_true": v["joints"][t],
-              "visible": v["visible"][t], "box": v["box"][t], "flow": v["flow"][t].astype(np.float16),
-              "video_id": np.int32(0), "frame_index": np.int32(t)} for t in range(NUM_FRAMES)]
-  tr = windows.WindowExamples(_no_jitter(_config(**{"augment.enabled": False})), records)
+  tr = windows.WindowExamples(_no_jitter(_config(**{"augment.enabled": False})), _records(v, 0))
   for i in range(NUM_FRAMES):
     ex = tr.example(i, np.random.default_rng(i))
     idx = windows.window_indices(i, N, tr.starts, tr.ends)
