@@ -10,10 +10,12 @@ For each workdir, on ``realpose/buffy`` ``validation`` (episode 4, 96 frames of
     them (the default for a model trained on crops);
   * "whole frame, 1 pass": the letterboxed frame alone (the default for a
     model trained on whole frames);
+  * "whole frame, 3 passes": as 2, then one more crop around the joints the
+    second pass found (``passes=3``);
   * "person box": the box of the annotated joints grown by 40 % of its larger
     side on each side (the issue's definition; ``input.crop = "joints"``);
 each also with ``Predictor.flip_test`` (maps averaged with the mirror image's).
-Then each model's whole-frame frames/s with 1 and 2 passes (both passes
+Then each model's whole-frame frames/s with 1, 2 and 3 passes (both passes
 included) over the 96 frames, batch 16, after a warm-up on the same frames; the
 variants are timed interleaved, ``--repeats`` rounds, median reported.
 
@@ -42,7 +44,7 @@ DATASET = "realpose/buffy"
 SPLIT = "validation"
 PERSON_BOX_MARGIN = 0.4  # the issue's person box: 40 % of the joints' box's larger side per side
 DISTANCES = (10, 20, 30)
-PASSES = (1, 2)  # whole frame: the letterboxed frame alone; then find the person and crop
+PASSES = (1, 2, 3)  # whole frame: the letterboxed frame alone; find the person and crop; re-crop once
 
 
 def _views(predictor, source) -> dict[str, dict]:

@@ -29,6 +29,11 @@ NEGATIVE_VALUE_OPTIONS = ("--box",)
 EXIT_SKIPPED = 1  # predict: some inputs could not be read (the others were written)
 
 
+PASSES_HELP = ("1 = one pass on the letterboxed frame; 2 = find the person, then predict on a crop "
+               "around them; 3+ = re-crop around each pass's joints (default: 3 for a model trained on "
+               "crops, else 1)")
+
+
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="flowpose", description=__doc__.splitlines()[0])
   sub = p.add_subparsers(dest="command", required=True)
@@ -62,8 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                  help="network input: whole frame letterboxed, the record's person box, or the box of "
                       "its annotated joints grown by input.joints_margin (default: as trained)")
   e.add_argument("--passes", type=int, default=None,
-                 help="with --crop frame: 1 = one pass on the letterboxed frame; 2+ = find the person, then "
-                      "predict on a crop around them (default: 2 for a model trained on crops, else 1)")
+                 help="with --crop frame: " + PASSES_HELP)
   e.add_argument("--flip_test", action="store_true",
                  help="average each frame's maps with its mirror image's (twice the work)")
   e.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
@@ -78,8 +82,7 @@ def _parser() -> argparse.ArgumentParser:
   r.add_argument("--max_frames", type=int, default=None,
                  help="read at most N frames of each video or folder (default: all)")
   r.add_argument("--passes", type=int, default=None,
-                 help="without --box: 1 = one pass on the letterboxed frame; 2+ = find the person, then "
-                      "predict on a crop around them (default: 2 for a model trained on crops, else 1)")
+                 help="without --box: " + PASSES_HELP)
   r.add_argument("--flip_test", action="store_true",
                  help="average each frame's maps with its mirror image's (twice the work)")
   r.add_argument("--flow", action="store_true",

@@ -30,6 +30,13 @@ FLOW_MODES = ("direct", "composed")  # as flowpose_jax.flow.compute.MODES
 # Two-pass inference: joints of the coarse pass at least this confident (map
 # peak; a target peak is 1) make the second pass's crop.
 PERSON_MIN_CONFIDENCE = 0.1
+# Whole-frame passes of a crop-trained model: find the person on the
+# letterboxed frame, crop around them, then re-crop once around the joints of
+# that crop (the coarse pass's box is too small on unseen footage: median 0.85
+# of the true box on Buffy episode 4). The third pass gained 1-4 points at
+# 20 px there on each of two models, with and without flip test
+# (benchmarks/realpose_table.py); ``passes=2`` is a third faster.
+CROP_PASSES = 3
 # The second pass's margin for workdirs saved before ``input.joints_margin``
 # existed (configs/common.py's default then).
 LEGACY_JOINTS_MARGIN = 0.4
@@ -494,9 +501,10 @@ class Predictor:
 
   @property
   def default_passes(self) -> int:
-    """Passes over a whole frame without a box: 2 for a model trained on person
-    crops (``input.crop`` "box" / "joints"), 1 for one trained on whole frames."""
-    return 1 if self.config.input.crop == "frame" else 2
+    """Passes over a whole frame without a box: ``CROP_PASSES`` for a model
+    trained on person crops (``input.crop`` "box" / "joints"), 1 for one
+    trained on whole frames."""
+    return 1 if self.config.input.crop == "frame" else CROP_PASSES
 
   def person_boxes(self, frames, passes: int = 2) -> np.ndarray:
     """Finds the main person in whole frames: the crop of the last pass.

@@ -56,7 +56,7 @@ def test_two_passes_find_the_main_person_of_two(predictor):
   main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
   _draw(frame, np.array([560.0, 200.0]), 0.8, 5)  # a second, smaller person
 
-  assert predictor.default_passes == 2
+  assert predictor.default_passes == inference.CROP_PASSES == 3
   boxes = predictor.person_boxes([frame], passes=2)
   expected = joints_lib.joints_box(main, margin=predictor.config.input.joints_margin)
   # The coarse pass sees the person at 128/720 scale: its box is within a few
@@ -64,12 +64,27 @@ def test_two_passes_find_the_main_person_of_two(predictor):
   np.testing.assert_allclose(boxes[0], expected, atol=25)
 
   one, _ = predictor.joints([frame], passes=1)
-  two, conf = predictor.joints([frame])
+  two, conf = predictor.joints([frame], passes=2)
   err_one = np.linalg.norm(one[0] - main, axis=-1)
   err_two = np.linalg.norm(two[0] - main, axis=-1)
   assert err_two.max() < 3.0, err_two  # every joint on the main person, not the other one
   assert err_two.mean() < err_one.mean() / 2, (err_one, err_two)  # the crop is what makes it sharp
   assert np.all(conf[0] > inference.PERSON_MIN_CONFIDENCE)
+
+
+def test_a_third_pass_recrops_around_the_second_passs_joints(predictor):
+  """The coarse pass's box is off by a heatmap cell's share; the crop of the
+  second pass's sharp joints is the box of the true joints."""
+  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
+  main = _draw(frame, np.array([250.0, 200.0]), 1.0, 9)
+  expected = joints_lib.joints_box(main, margin=predictor.config.input.joints_margin)
+  err2 = np.abs(predictor.person_boxes([frame], passes=2)[0] - expected).max()
+  err3 = np.abs(predictor.person_boxes([frame], passes=3)[0] - expected).max()
+  assert err3 < 2.0 and err3 < err2 / 3, (err2, err3)
+  default, _ = predictor.joints([frame])  # CROP_PASSES
+  three, _ = predictor.joints([frame], passes=3)
+  np.testing.assert_array_equal(default, three)
+  assert np.linalg.norm(three[0] - main, axis=-1).max() < 1.0
 
 
 def test_without_the_focus_a_stronger_wrist_elsewhere_wins(predictor):
