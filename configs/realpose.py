@@ -7,9 +7,9 @@
 Protocol (../shared/data/realpose_ep3/SOURCE.md): train on episodes 2 + 3 (the
 ``train`` split, 452 frames), validate on episode 4 (``validation``, 96 frames,
 never trained on). Validation during training and ``flowpose evaluate`` score
-episode 4; a model trained on crops predicts whole frames in two passes
-(``inference.Predictor.joints``: a coarse pass on the letterboxed frame, then
-a crop around the person it found).
+episode 4; a model trained on crops predicts whole frames in three passes
+(``inference.Predictor.joints``: a coarse pass on the letterboxed frame, a
+crop around the person it found, then a re-crop around that crop's joints).
 
 arg: where the weights start.
   "" (default): synthetic -> real, fine-tuning the demo model of
