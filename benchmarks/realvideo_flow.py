@@ -32,7 +32,7 @@ def main():
   p.add_argument("--clip", default=CLIP)
   p.add_argument("--box", action="store_true")
   p.add_argument("--causal", action="store_true")
-  p.add_argument("--passes", type=int, default=None, help="whole frame: 1 or 2 (default: the model's)")
+  p.add_argument("--passes", type=int, default=None, help="whole frame: 1, 2 or 3 (default: the model's)")
   args = p.parse_args()
   with open(os.path.join(args.clip, "annotations.json")) as f:
     ann = json.load(f)
