@@ -7,15 +7,15 @@ For each workdir, on ``realpose/buffy`` ``validation`` (episode 4, 96 frames of
 720x405), scored in frame px at 10 / 20 / 30 px:
   * "whole frame, 2 passes": ``Predictor.joints(frames, passes=2)``, no box:
     find the person on the letterboxed frame, then predict on a crop around
-    them (the default for a model trained on crops);
+    them;
   * "whole frame, 1 pass": the letterboxed frame alone (the default for a
     model trained on whole frames);
   * "whole frame, 3 passes": as 2, then one more crop around the joints the
-    second pass found (``passes=3``);
+    second pass found (``passes=3``, the default for a model trained on crops);
   * "person box": the box of the annotated joints grown by 40 % of its larger
     side on each side (the issue's definition; ``input.crop = "joints"``);
 each also with ``Predictor.flip_test`` (maps averaged with the mirror image's).
-Then each model's whole-frame frames/s with 1, 2 and 3 passes (both passes
+Then each model's whole-frame frames/s with 1, 2 and 3 passes (every pass
 included) over the 96 frames, batch 16, after a warm-up on the same frames; the
 variants are timed interleaved, ``--repeats`` rounds, median reported.
 

@@ -33,9 +33,9 @@ PERSON_MIN_CONFIDENCE = 0.1
 # Whole-frame passes of a crop-trained model: find the person on the
 # letterboxed frame, crop around them, then re-crop once around the joints of
 # that crop (the coarse pass's box is too small on unseen footage: median 0.85
-# of the true box on Buffy episode 4). The third pass gained 1-4 points at
-# 20 px there on each of two models, with and without flip test
-# (benchmarks/realpose_table.py); ``passes=2`` is a third faster.
+# of the true box on Buffy episode 4). The third pass gained 0.6-4.3 points
+# at 20 px there on each of three models, with and without flip test
+# (benchmarks/realpose_table_results.md); ``passes=2`` is a third faster.
 CROP_PASSES = 3
 # The second pass's margin for workdirs saved before ``input.joints_margin``
 # existed (configs/common.py's default then).
