@@ -39,6 +39,10 @@ from configs import demo
 def get_config(arg=None):
   c = demo.get_config()
   n = ml_collections.FieldReference(3)
+  # The crop the single-frame part was trained on, which sets whole-frame inference's passes
+  # (Predictor.default_passes); "" = read from init_from's config.json at training (with its
+  # input.joints_margin, the person-box rule), so a stage on configs/realpose.py takes 3 passes.
+  c.input.spatial_crop = ""
   c.flow = ml_collections.ConfigDict()
   c.flow.n = n  # window t-n..t+n (paper: up to 15 on BBC Pose)
   c.flow.source = "gt"

@@ -502,9 +502,11 @@ class Predictor:
   @property
   def default_passes(self) -> int:
     """Passes over a whole frame without a box: ``CROP_PASSES`` for a model
-    trained on person crops (``input.crop`` "box" / "joints"), 1 for one
-    trained on whole frames."""
-    return 1 if self.config.input.crop == "frame" else CROP_PASSES
+    whose single-frame part was trained on person crops (``input.crop`` "box" /
+    "joints"; a flowing stage's ``input.spatial_crop``, filled at training from
+    its ``init_from``), 1 for one trained on whole frames."""
+    crop = self.config.input.get("spatial_crop") or self.config.input.crop
+    return 1 if crop == "frame" else CROP_PASSES
 
   def person_boxes(self, frames, passes: int = 2) -> np.ndarray:
     """Finds the main person in whole frames: the crop of the last pass.

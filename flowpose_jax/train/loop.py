@@ -73,6 +73,26 @@ def _check_resume_config(workdir: str, config) -> None:
           f"start a new --workdir")
 
 
+def inherit_spatial_crop(config) -> None:
+  """A flowing stage on top of a single-frame run keeps that run's crop.
+
+  Its pooling trains on whole frames (``input.crop`` "frame"), but whole-frame
+  inference runs the single-frame part, so it should find the person in as
+  many passes as the run it was built on (``Predictor.default_passes``). With
+  ``input.spatial_crop`` "" (configs/flow.py) and an ``init_from``, the crop is
+  read from ``init_from``'s config.json, and for a crop-trained run its
+  ``input.joints_margin`` too (the box rule of ``Predictor.person_boxes``).
+  Configs without the key, or with it set, are left as they are.
+  """
+  inputs = config.input
+  if "spatial_crop" not in inputs or inputs.spatial_crop or not config.get("init_from"):
+    return
+  spatial = workdir_lib.load_config(config.init_from).input
+  inputs.spatial_crop = spatial.get("crop", "frame")
+  if inputs.spatial_crop != "frame":
+    inputs.joints_margin = spatial.get("joints_margin", inputs.joints_margin)
+
+
 def default_flow_cache(config) -> None:
   """Computed (OpenCV) flow is cached beside the data unless a cache_dir is set,
   so it is computed once, never per epoch (the cache key includes the flow config)."""
@@ -122,6 +142,7 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
   """
   validate_config(config)
   default_flow_cache(config)
+  inherit_spatial_crop(config)
   data_dir = config.dataset.data_dir
   if train_source is None:
     train_source = load_train_source(config.dataset)

@@ -139,6 +139,8 @@ def validate_config(config) -> None:
   if config.input.size % 4:
     raise ConfigError(f"config.input.size={config.input.size} must be divisible by 4 (two 2x2 pools)")
   _check_choice("input.crop", config.input.crop, CROP_MODES)
+  if config.input.get("spatial_crop"):
+    _check_choice("input.spatial_crop", config.input.spatial_crop, CROP_MODES)
   _check_model(config)
   if "flow" in config:
     windows.flow_settings(config)

@@ -4,6 +4,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from configs import flow as flow_config
 from flowpose_jax import inference, jobs
@@ -134,3 +135,36 @@ def test_precomputed_maps_refuse_a_heatmapnet_that_trains(tiny_config, tmp_path)
   with pytest.raises(ConfigError, match="config.loss.fusion_weight"):
     train_and_evaluate(c, str(tmp_path / "b"), show_progress=False)
   assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_flow_stage_keeps_its_single_frame_runs_crop_for_whole_frame_passes(tiny_config, tmp_path):
+  """configs/flow.py trains on whole frames, but a stage on a crop-trained run
+  predicts whole frames in that run's passes, with that run's person-box margin."""
+  from flowpose_jax import workdir as workdir_lib
+  from flowpose_jax.errors import ConfigError
+  from flowpose_jax.train.loop import inherit_spatial_crop
+  from flowpose_jax.train.validation import validate_config
+
+  def stage(crop, margin=0.3, spatial_crop=""):
+    single = tiny_config.copy_and_resolve_references()
+    single.input.crop, single.input.joints_margin = crop, margin
+    init = str(tmp_path / f"init_{crop}")
+    workdir_lib.write_config(workdir_lib.ensure(init), single)
+    c = flow_config.get_config()
+    c.init_from, c.input.spatial_crop = init, spatial_crop
+    inherit_spatial_crop(c)
+    graphdef, params = workdir_lib.make_model(c)
+    return c, inference.Predictor(c, graphdef, params)
+
+  c, predictor = stage("joints")
+  assert (c.input.spatial_crop, c.input.joints_margin, c.input.crop) == ("joints", 0.3, "frame")
+  assert predictor.default_passes == inference.CROP_PASSES
+  c, predictor = stage("frame")
+  assert (c.input.spatial_crop, c.input.joints_margin) == ("frame", 0.4)  # margin of a frame run not taken
+  assert predictor.default_passes == 1
+  c, predictor = stage("joints", spatial_crop="frame")  # set by the user: kept
+  assert c.input.spatial_crop == "frame" and predictor.default_passes == 1
+
+  c.input.spatial_crop, c.batch_size = "person", 8
+  with pytest.raises(ConfigError, match="input.spatial_crop"):
+    validate_config(c)
