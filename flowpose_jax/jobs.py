@@ -153,7 +153,8 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
       "joints" (its annotated joints' box grown by ``input.joints_margin``);
       default: the training config's ``input.crop``.
     passes: with crop "frame": 1 letterboxes the frame; 2+ find the person
-      and crop (``Predictor.joints``); default ``Predictor.default_passes``.
+      and crop (``Predictor.joints``); default ``Predictor.default_passes``
+      (1 for a flowing model: its pooled windows are scored).
     flip_test: average each frame's maps with its mirror image's.
     output: score this model output ("heatmap" = conv8 alone, "fusion",
       "pooled"); default: the model's final output.
@@ -167,7 +168,14 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
   ensure_dataset(dataset, data_dir)
   source = load_source(dataset, split, data_dir)
-  passes = predictor.default_passes if passes is None else int(passes)
+  flowing = "flows" in predictor.inputs
+  if passes is None:  # a flowing model is scored on its pooled windows of letterboxed frames
+    passes = 1 if flowing else predictor.default_passes
+  passes = int(passes)
+  if flowing and cfg.input.crop == "frame" and passes > 1:
+    raise FlowposeError(f"--passes {passes}: a flowing model is scored on its pooled windows of letterboxed "
+                        "frames (--passes 1); for flowing whole-frame passes on a video run "
+                        "`flowpose predict --flow --passes N` or benchmarks/realvideo_flow.py")
   predict_joints = None
   if cfg.input.crop == "frame" and passes > 1:
     if output is not None:

@@ -8,6 +8,7 @@ import pytest
 
 from configs import flow as flow_config
 from flowpose_jax import inference, jobs
+from flowpose_jax.errors import FlowposeError
 from flowpose_jax.train.loop import train_and_evaluate
 
 
@@ -52,6 +53,21 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
 
   result, table = jobs.evaluate_workdir(wd2, split="test", out_dir=str(tmp_path / "eval"))
   assert "right_wrist" in table and result["counts"].sum() > 0
+
+  # On a crop-trained single-frame run, prediction takes its passes, but
+  # evaluation still scores the pooled windows (one pass), as it did here.
+  with open(f"{wd2}/config.json") as f:
+    saved = json.load(f)
+  saved["input"]["spatial_crop"] = "joints"
+  with open(f"{wd2}/config.json", "w") as f:
+    json.dump(saved, f)
+  assert inference.load(wd2).default_passes == inference.CROP_PASSES
+  result_crop, _ = jobs.evaluate_workdir(wd2, split="test", out_dir=str(tmp_path / "eval_crop"))
+  with open(tmp_path / "eval_crop" / "results_test.json") as f:
+    assert json.load(f)["meta"]["crop"] == "frame"
+  np.testing.assert_array_equal(result_crop["hits"], result["hits"])
+  with pytest.raises(FlowposeError, match="pooled windows"):
+    jobs.evaluate_workdir(wd2, split="test", out_dir=str(tmp_path / "eval_3"), passes=3)
 
   # video inference: flowing maps per frame; causal uses only the past, so the
   # last frame (whose future is clipped anyway) matches the two-sided result.
