@@ -22,7 +22,8 @@ from flowpose_jax.train.loop import train_and_evaluate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LONG = 500  # steps of the run that gets signalled (never reached)
-STOP_WITHIN_S = 30  # SIGTERM -> saved and exited (a step of the tiny model takes well under a second)
+SAVED_WITHIN_S = 30  # signal -> the current step's checkpoint finalized (a common preemption notice)
+EXIT_WITHIN_S = 120  # signal -> process gone: a guard; interpreter and XLA teardown on a loaded 2-core CI vary
 
 
 def _overrides(steps, checkpoint_every):
@@ -39,7 +40,7 @@ def _cli(args, data_dir, **kw):
                           stderr=subprocess.PIPE, text=True, **kw)
 
 
-def _run(args, data_dir, timeout=300):
+def _run(args, data_dir, timeout=600):
   proc = _cli(args, data_dir)
   try:
     out, err = proc.communicate(timeout=timeout)
@@ -85,8 +86,11 @@ def _reference_digest(tiny_config, tmp_path, steps):
   return workdir_lib.params_digest(params)
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
-def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny_data_dir, tmp_path, sig, code):
+# Both signals go through the same handler and save; the resume (two more subprocesses and a
+# reference run) is checked once, after SIGTERM, to keep CI's time down.
+@pytest.mark.parametrize("sig, code, resume", [(signal.SIGTERM, 0, True), (signal.SIGINT, 130, False)])
+def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny_data_dir, tmp_path, sig, code,
+                                                               resume):
   workdir = str(tmp_path / "run")
   proc = _cli(["train", "--workdir", workdir, *_overrides(LONG, 1000)], tiny_data_dir)
   try:
@@ -95,18 +99,23 @@ def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny
     time.sleep(6)
     sent = time.time()
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=STOP_WITHIN_S + 60)
+    finalized = lambda: bool(_steps(workdir)) and not [  # noqa: E731
+        s for s in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in s]
+    saved = _wait_for(finalized, proc, SAVED_WITHIN_S + 60) or finalized()  # it may exit between polls
     took = time.time() - sent
+    _, err = proc.communicate(timeout=EXIT_WITHIN_S)
   finally:
     if proc.poll() is None:
       proc.kill()
       proc.wait()
   assert proc.returncode == code, err[-3000:]
-  assert took < STOP_WITHIN_S, took
+  assert saved and took < SAVED_WITHIN_S, (took, err[-3000:])
   assert "Traceback" not in err, err[-3000:]
   stopped = int(re.search(rf"stopped by {sig.name} after step (\d+)", err).group(1))
   assert _steps(workdir) == [stopped]
   assert not [s for s in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in s]
+  if not resume:
+    return
   total = stopped + 2
   rc, _, err = _run(["train", "--workdir", workdir, *_overrides(total, 1000)], tiny_data_dir)
   assert rc == 0, err[-3000:]
