@@ -20,6 +20,10 @@ arg: where the weights start.
     with this recipe's crops and augmentation, into
     ``workdirs/realpose_photo_pretrain``.
   "photo": synthetic -> TV-like synthetic -> real: fine-tunes that model.
+  "long": synthetic -> real for 6000 steps (twice the default), into
+    ``workdirs/realpose_long``.
+  "long_finetune": the best measured chain's second step: 3000 more steps of
+    that model at lr 5e-4 (``init_from`` ``workdirs/realpose_long``).
 
 Input 128x128 as the demo (the architecture is fully convolutional, so the
 synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
@@ -31,16 +35,17 @@ network also serves the coarse pass.
 
 from configs import common
 
-ARGS = ("", "scratch", "photo_pretrain", "photo")
+ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune")
 PRETRAINED = "workdirs/demo"
 PHOTO_PRETRAINED = "workdirs/realpose_photo_pretrain"
+LONG = "workdirs/realpose_long"
 
 
 def get_config(arg=None):
   arg = arg or ""
   if arg not in ARGS:
     raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real), 'scratch', "
-                     f"'photo_pretrain' or 'photo', got {arg!r}")
+                     f"'photo_pretrain', 'photo', 'long' or 'long_finetune', got {arg!r}")
   c = common.base_config()
   c.dataset.name = "realpose/buffy"
   c.dataset.eval_split = "validation"  # episode 4
@@ -68,7 +73,14 @@ def get_config(arg=None):
   c.timelapse_every = 500
   c.eval.threshold = 20.0
   c.eval.max_distance = 30
-  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED}.get(arg, PRETRAINED)
+  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED, "long_finetune": LONG}.get(arg, PRETRAINED)
+  if arg == "long":
+    c.num_train_steps = 6000
+    c.eval_every = 2000
+  if arg == "long_finetune":
+    c.optimizer.learning_rate = 5e-4
+    c.optimizer.warmup_steps = 50
+    c.eval_every = 1500
   if arg == "photo_pretrain":
     c.dataset.name = "synthetic_signers/photo"
     c.dataset.eval_split = "validation"
