@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import flax
@@ -11,6 +12,8 @@ import optax
 
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import ConfigError
+
+log = logging.getLogger("flowpose")
 
 
 @flax.struct.dataclass
@@ -75,10 +78,12 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   """
   target = params["spatial"] if "spatial" in params else params
   try:
-    loaded, _, _ = workdir_lib.restore_params(workdir, target)
+    loaded, _, step = workdir_lib.restore_params(workdir, target)
   except (ValueError, KeyError) as e:
     raise ConfigError(f"config.init_from={workdir!r}: its params do not fit this model "
                       f"({str(e).splitlines()[0]}); use the same model.width/fusion as that run") from None
+  log.info("weights from %s, step %d%s", workdir, step,
+           " (the flowing model's single-frame part)" if "spatial" in params else "")
   if "spatial" in params:
     return dict(params, spatial=loaded)
   return loaded

@@ -1,6 +1,7 @@
 """Staged training: single-frame run -> flowing stage (frozen HeatmapNet) -> evaluation."""
 
 import json
+import logging
 
 import jax
 import numpy as np
@@ -34,7 +35,7 @@ def _flow_stage_config(stage1, workdir, pooling, steps):
   return c
 
 
-def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_path):
+def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_path, caplog):
   stage1, wd1 = _stage1(tiny_config, tmp_path, steps=6)
   c = _flow_stage_config(stage1, wd1, "parametric", steps=4)
   c.log_every = 2
@@ -42,7 +43,9 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
   c.eval.max_examples = 8
   c.timelapse_frames = 2
   wd2 = str(tmp_path / "flow")
-  train_and_evaluate(c, wd2, show_progress=False)
+  with caplog.at_level(logging.INFO, logger="flowpose"):
+    train_and_evaluate(c, wd2, show_progress=False)
+  assert f"weights from {wd1}, step 6 (the flowing model's single-frame part)" in caplog.text
 
   p1 = inference.load(wd1).params
   p2 = inference.load(wd2).params
