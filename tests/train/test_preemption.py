@@ -65,6 +65,12 @@ def _steps(workdir):
   return sorted(int(s) for s in os.listdir(folder) if s.isdigit()) if os.path.isdir(folder) else []
 
 
+def _temp_folders(workdir):
+  """Orbax's temporary folders of saves in flight (or left by a killed one)."""
+  folder = os.path.join(workdir, "checkpoints")
+  return [s for s in os.listdir(folder) if "tmp" in s] if os.path.isdir(folder) else []
+
+
 def _inspect(workdir, data_dir):
   rc, out, err = _run(["inspect", "--workdir", workdir], data_dir)
   assert rc == 0, err
@@ -99,8 +105,7 @@ def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny
     time.sleep(6)
     sent = time.time()
     proc.send_signal(sig)
-    finalized = lambda: bool(_steps(workdir)) and not [  # noqa: E731
-        s for s in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in s]
+    finalized = lambda: bool(_steps(workdir)) and not _temp_folders(workdir)  # noqa: E731
     saved = _wait_for(finalized, proc, SAVED_WITHIN_S + 60) or finalized()  # it may exit between polls
     took = time.time() - sent
     _, err = proc.communicate(timeout=EXIT_WITHIN_S)
@@ -113,7 +118,7 @@ def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny
   assert "Traceback" not in err, err[-3000:]
   stopped = int(re.search(rf"stopped by {sig.name} after step (\d+)", err).group(1))
   assert _steps(workdir) == [stopped]
-  assert not [s for s in os.listdir(os.path.join(workdir, "checkpoints")) if "tmp" in s]
+  assert not _temp_folders(workdir)
   if not resume:
     return
   total = stopped + 2
@@ -130,8 +135,7 @@ def test_kill_9_during_a_save_loses_only_unsaved_steps(tiny_config, tiny_data_di
   proc = _cli(["train", "--workdir", workdir, *_overrides(LONG, 2)], tiny_data_dir)
   try:
     # Kill while a save is in flight (orbax's temp folder exists), after at least one finished save.
-    in_flight = lambda: (len(_steps(workdir)) >= 1 and os.path.isdir(ckpt)
-                         and any("tmp" in s for s in os.listdir(ckpt)))
+    in_flight = lambda: len(_steps(workdir)) >= 1 and bool(_temp_folders(workdir))  # noqa: E731
     assert _wait_for(in_flight, proc, 180)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
