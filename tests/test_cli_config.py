@@ -60,6 +60,9 @@ def test_bad_override_is_one_line_naming_the_key(tmp_path, tiny_data_dir, capsys
     ("--config.input.joints_margin=-0.4", r"config.input.joints_margin=-0.4 must be >= 0"),
     ("--config.augment.scale=(1.2,0.8)", r"config.augment.scale=\(1.2, 0.8\) must be \(low, high\)"),
     ("--config.init_from={tmp}", r"config.init_from='{tmp}' has no checkpoints/ folder"),
+    ("--config.init_from=workdirs/no_such_run",
+     r"init_from='workdirs/no_such_run' has no checkpoints/ folder \(read from the current directory: "
+     r"/.*workdirs/no_such_run\)"),
 ])
 def test_invalid_config_is_refused_before_anything_is_written(tmp_path, tiny_data_dir, capsys, override,
                                                               expected):

@@ -146,8 +146,10 @@ def validate_config(config) -> None:
     windows.flow_settings(config)
   make_optimizer(config.optimizer, config.num_train_steps)  # refuses optimizer.name / schedule
   if config.get("init_from") and not os.path.isdir(workdir_lib.checkpoint_dir(config.init_from)):
-    raise ConfigError(f"config.init_from={config.init_from!r} has no {workdir_lib.CHECKPOINT_DIR}/ folder; "
-                      f"give the workdir of an earlier (single-frame) run")
+    where = ("" if os.path.isabs(config.init_from)
+             else f" (read from the current directory: {os.path.abspath(config.init_from)})")
+    raise ConfigError(f"config.init_from={config.init_from!r} has no {workdir_lib.CHECKPOINT_DIR}/ folder{where}; "
+                      f"give the workdir of an earlier (single-frame) run, or run from the folder that holds it")
 
 
 __all__ = ["validate_config"]
