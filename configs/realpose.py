@@ -22,8 +22,13 @@ arg: where the weights start.
   "photo": synthetic -> TV-like synthetic -> real: fine-tunes that model.
   "long": synthetic -> real for 6000 steps (twice the default), into
     ``workdirs/realpose_long``.
-  "long_finetune": the best measured chain's second step: 3000 more steps of
-    that model at lr 5e-4 (``init_from`` ``workdirs/realpose_long``).
+  "long_finetune": the chain's second step: 3000 more steps of that model at
+    lr 5e-4 (``init_from`` ``workdirs/realpose_long``), into
+    ``workdirs/realpose_ft9000``.
+  "parse_finetune": the best measured chain's third step: 3000 more steps of
+    that model at lr 5e-4 (``init_from`` ``workdirs/realpose_ft9000``) with the
+    100 PARSE images (``realpose/parse``, full-body, out of domain) added to the
+    452 Buffy frames (``dataset.extra_train``).
 
 Input 128x128 as the demo (the architecture is fully convolutional, so the
 synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
@@ -35,17 +40,19 @@ network also serves the coarse pass.
 
 from configs import common
 
-ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune")
+ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune", "parse_finetune")
 PRETRAINED = "workdirs/demo"
 PHOTO_PRETRAINED = "workdirs/realpose_photo_pretrain"
 LONG = "workdirs/realpose_long"
+LONG_FINETUNED = "workdirs/realpose_ft9000"
+PARSE = "realpose/parse:test"  # realpose/parse keeps its 100 images (PARSE's own training set) in "test"
 
 
 def get_config(arg=None):
   arg = arg or ""
   if arg not in ARGS:
     raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real), 'scratch', "
-                     f"'photo_pretrain', 'photo', 'long' or 'long_finetune', got {arg!r}")
+                     f"'photo_pretrain', 'photo', 'long', 'long_finetune' or 'parse_finetune', got {arg!r}")
   c = common.base_config()
   c.dataset.name = "realpose/buffy"
   c.dataset.eval_split = "validation"  # episode 4
@@ -73,11 +80,14 @@ def get_config(arg=None):
   c.timelapse_every = 500
   c.eval.threshold = 20.0
   c.eval.max_distance = 30
-  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED, "long_finetune": LONG}.get(arg, PRETRAINED)
+  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED, "long_finetune": LONG,
+                 "parse_finetune": LONG_FINETUNED}.get(arg, PRETRAINED)
   if arg == "long":
     c.num_train_steps = 6000
     c.eval_every = 2000
-  if arg == "long_finetune":
+  if arg == "parse_finetune":
+    c.dataset.extra_train = PARSE
+  if arg in ("long_finetune", "parse_finetune"):
     c.optimizer.learning_rate = 5e-4
     c.optimizer.warmup_steps = 50
     c.eval_every = 1500

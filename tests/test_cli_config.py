@@ -9,8 +9,10 @@ import re
 
 import pytest
 
+from configs import realpose as realpose_config
 from flowpose_jax import cli, jobs
 from flowpose_jax.errors import ConfigError
+from flowpose_jax.train.validation import validate_config
 
 
 def _train(workdir, data_dir, *args, config="configs/tiny.py"):
@@ -99,7 +101,7 @@ def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
-  assert "configs/realpose.py takes arg '' (synthetic -> real), 'scratch', 'photo_pretrain', 'photo', 'long' or 'long_finetune', got 'mixed'" in err
+  assert "configs/realpose.py takes arg '' (synthetic -> real), 'scratch', 'photo_pretrain', 'photo', 'long', 'long_finetune' or 'parse_finetune', got 'mixed'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"
@@ -138,3 +140,14 @@ def test_overrides_in_both_forms_are_typed_and_saved(tmp_path, tiny_data_dir, ca
   assert saved["optimizer"]["learning_rate"] == 5e-4
   assert saved["dataset"]["data_dir"] == tiny_data_dir
   assert f"trained: {workdir}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arg", realpose_config.ARGS)
+def test_every_realpose_arg_is_a_valid_config(arg):
+  config = realpose_config.get_config(arg)
+  stages = {"long_finetune": realpose_config.LONG, "parse_finetune": realpose_config.LONG_FINETUNED}
+  if arg in stages:
+    assert config.init_from == stages[arg]
+  assert (config.dataset.extra_train == realpose_config.PARSE) == (arg == "parse_finetune")
+  config.init_from = ""  # the earlier stage's workdir is not on a test machine
+  validate_config(config)
