@@ -29,6 +29,9 @@ arg: where the weights start.
     that model at lr 5e-4 (``init_from`` ``workdirs/realpose_ft9000``) with the
     100 PARSE images (``realpose/parse``, full-body, out of domain) added to the
     452 Buffy frames (``dataset.extra_train``).
+  "one_run": the chain's ingredients in one command: 9000 steps from the demo
+    model, one cosine schedule at lr 2e-3, the PARSE images in from the start,
+    into ``workdirs/realpose_one_run``.
 
 Input 128x128 as the demo (the architecture is fully convolutional, so the
 synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
@@ -40,7 +43,7 @@ network also serves the coarse pass.
 
 from configs import common
 
-ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune", "parse_finetune")
+ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune", "parse_finetune", "one_run")
 PRETRAINED = "workdirs/demo"
 PHOTO_PRETRAINED = "workdirs/realpose_photo_pretrain"
 LONG = "workdirs/realpose_long"
@@ -51,8 +54,8 @@ PARSE = "realpose/parse:test"  # realpose/parse keeps its 100 images (PARSE's ow
 def get_config(arg=None):
   arg = arg or ""
   if arg not in ARGS:
-    raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real), 'scratch', "
-                     f"'photo_pretrain', 'photo', 'long', 'long_finetune' or 'parse_finetune', got {arg!r}")
+    raise ValueError(f"configs/realpose.py takes arg '' (synthetic -> real) or one of "
+                     f"{', '.join(repr(a) for a in ARGS[1:])}, got {arg!r}")
   c = common.base_config()
   c.dataset.name = "realpose/buffy"
   c.dataset.eval_split = "validation"  # episode 4
@@ -85,8 +88,11 @@ def get_config(arg=None):
   if arg == "long":
     c.num_train_steps = 6000
     c.eval_every = 2000
-  if arg == "parse_finetune":
+  if arg in ("parse_finetune", "one_run"):
     c.dataset.extra_train = PARSE
+  if arg == "one_run":
+    c.num_train_steps = 9000
+    c.eval_every = 3000
   if arg in ("long_finetune", "parse_finetune"):
     c.optimizer.learning_rate = 5e-4
     c.optimizer.warmup_steps = 50

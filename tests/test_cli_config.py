@@ -101,7 +101,8 @@ def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
-  assert "configs/realpose.py takes arg '' (synthetic -> real), 'scratch', 'photo_pretrain', 'photo', 'long', 'long_finetune' or 'parse_finetune', got 'mixed'" in err
+  assert ("configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', 'photo_pretrain', 'photo', "
+          "'long', 'long_finetune', 'parse_finetune', 'one_run', got 'mixed'") in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"
@@ -148,6 +149,6 @@ def test_every_realpose_arg_is_a_valid_config(arg):
   stages = {"long_finetune": realpose_config.LONG, "parse_finetune": realpose_config.LONG_FINETUNED}
   if arg in stages:
     assert config.init_from == stages[arg]
-  assert (config.dataset.extra_train == realpose_config.PARSE) == (arg == "parse_finetune")
+  assert (config.dataset.extra_train == realpose_config.PARSE) == (arg in ("parse_finetune", "one_run"))
   config.init_from = ""  # the earlier stage's workdir is not on a test machine
   validate_config(config)
