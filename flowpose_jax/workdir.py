@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +137,40 @@ def _one_line(e: BaseException) -> str:
   return f"{type(e).__name__}: {text[0][:200] if text else ''}"
 
 
+def _is_closed_loop_callback(unraisable) -> bool:
+  """True for asyncio's "Event loop is closed" raised by a call onto a closed loop."""
+  if not (isinstance(unraisable.exc_value, RuntimeError)
+          and str(unraisable.exc_value) == "Event loop is closed"):
+    return False
+  tb = unraisable.exc_traceback
+  while tb is not None and tb.tb_next is not None:
+    tb = tb.tb_next
+  return tb is not None and tb.tb_frame.f_code.co_name == "_check_closed"
+
+
+def _quiet_closed_loop_callbacks() -> None:
+  """Drops the unraisable "Event loop is closed" errors of an abandoned checkpoint read.
+
+  When one read of a checkpoint fails, orbax's restore closes its asyncio loop
+  while tensorstore still completes the item's other reads; each completion
+  then schedules onto the closed loop from a tensorstore thread, and Python
+  prints every one as a traceback (about 30 for one truncated checkpoint),
+  around the one-line warning that already says what happened. Installed once,
+  before the first checkpoint read; any other unraisable exception still goes
+  to the hook that was there before.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, "_flowpose_quiet", False):
+    return
+
+  def hook(unraisable):
+    if not _is_closed_loop_callback(unraisable):
+      previous(unraisable)
+
+  hook._flowpose_quiet = True
+  sys.unraisablehook = hook
+
+
 def first_intact(directory: str, steps: list[int], restore: Callable[[int], tuple[Any, dict]],
                  on_unreadable: Callable[[int, str], None] | None = None) -> tuple[Any, dict, int]:
   """The newest of ``steps`` that ``restore`` reads back intact.
@@ -152,6 +187,7 @@ def first_intact(directory: str, steps: list[int], restore: Callable[[int], tupl
     (restored items, meta, step). Raises ``UnreadableCheckpoint`` naming
     each step and why when none is intact.
   """
+  _quiet_closed_loop_callbacks()  # before reading: they can fire while a failed read unwinds
   reasons = []
   for step in sorted(steps, reverse=True):
     try:
