@@ -196,7 +196,7 @@ def write_outputs(summary: dict, out_dir: str, title: str) -> None:
       w.writerow([p["name"], p["model"], p["frames"], p["noisy"], p["loss"], p["role"], r["d"],
                   *(f"{100 * r['accuracy'][t]:.2f}" for t in types)])
   from flowpose_jax.evaluate import plots  # pylint: disable=import-outside-toplevel
-  plots.plot_data_scaling(records, summary["fits"], os.path.join(out_dir, "data_scaling.png"), TYPES,
+  plots.plot_data_scaling(records, summary["fits"], os.path.join(out_dir, "data_scaling.png"), types,
                           title=title)
 
 

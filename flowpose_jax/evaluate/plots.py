@@ -198,7 +198,7 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
     fits: {"<model>/<type>": {"a", "b", "c"}} saturating power laws
       ``a - b * N**-c`` drawn dashed over the clean points.
     path: output .png (written atomically).
-    joint_types: one subplot each (e.g. wrists, elbows).
+    joint_types: one subplot each (e.g. wrists, elbows, average: the mean of all joints).
   """
   fig, axes = _row_of_axes(len(joint_types))
   models = sorted({r["point"]["model"] for r in records})
@@ -226,7 +226,7 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
     ax.set_xticks(sorted(set(frames)))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_title(joint_type.capitalize())
+    ax.set_title("All joints (mean)" if joint_type == "average" else joint_type.capitalize())
     ax.set_xlabel("clean training records N")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, PERCENT)
