@@ -10,6 +10,7 @@ line naming the file or the key.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -136,14 +137,18 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 
   Values are parsed as the field's type (an int refuses 4.9, a bool takes
   true/false); a float must be finite; an unknown key is refused naming the
-  closest valid keys. Returns the overridden config (``config`` is left as is).
+  closest valid keys. Fields a config file derives from others through
+  ``ml_collections.FieldReference`` follow an override of their source
+  (``--config.flow.n=7`` makes ``model.num_frames`` 15 in configs/flow.py).
+  Returns the overridden config (``config`` is left as is).
   """
   if not overrides:
     return config
   _check_override_keys(config, overrides)
   flag_values = flags.FlagValues()
   argv = ["flowpose", *overrides]
-  config_flags.DEFINE_config_dict("config", ml_collections.ConfigDict(config.to_dict()),
+  # deepcopy, not ConfigDict(config.to_dict()): that resolves the references and cuts derived fields loose.
+  config_flags.DEFINE_config_dict("config", copy.deepcopy(config),
                                   flag_values=flag_values, lock_config=False, sys_argv=argv)
   try:
     flag_values(argv)

@@ -130,7 +130,7 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
     maps: precomputed per-frame maps of ``source`` (``examples_for``).
 
   Returns:
-    A grain ``DatasetIterator`` of dicts with a leading batch axis of
+    A ``BatchPositionIterator`` (a grain ``DatasetIterator``) of dicts with a leading batch axis of
     ``batch_size // shard_count`` (keys: ``frames`` / ``windows``). Same seed ->
     same batches, with or without ``input.workers``. ``get_state()`` is a
     JSON-serialisable dict; ``set_state(state)`` continues from there.
@@ -152,12 +152,56 @@ def make_train_iterator(source: Sequence[dict], config: ml_collections.ConfigDic
         .repeat()
         .random_map(_TrainExample(examples), seed=augment_seed)[index::count]
         .batch(local_batch, drop_remainder=True))
-  it_ds = ds.to_iter_dataset(_read_options(config))
   workers = int(config.input.workers)
   if workers > 0:
     _check_grain_workers_can_start()
-    it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
-  return iter(it_ds)
+  return BatchPositionIterator(ds, _read_options(config), workers)
+
+
+class BatchPositionIterator(grain.DatasetIterator):
+  """The batches of an indexable dataset, resumable from how many were read.
+
+  Its state is {"batches_read": k} and nothing about the loader, so a run
+  resumes on a machine with other ``input.workers``, ``read_threads`` or
+  ``prefetch_batches`` (a rescheduled pod job): the batched ``MapDataset`` is
+  deterministic, so batch k is the same whoever computes it. States saved by
+  grain's own iterator before this existed ({"next_index": k}, in-process
+  loading) are read too.
+  """
+
+  def __init__(self, batches: grain.MapDataset, read_options: grain.ReadOptions, workers: int):
+    super().__init__()
+    self._batches, self._read_options, self._workers = batches, read_options, workers
+    self._read = 0
+    self._it = self._start(0)
+
+  def _start(self, position: int):
+    it_ds = self._batches[position:].to_iter_dataset(self._read_options)
+    if self._workers > 0:
+      it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._workers))
+    return iter(it_ds)
+
+  def __next__(self):
+    batch = next(self._it)
+    self._read += 1
+    return batch
+
+  def get_state(self) -> dict:
+    return {"batches_read": self._read}
+
+  def set_state(self, state: dict) -> None:
+    position = state.get("batches_read", state.get("next_index"))
+    if position is None:
+      raise InputError(f"data iterator state {sorted(state)} is not a position this version reads "
+                       f"(saved with input.workers > 0 by an older flowpose_jax): resume with the "
+                       f"version that wrote it, or start a new --workdir")
+    self._it = self._start(int(position))
+    self._read = int(position)
+
+  def close(self) -> None:
+    close = getattr(self._it, "close", None)
+    if close is not None:
+      close()
 
 
 def _pad_batch(batch: dict[str, np.ndarray], batch_size: int) -> dict[str, np.ndarray]:
@@ -214,4 +258,4 @@ def _padded(batches, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
     yield _pad_batch(batch, batch_size)
 
 
-__all__ = ["MASK_KEY", "derive_seed", "examples_for", "make_eval_batches", "make_train_iterator"]
+__all__ = ["MASK_KEY", "BatchPositionIterator", "derive_seed", "examples_for", "make_eval_batches", "make_train_iterator"]

@@ -49,28 +49,60 @@ from flowpose_jax.train.validation import validate_config
 from flowpose_jax.train.writer import MetricWriter
 
 log = logging.getLogger("flowpose")
-# Config sections that must match when resuming (they change the params' shapes or meaning),
-# less the keys that change only how the same params are computed.
-RESUME_MUST_MATCH = ("model", "input")
-RESUME_MAY_CHANGE = ("model.dtype", "model.remat")
+# Resuming a workdir: every config key must match the saved config.json (the run's math: model,
+# input size/crop, augmentation, loss, optimizer, data, seed, batch) except these, which change how
+# or how long the same math is computed, what is logged, or what is scored. A prefix ending in "."
+# covers a whole section.
+RESUME_MAY_CHANGE = (
+    "input.workers", "input.read_threads", "input.prefetch_batches",  # loader (another host's cores)
+    "model.dtype", "model.remat", "grad_accum_steps",  # the same update, computed another way
+    "num_train_steps",  # train longer (or stop sooner): the schedule is set by the new length
+    "log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "timelapse_every", "timelapse_frames",
+    "eval.", "dataset.eval_split", "dataset.test_split", "dataset.data_dir", "flow.cache_dir",
+    "init_from",  # read only when a run starts
+)
+# After a divergence the error asks for a lower learning rate, clip or longer warmup: then these may change.
+RESUME_MAY_CHANGE_AFTER_DIVERGENCE = ("optimizer.",)
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+  """{"a": {"b": 1}} -> {"a.b": 1}."""
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f"{prefix}{key}."))
+    else:
+      out[prefix + key] = value
+  return out
+
+
+def resume_conflicts(old: dict, new: dict, *, diverged: bool = False) -> list[str]:
+  """Config keys whose change refuses a resume, as "key: old -> new" (sorted).
+
+  Args:
+    old, new: configs as plain dicts (``config.json`` of the workdir; this run's).
+    diverged: the workdir set aside diverged checkpoints (``optimizer`` may change).
+  """
+  allowed = RESUME_MAY_CHANGE + (RESUME_MAY_CHANGE_AFTER_DIVERGENCE if diverged else ())
+  old, new = _flat(old), _flat(new)
+  changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "<unset>") != new.get(k, "<unset>"))
+  return [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed
+          if not any(k == a or (a.endswith(".") and k.startswith(a)) for a in allowed)]
 
 
 def _check_resume_config(workdir: str, config) -> None:
   old = workdir_lib.read_config(workdir)
   if old is None:
     return
-  new = json.loads(config.to_json_best_effort())
-  old = json.loads(old.to_json_best_effort())
-  for key in RESUME_MAY_CHANGE:
-    section, field = key.split(".")
-    for cfg in (old, new):
-      cfg.get(section, {}).pop(field, None)
-  for section in RESUME_MUST_MATCH:
-    if old.get(section) != new.get(section):
-      raise ConfigError(
-          f"{workdir} holds a run with a different config.{section} "
-          f"({workdir_lib.path(workdir, workdir_lib.CONFIG_FILE)}); resume with the same config, or "
-          f"start a new --workdir")
+  aside = workdir_lib.path(workdir, workdir_lib.SET_ASIDE_DIR)
+  diverged = aside.exists() and any("-diverged-" in p.name for p in aside.iterdir())
+  conflicts = resume_conflicts(json.loads(old.to_json_best_effort()), json.loads(config.to_json_best_effort()),
+                               diverged=diverged)
+  if conflicts:
+    raise ConfigError(
+        f"{workdir} holds a run with another config ({workdir_lib.path(workdir, workdir_lib.CONFIG_FILE)}): "
+        f"{'; '.join(conflicts)}. These change what is trained; resume with the saved values, or start a "
+        f"new --workdir (loader, logging, evaluation, dtype/remat and num_train_steps may change)")
 
 
 def inherit_spatial_crop(config) -> None:

@@ -79,7 +79,7 @@ def test_resume_with_other_model_is_refused(tiny_config, tmp_path):
   workdir = str(tmp_path / "run")
   train_and_evaluate(config, workdir, show_progress=False)
   config.model.width = 0.25
-  with pytest.raises(ConfigError, match="config.model"):
+  with pytest.raises(ConfigError, match="model.width: 0.125 -> 0.25"):
     train_and_evaluate(config, workdir, show_progress=False)
 
 

@@ -1,0 +1,67 @@
+"""Resuming refuses what changes the math and accepts loader, logging and evaluation settings."""
+
+import re
+
+import pytest
+
+from flowpose_jax.errors import ConfigError
+from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train.loop import resume_conflicts, train_and_evaluate
+
+
+def _short(config, steps):
+  config.num_train_steps = steps
+  config.checkpoint_every = 2
+  config.eval_every = 0
+  config.timelapse_frames = 0
+  return config
+
+
+@pytest.fixture()
+def started(tiny_config, tmp_path):
+  """A workdir trained 2 steps, and its config."""
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_short(tiny_config, 2), workdir, show_progress=False)
+  return workdir, tiny_config
+
+
+def test_a_rescheduled_job_may_change_loader_and_logging(started):
+  workdir, config = started
+  config = _short(config, 4)
+  config.input.workers = 1          # another machine's core count
+  config.input.read_threads = 2
+  config.input.prefetch_batches = 3
+  config.log_every = 1
+  config.eval.batch_size = 4
+  config.dataset.data_dir = config.dataset.data_dir + "/"  # the same data, read from another path
+  train_and_evaluate(config, workdir, show_progress=False)
+  assert ckpt_lib.Checkpointer(workdir).latest_step() == 4
+
+
+@pytest.mark.parametrize("key, value", [
+    ("optimizer.learning_rate", 0.5),
+    ("augment.rotation", 5.0),
+    ("input.size", 32),
+    ("dataset.train_split", "train[:8]"),
+    ("batch_size", 16),
+    ("seed", 7),
+])
+def test_a_change_of_the_math_is_refused_naming_the_key(started, key, value):
+  workdir, config = started
+  config = _short(config, 4)
+  section, _, field = key.rpartition(".")
+  setattr(config[section] if section else config, field, value)
+  with pytest.raises(ConfigError, match=re.escape(key) + ": .* -> " + re.escape(repr(value))):
+    train_and_evaluate(config, workdir, show_progress=False)
+  assert ckpt_lib.Checkpointer(workdir).latest_step() == 2
+
+
+def test_optimizer_may_change_after_a_divergence():
+  old = {"optimizer": {"learning_rate": 1.0}, "log_every": 5}
+  new = {"optimizer": {"learning_rate": 1e-3}, "log_every": 1}
+  assert resume_conflicts(old, new) == ["optimizer.learning_rate: 1.0 -> 0.001"]
+  assert resume_conflicts(old, new, diverged=True) == []
+
+
+def test_a_key_new_to_the_config_counts_as_a_change():
+  assert resume_conflicts({"model": {}}, {"model": {"pooling": "sum"}}) == ["model.pooling: '<unset>' -> 'sum'"]
