@@ -1,6 +1,6 @@
 """``realpose``: the developer-visible real annotated images in ``../shared/data``.
 
-Lets ``flowpose evaluate --dataset realpose --split test`` score a model on
+Lets ``flowpose evaluate --dataset realpose --split all`` score a model on
 real images, and a model be trained on real Buffy frames by episode. The
 images are NEVER copied into the repository (research-only data, no
 licence): they are read from ``manual_dir``. Without ``--manual_dir`` it is the
@@ -17,11 +17,14 @@ Configs (each folder holds ``annotations.json`` + the jpgs; see its SOURCE.md):
     an episode share shots):
       train = episodes 2 + 3 of both folders (452 frames);
       validation = episode 4 (96 frames), never in train;
-      test = the 300 frames of ``realpose/`` as before version 1.1.0
-        (evaluation only: it overlaps train and validation, so a model
-        trained on ``train`` is scored on ``validation``).
+      all = the 300 frames of ``realpose/`` (named ``test`` before version
+        2.0.0; evaluation of models that never saw Buffy only: it overlaps
+        train and validation, so a model trained on ``train`` is scored on
+        ``validation``). No split is named ``test``: none is held out from
+        every training set.
   parse: ``realpose_parse/``: 100 PARSE images (im0001-im0100, the official
-    PARSE *training* part), full-body, small people. Split ``test`` = all 100.
+    PARSE *training* part), full-body, small people. Split ``train`` = all
+    100 (``test`` before 2.0.0).
 
 ``annotations.json``: a list, one entry per image: ``image`` (file name),
 ``joints`` [7, 2] — already OUR order (head, R wrist, L wrist, R elbow, L elbow,
@@ -44,7 +47,7 @@ Features (``common.pose_features`` core plus):
     parse: -1 / -1 (still images).
   filename: the jpg's name.
 Record order: the JSON's order (``disable_shuffling``), ``realpose/`` before
-``realpose_ep3/``; key: ``test``: the index in ``realpose/annotations.json``;
+``realpose_ep3/``; key: the whole-folder split (``all`` / ``train``): the index in ``realpose/annotations.json``;
 train/validation: the file name (unique across the folders, checked).
 """
 
@@ -87,13 +90,17 @@ class RealposeConfig(tfds.core.BuilderConfig):
     kind: 'buffy' or 'parse' (extra features).
     extra_folders: sibling folders of ``manual_dir`` read for the episode
       splits only (buffy: ``realpose_ep3``).
-    episode_splits: split name -> episodes (from the file name); empty: the
-      folder is one ``test`` split.
+    whole_split: the name of the split holding every image of ``folder``
+      (buffy: "all", which overlaps the episode splits; parse: "train", the
+      images PARSE itself trains on).
+    episode_splits: split name -> episodes (from the file name), beside the
+      whole-folder split.
   """
 
-  def __init__(self, *, folder: str, kind: str, extra_folders: tuple[str, ...] = (),
+  def __init__(self, *, folder: str, kind: str, whole_split: str, extra_folders: tuple[str, ...] = (),
                episode_splits: dict[str, tuple[int, ...]] | None = None, **kwargs):
     super().__init__(**kwargs)
+    self.whole_split = whole_split
     self.folder = folder
     self.kind = kind
     self.extra_folders = extra_folders
@@ -136,18 +143,21 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
   """Real annotated still images (Buffy Stickmen, PARSE) in our 7-joint order."""
 
   CODE_FILE = __file__
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("2.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "buffy: train (episodes 2 + 3 of realpose/ and realpose_ep3/, 452) and validation "
                "(episode 4, 96) splits; test unchanged.",
+      "2.0.0": "No split named test overlaps training data: buffy's test (all of realpose/) is now "
+               "all; parse's 100 images (PARSE's training set) are split train.",
   }
   BUILDER_CONFIGS = [
-      RealposeConfig(name="buffy", folder="realpose", kind="buffy", extra_folders=("realpose_ep3",),
+      RealposeConfig(name="buffy", folder="realpose", kind="buffy", whole_split="all",
+                     extra_folders=("realpose_ep3",),
                      episode_splits=BUFFY_EPISODE_SPLITS,
                      description="548 Buffy Stickmen v3.0 frames (../shared/data/realpose + "
-                                 "realpose_ep3): train/validation by episode, test = realpose/."),
-      RealposeConfig(name="parse", folder="realpose_parse", kind="parse",
+                                 "realpose_ep3): train/validation by episode, all = realpose/."),
+      RealposeConfig(name="parse", folder="realpose_parse", kind="parse", whole_split="train",
                      description="100 PARSE images (../shared/data/realpose_parse)."),
   ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = """
@@ -179,7 +189,7 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
     cfg = self.builder_config
     folder = self._folder(dl_manager)
     entries = load_entries(folder, _hint(cfg))
-    splits = {"test": self._generate_examples([(i, folder, i, e) for i, e in enumerate(entries)])}
+    splits = {cfg.whole_split: self._generate_examples([(i, folder, i, e) for i, e in enumerate(entries)])}
     if cfg.episode_splits:
       splits.update(self._episode_splits(folder, entries))
     return splits
