@@ -42,6 +42,7 @@ from flowpose_jax.evaluate import evaluator
 from flowpose_jax.evaluate.pck import accuracy_at
 from flowpose_jax.models import forward_fn, model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
+from flowpose_jax.train import lock as lock_lib
 from flowpose_jax.train import preemption
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
@@ -156,6 +157,7 @@ class _Run:
   eval_maps: Any = None  # precomputed per-frame maps of eval_source (config.flow.maps)
   timelapse: dict | None = None
   meta: dict = dataclasses.field(default_factory=dict)
+  lock: lock_lib.WorkdirLock | None = None
 
   def close(self) -> None:
     if self.checkpointer is not None:
@@ -164,6 +166,8 @@ class _Run:
       self.writer.close()
     if hasattr(self.train_it, "close"):
       self.train_it.close()  # stops grain worker processes, if any
+    if self.lock is not None:
+      self.lock.release()
 
 
 def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
@@ -195,15 +199,39 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
       eval_maps = precompute_maps(graphdef, params, eval_source, config, desc="val frame maps")
   train_it = pipeline.make_train_iterator(train_source, config, maps=train_maps)
   _check_resume_config(workdir, config)
-  workdir_lib.ensure(workdir)
-  if jax.process_index() == 0:
-    workdir_lib.write_config(workdir, config)
+  lock = _lock_workdir(workdir)
+  try:
+    workdir_lib.ensure(workdir)
+    if jax.process_index() == 0:
+      workdir_lib.write_config(workdir, config)
+  except BaseException:
+    if lock is not None:
+      lock.release()
+    raise
   n_params = sum(x.size for x in jax.tree.leaves(params))
   meta = {"config": json.loads(config.to_json_best_effort()), "num_params": int(n_params),
           "num_devices": jax.device_count()}
   return _Run(config=config, workdir=workdir, mesh=mesh or parallel.make_mesh(), graphdef=graphdef,
               tx=tx, state=state_lib.init_state(params, tx), train_it=train_it,
-              eval_source=eval_source, eval_maps=eval_maps, meta=meta)
+              eval_source=eval_source, eval_maps=eval_maps, meta=meta, lock=lock)
+
+
+def _lock_workdir(workdir: str) -> lock_lib.WorkdirLock | None:
+  """Process 0 takes the workdir's lock for the job; every process raises ``WorkdirBusy`` if it is held."""
+  lock, busy = None, ""
+  if jax.process_index() == 0:
+    lock = lock_lib.WorkdirLock(workdir)
+    try:
+      lock.acquire()
+    except lock_lib.WorkdirBusy as e:
+      lock, busy = None, str(e)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+    if not int(multihost_utils.broadcast_one_to_all(np.int32(0 if busy else 1))):
+      raise lock_lib.WorkdirBusy(busy or f"{workdir} is being trained by another job (process 0 found its lock)")
+  if busy:
+    raise lock_lib.WorkdirBusy(busy)
+  return lock
 
 
 def _resume(run: _Run) -> int:
