@@ -1,6 +1,6 @@
 """``realpose``: the developer-visible real annotated images in ``../shared/data``.
 
-Lets ``flowpose evaluate --dataset realpose --split all`` score a model on
+Lets ``flowpose evaluate --dataset realpose --split all_frames`` score a model on
 real images, and a model be trained on real Buffy frames by episode. The
 images are NEVER copied into the repository (research-only data, no
 licence): they are read from ``manual_dir``. Without ``--manual_dir`` it is the
@@ -17,7 +17,7 @@ Configs (each folder holds ``annotations.json`` + the jpgs; see its SOURCE.md):
     an episode share shots):
       train = episodes 2 + 3 of both folders (452 frames);
       validation = episode 4 (96 frames), never in train;
-      all = the 300 frames of ``realpose/`` (named ``test`` before version
+      all_frames = the 300 frames of ``realpose/`` (named ``test`` before version
         2.0.0; evaluation of models that never saw Buffy only: it overlaps
         train and validation, so a model trained on ``train`` is scored on
         ``validation``). No split is named ``test``: none is held out from
@@ -47,7 +47,7 @@ Features (``common.pose_features`` core plus):
     parse: -1 / -1 (still images).
   filename: the jpg's name.
 Record order: the JSON's order (``disable_shuffling``), ``realpose/`` before
-``realpose_ep3/``; key: the whole-folder split (``all`` / ``train``): the index in ``realpose/annotations.json``;
+``realpose_ep3/``; key: the whole-folder split (``all_frames`` / ``train``): the index in ``realpose/annotations.json``;
 train/validation: the file name (unique across the folders, checked).
 """
 
@@ -62,7 +62,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from data_builders import common
+from flowpose_jax.data_builders import common
 from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import InputError
 
@@ -91,7 +91,7 @@ class RealposeConfig(tfds.core.BuilderConfig):
     extra_folders: sibling folders of ``manual_dir`` read for the episode
       splits only (buffy: ``realpose_ep3``).
     whole_split: the name of the split holding every image of ``folder``
-      (buffy: "all", which overlaps the episode splits; parse: "train", the
+      (buffy: "all_frames", which overlaps the episode splits; parse: "train", the
       images PARSE itself trains on).
     episode_splits: split name -> episodes (from the file name), beside the
       whole-folder split.
@@ -149,14 +149,14 @@ class Realpose(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):
       "1.1.0": "buffy: train (episodes 2 + 3 of realpose/ and realpose_ep3/, 452) and validation "
                "(episode 4, 96) splits; test unchanged.",
       "2.0.0": "No split named test overlaps training data: buffy's test (all of realpose/) is now "
-               "all; parse's 100 images (PARSE's training set) are split train.",
+               "all_frames; parse's 100 images (PARSE's training set) are split train.",
   }
   BUILDER_CONFIGS = [
-      RealposeConfig(name="buffy", folder="realpose", kind="buffy", whole_split="all",
+      RealposeConfig(name="buffy", folder="realpose", kind="buffy", whole_split="all_frames",
                      extra_folders=("realpose_ep3",),
                      episode_splits=BUFFY_EPISODE_SPLITS,
                      description="548 Buffy Stickmen v3.0 frames (../shared/data/realpose + "
-                                 "realpose_ep3): train/validation by episode, all = realpose/."),
+                                 "realpose_ep3): train/validation by episode, all_frames = realpose/."),
       RealposeConfig(name="parse", folder="realpose_parse", kind="parse", whole_split="train",
                      description="100 PARSE images (../shared/data/realpose_parse)."),
   ]

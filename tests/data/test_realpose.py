@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from data_builders import realpose
+from flowpose_jax.data_builders import realpose
 from flowpose_jax.errors import InputError
 
 SHARED = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -36,7 +36,7 @@ def _names(split_source):
 def test_buffy_from_shared_folder(tmp_path):
   _build(tmp_path, "buffy")   # no manual_dir: defaults to ../shared/data/realpose (+ realpose_ep3).
   data_dir = str(tmp_path / "tfds")
-  src = tfds.data_source("realpose", split="all", data_dir=data_dir)
+  src = tfds.data_source("realpose", split="all_frames", data_dir=data_dir)
   assert len(src) == 300
   ann = json.loads((SHARED / "realpose" / "annotations.json").read_text())
   assert _names(src) == [e["image"] for e in ann]   # all: realpose/ in order (test before 2.0.0).
@@ -106,7 +106,7 @@ def test_explicit_manual_dir_and_null_joint(tmp_path):
   joints = [[1.0, 2.0]] * 6 + [None]
   folder = _write_buffy(tmp_path, joints=joints)
   _build(tmp_path, "buffy", folder)
-  src = tfds.data_source("realpose", split="all", data_dir=str(tmp_path / "tfds"))
+  src = tfds.data_source("realpose", split="all_frames", data_dir=str(tmp_path / "tfds"))
   assert len(src) == 3
   assert not src[0]["visible"][6] and np.isnan(src[0]["joints"][6]).all()
   assert np.isnan(src[0]["sticks"]).all()
@@ -119,8 +119,8 @@ def test_episode_splits(tmp_path):
   _build(tmp_path, "buffy", folder)
   data_dir = str(tmp_path / "tfds")
   got = {s: _names(tfds.data_source("realpose", split=s, data_dir=data_dir))
-         for s in ("all", "train", "validation")}
-  assert got["all"] == names                         # realpose/ only, all episodes.
+         for s in ("all_frames", "train", "validation")}
+  assert got["all_frames"] == names                         # realpose/ only, all episodes.
   assert got["train"] == ["buffy_s5e2_000010.jpg", "buffy_s5e3_000030.jpg",
                           "buffy_s5e3_000031.jpg", "buffy_s5e3_000032.jpg"]
   assert got["validation"] == ["buffy_s5e4_000020.jpg", "buffy_s5e4_000040.jpg"]
@@ -189,12 +189,12 @@ def test_round_trip_to_frame_pixels(tmp_path, assert_round_trip):
   folder = _write_buffy(tmp_path, n=3, joints=[[3.0, 4.0], [20.0, 15.0], [25.0, 15.0], [10.0, 10.0],
                                                [22.0, 9.0], [8.0, 6.0], [24.0, 6.0]])
   _build(tmp_path, "buffy", folder)
-  assert_round_trip(tfds.data_source("realpose", split="all", data_dir=str(tmp_path / "tfds")))
+  assert_round_trip(tfds.data_source("realpose", split="all_frames", data_dir=str(tmp_path / "tfds")))
 
 
 @pytest.mark.parametrize("config", ["buffy", "parse"])
 def test_no_split_named_test_holds_training_frames(tmp_path, config):
-  """A split named test must be held out; realpose has none (buffy's whole folder is "all", PARSE's "train")."""
+  """A split named test must be held out: buffy's whole folder is "all_frames" (TFDS reserves "all"), PARSE's "train"."""
   builder = tfds.builder(f"realpose/{config}", data_dir=str(tmp_path / "tfds"), file_format="array_record")
   assert builder.builder_config.whole_split != "test"
   assert "test" not in builder.builder_config.episode_splits
