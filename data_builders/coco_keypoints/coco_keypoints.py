@@ -49,8 +49,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from data_builders import common
-from data_builders.coco_keypoints import coco_format
+from flowpose_jax.data import coco_format
+from flowpose_jax.data_builders import common
 from flowpose_jax.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,8 @@ def load_annotation_file(path: epath.Path) -> dict:
     raise InputError(f"{path}: expected a COCO object with 'images', 'annotations' and 'categories' lists; "
                      f"re-export it as COCO keypoints")
   people_cats = _person_categories(data, path)
+  _check_unique_ids(path, data["images"], "image")
+  _check_unique_ids(path, data["annotations"], "annotation")
   images = {}
   for entry in data["images"]:
     if not (isinstance(entry, dict) and isinstance(entry.get("id"), int)
@@ -168,6 +170,18 @@ def load_annotation_file(path: epath.Path) -> dict:
       continue
     people[ann["image_id"]].append((index, ann, xy, v.astype(np.int32), joints, visible))
   return {"images": images, "people": people, "skipped": skipped}
+
+
+def _check_unique_ids(path: epath.Path, entries: list, what: str) -> None:
+  """Refuses two ``what`` entries with one integer "id" (COCO ids are unique per file), naming both."""
+  seen: dict[int, int] = {}
+  for index, entry in enumerate(entries):
+    entry_id = entry.get("id") if isinstance(entry, dict) else None
+    if isinstance(entry_id, int) and not isinstance(entry_id, bool):
+      if entry_id in seen:
+        raise InputError(f"{path}: {what}s {seen[entry_id]} and {index} share the id {entry_id}; COCO ids are "
+                         f"unique per file: give each {what} its own id, or re-export the file")
+      seen[entry_id] = index
 
 
 class CocoKeypoints(common.PoseBuilderMixin, tfds.core.GeneratorBasedBuilder):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from data_builders import coco_keypoints
-from data_builders.coco_keypoints import coco_format
+from flowpose_jax.data_builders import coco_keypoints
+from flowpose_jax.data import coco_format
 from flowpose_jax import joints as joints_lib
 
 SHARED = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "realpose"
@@ -92,7 +92,7 @@ def _records(tmp_path, split="val2017"):
 
 def test_people_mapping_box_and_skips(tmp_path, caplog):
   write_coco(tmp_path / "coco")
-  with caplog.at_level(logging.INFO, logger="data_builders.coco_keypoints.coco_keypoints"):
+  with caplog.at_level(logging.INFO, logger="flowpose_jax.data_builders.coco_keypoints.coco_keypoints"):
     builder = _build(tmp_path, tmp_path / "coco")
   assert "val2017: 3 people from person_keypoints_val2017.json; skipped 1 crowd, 1 no_labelled_keypoints, " \
          "1 none_of_our_joints, 1 other_category" in caplog.text
@@ -171,6 +171,17 @@ def test_keypoints_of_the_wrong_length(tmp_path, expect_failure):
   data["annotations"][1]["keypoints"] = data["annotations"][1]["keypoints"][:-3]
   path.write_text(json.dumps(data))
   expect_failure(_builder(tmp_path), manual, r"annotation 1 \(id 11\) has 48 keypoint numbers, expected 51")
+
+
+@pytest.mark.parametrize("what, key", [("annotation", "annotations"), ("image", "images")])
+def test_duplicate_ids_are_refused(tmp_path, expect_failure, what, key):
+  manual = tmp_path / "coco"
+  path = write_coco(manual)
+  data = json.loads(path.read_text())
+  data[key][-1]["id"] = data[key][0]["id"]
+  path.write_text(json.dumps(data))
+  last = len(data[key]) - 1
+  expect_failure(_builder(tmp_path), manual, rf"{what}s 0 and {last} share the id {data[key][0]['id']}")
 
 
 def test_keypoint_names_not_coco(tmp_path, expect_failure):
