@@ -65,7 +65,8 @@ class Checkpointer:
 
     ``data_iterator`` (if given) is set to the saved position in place.
     Newer checkpoints that do not load are set aside (``set_aside``), so
-    training continues from the intact one and saves over their steps.
+    training continues from the intact one and saves over their steps; when
+    none loads, nothing is moved and ``UnreadableCheckpoint`` is raised.
     Returns (state, meta, step).
     """
     steps = self.all_steps()
@@ -80,8 +81,15 @@ class Checkpointer:
       restored = self.manager.restore(step, args=ocp.args.Composite(**items))
       return restored, restored["meta"]
 
-    restored, meta, step = workdir_lib.first_intact(self.directory, steps, restore,
-                                                    on_unreadable=lambda s, why: self.set_aside([s], "unreadable"))
+    unreadable = []
+    try:
+      restored, meta, step = workdir_lib.first_intact(self.directory, steps, restore,
+                                                      on_unreadable=lambda s, why: unreadable.append(s))
+    except workdir_lib.UnreadableCheckpoint as e:
+      # None is intact: move nothing, or the same command would start again from step 0.
+      raise workdir_lib.UnreadableCheckpoint(f"{e} (nothing was moved: this command refuses until then)") from None
+    if unreadable:
+      self.set_aside(unreadable, "unreadable")
     s = restored["state"]
     return TrainState(step=s["step"], params=s["params"], opt_state=s["opt_state"]), meta, step
 

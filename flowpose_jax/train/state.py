@@ -77,6 +77,7 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   takes them whole. Shapes must match (same width/fusion).
   """
   target = params["spatial"] if "spatial" in params else params
+  _check_fits(target, workdir)
   try:
     loaded, _, step = workdir_lib.restore_params(workdir, target)
   except (ValueError, KeyError) as e:
@@ -87,6 +88,24 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   if "spatial" in params:
     return dict(params, spatial=loaded)
   return loaded
+
+
+def _check_fits(target: dict, workdir: str) -> None:
+  """Refuses an ``init_from`` run whose params (from its config.json, nothing read) differ from ``target``'s
+  in structure or shape, naming the first difference: a model mismatch, not a damaged checkpoint."""
+  source = workdir_lib.read_config(workdir)
+  if source is None:
+    return  # no config.json: the checkpoint read below says what is wrong
+  _, theirs = workdir_lib.abstract_model(source)
+  ours = {jax.tree_util.keystr(k): v.shape for k, v in jax.tree_util.tree_leaves_with_path(target)}
+  found = {jax.tree_util.keystr(k): v.shape for k, v in jax.tree_util.tree_leaves_with_path(theirs)}
+  for key in sorted(ours.keys() | found.keys()):
+    if ours.get(key) != found.get(key):
+      mine = source.model
+      raise ConfigError(
+          f"config.init_from={workdir!r} holds another model ({mine.name}, width {mine.get('width')}, fusion "
+          f"{mine.get('fusion')}): params{key} is {found.get(key, 'absent')} there, {ours.get(key, 'absent')} "
+          f"here; use that run's model.width/fusion, or init from a run of this model")
 
 
 def init_state(params: dict, tx: optax.GradientTransformation) -> TrainState:

@@ -181,3 +181,20 @@ def test_closed_loop_callbacks_are_dropped_and_other_unraisables_are_not(monkeyp
                                              err_msg=None, object=None))
   assert [type(u.exc_value) for u in seen] == [RuntimeError, ValueError]
   assert seen[0].exc_value is other
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_when_every_checkpoint_is_truncated_nothing_is_moved_and_a_rerun_refuses_again(tiny_config, tmp_path):
+  config = _quiet(tiny_config, 4)
+  config.checkpoint_every = 2
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, show_progress=False)
+  for step in ("2", "4"):
+    for victim in _data_files(os.path.join(workdir, "checkpoints", step, "state")):
+      with open(victim, "r+b") as f:
+        f.truncate(os.path.getsize(victim) // 2)
+  for _ in range(2):  # the same command twice: refused both times, never a silent start from step 0
+    with pytest.raises(workdir_lib.UnreadableCheckpoint, match="no intact checkpoint.*nothing was moved"):
+      train_and_evaluate(config, workdir, show_progress=False)
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
+  assert not os.path.exists(os.path.join(workdir, "checkpoints_set_aside"))

@@ -65,3 +65,13 @@ def test_optimizer_may_change_after_a_divergence():
 
 def test_a_key_new_to_the_config_counts_as_a_change():
   assert resume_conflicts({"model": {}}, {"model": {"pooling": "sum"}}) == ["model.pooling: '<unset>' -> 'sum'"]
+
+
+def test_init_from_a_model_of_another_width_is_a_model_mismatch_not_corruption(started, tmp_path):
+  workdir, config = started
+  config = _short(config, 2)
+  config.init_from = workdir
+  config.model.width = 0.25  # the started run is configs/tiny.py's 0.125
+  with pytest.raises(ConfigError, match=r"holds another model \(heatmap_net, width 0.125.*: params\[.*\] "
+                                        r"is \(.*\) there, \(.*\) here"):
+    train_and_evaluate(config, str(tmp_path / "second"), show_progress=False)
