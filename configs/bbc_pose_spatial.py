@@ -12,10 +12,10 @@ unknown name is refused when the dataset is built, before training. Too slow to
 train on a CPU (≈6.5 s per 2-image step, ../shared/STACK.md): use an
 accelerator. Optimiser: Adam; `--config.optimizer.name=sgd` with lr 2e-3 and
 momentum 0.95 is the release's SGD (lr 1e-8 on a summed loss) rescaled to a
-mean loss (PAPER.md §2).
+mean loss (docs/paper.md §2).
 """
 
-from configs import common
+from flowpose_jax.configs import common
 
 
 def get_config(arg=None):

@@ -19,6 +19,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Records of another prepared dataset appended to the training set, "NAME:SPLIT"
   # (e.g. BBC Pose Extended's noisy videos); "" = none.
   c.dataset.extra_train = ""
+  # A seeded random subset of train_split (0 = all of it): the first N of one permutation drawn from
+  # train_subset_seed, so smaller subsets lie inside larger ones (data-scaling studies set these).
+  c.dataset.train_subset = 0
+  c.dataset.train_subset_seed = 0
   c.dataset.eval_split = "validation"
   c.dataset.test_split = "test"
 
@@ -54,13 +58,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.name = "heatmap_net"
   c.model.width = 0.25  # channel multiplier (1.0 = paper)
   c.model.fusion = "release"  # "release" | "slides" | "none"
-  c.model.final_relu = False  # release has ReLU on conv8; off avoids dead maps (PAPER.md P2)
+  c.model.final_relu = False  # release has ReLU on conv8; off avoids dead maps (docs/paper.md P2)
   c.model.dtype = "float32"  # compute dtype: float32 | bfloat16
   c.model.remat = False  # recompute conv activations in the backward pass (memory for compute)
 
   # Per-output loss weights (mean squared error over visible joints' maps).
   # The release's prototxt says heatmap 1, fusion 3, but its Euclidean layer
-  # ignores loss_weight in the backward pass (PAPER.md P1), so the gradient it
+  # ignores loss_weight in the backward pass (docs/paper.md P1), so the gradient it
   # actually trained with weighs both outputs 1:1.
   c.loss = ml_collections.ConfigDict()
   c.loss.heatmap_weight = 1.0
@@ -75,6 +79,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Staged training: a workdir whose latest params initialise this run (a
   # single-frame run for the flowing model's "spatial" part); "" = scratch.
   c.init_from = ""
+  # The command that makes init_from's run, named when it is missing (a config's documented default).
+  c.init_from_command = ""
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adam"  # adam | sgd

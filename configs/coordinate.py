@@ -8,7 +8,7 @@ table (`flowpose evaluate` of each workdir). The arg, like demo's, picks the
 synthetic_signers config (tiny | demo | large | *_noisy).
 """
 
-from configs import demo
+from flowpose_jax.configs import demo
 
 
 def get_config(arg=None):

@@ -16,7 +16,7 @@ paper's channels. Synthetic frames are 128x128, so 1 frame px = 1 input px and
 d = 6 px is 1.5 heatmap px, as for the paper's 256 -> 64 model.
 """
 
-from configs import common
+from flowpose_jax.configs import common
 
 
 def get_config(arg=None):

@@ -33,7 +33,7 @@ pooling learnt there trusts the centre frame too much.
 
 import ml_collections
 
-from configs import demo
+from flowpose_jax.configs import demo
 
 
 def get_config(arg=None):

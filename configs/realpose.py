@@ -1,54 +1,48 @@
-"""Real footage: HeatmapNet + fusion on the real Buffy frames (realpose/buffy).
+"""Real footage: HeatmapNet + fusion fine-tuned on real Buffy frames (realpose/buffy).
 
-  flowpose demo --workdir workdirs/demo                      # synthetic pretraining
-  flowpose data build realpose --config buffy                # reads ../shared/data
-  flowpose train --config configs/realpose.py --workdir workdirs/realpose
+  flowpose demo --workdir workdirs/demo                       # synthetic pretraining, ~10 min
+  flowpose train --config configs/realpose.py --workdir workdirs/realpose   # ~90 min on 2 CPU cores
 
-Protocol (../shared/data/realpose_ep3/SOURCE.md): train on episodes 2 + 3 (the
-``train`` split, 452 frames), validate on episode 4 (``validation``, 96 frames,
-never trained on). Validation during training and ``flowpose evaluate`` score
-episode 4; a model trained on crops predicts whole frames in three passes
-(``inference.Predictor.joints``: a coarse pass on the letterboxed frame, a
-crop around the person it found, then a re-crop around that crop's joints).
+Expected (benchmarks/results/realpose.md, 2026-12-05, 2-core AMD EPYC): 65.2 %
+of all joints within 20 px on Buffy episode 4's whole frames (96 frames, never
+trained on; 3 passes with --flip_test), 33.3 / 74.0 % at 10 / 30 px; MediaPipe
+Pose (full) gets 71.3 % there. Score it with
 
-arg: where the weights start.
-  "" (default): synthetic -> real, fine-tuning the demo model of
-    ``workdirs/demo`` (``config.init_from``; override it for another workdir).
-  "scratch": real frames only, from random weights.
-  "photo_pretrain": not real frames: continues the demo model on the TV-like
-    synthetic footage (``flowpose data build synthetic_signers --config photo``)
-    with this recipe's crops and augmentation, into
-    ``workdirs/realpose_photo_pretrain``.
-  "photo": synthetic -> TV-like synthetic -> real: fine-tunes that model.
-  "long": synthetic -> real for 6000 steps (twice the default), into
-    ``workdirs/realpose_long``.
-  "long_finetune": the chain's second step: 3000 more steps of that model at
-    lr 5e-4 (``init_from`` ``workdirs/realpose_long``), into
-    ``workdirs/realpose_ft9000``.
-  "parse_finetune": the best measured chain's third step: 3000 more steps of
-    that model at lr 5e-4 (``init_from`` ``workdirs/realpose_ft9000``) with the
-    100 PARSE images (``realpose/parse``, full-body, out of domain) added to the
-    452 Buffy frames (``dataset.extra_train``).
-  "one_run": the chain's ingredients in one command: 9000 steps from the demo
-    model, one cosine schedule at lr 2e-3, the PARSE images in from the start,
-    into ``workdirs/realpose_one_run``.
+  flowpose evaluate --workdir workdirs/realpose --crop frame --flip_test
 
-Input 128x128 as the demo (the architecture is fully convolutional, so the
-synthetic weights fit), crops of the annotated joints' box grown by 40 % of its
-larger side (``input.crop="joints"``, the issue's person box), with strong
-augmentation for 452 frames: scale, rotation, flip with left/right swap,
-colour, blur, occlusion, and 20 % whole letterboxed frames so that the same
-network also serves the coarse pass.
+Data: ``realpose/buffy`` (../shared/data/realpose + realpose_ep3: train =
+episodes 2 + 3, 452 frames; validation = episode 4, 96 frames) plus the 100
+PARSE images (``realpose/parse:train``, full-body, out of domain) in every
+batch from the first step. Both build on first use from ../shared/data, which
+only the project's developers have: elsewhere pass your own copy of those
+folders with ``flowpose data build realpose --manual_dir ...``.
+
+Weights start from the demo model (``config.init_from``, default
+``workdirs/demo``, made by ``flowpose demo``; the network is fully
+convolutional, so the 128² synthetic weights fit); one 9000-step cosine
+schedule at lr 2e-3, batch 8, on crops of the annotated joints' box grown by
+40 % of its larger side (``input.crop="joints"``), with scale 0.7-1.3,
+rotation ±30°, flip with left/right swap, colour jitter, blur, a random
+occluder and 20 % whole letterboxed frames, so that the one network serves
+every whole-frame pass (``flowpose_jax/inference``: find the person on the
+letterboxed frame, crop, re-crop).
+
+arg:
+  "" (default): the recipe above.
+  "scratch": the same from random weights (no synthetic pretraining; 10-13
+    points worse on whole frames, benchmarks/results/realpose.md).
+
+Every other recipe measured on this data (shorter, chained, TV-like synthetic
+pretraining) is in benchmarks/results/realpose.md with the overrides that
+reproduce it.
 """
 
-from configs import common
+from flowpose_jax.configs import common
 
-ARGS = ("", "scratch", "photo_pretrain", "photo", "long", "long_finetune", "parse_finetune", "one_run")
+ARGS = ("", "scratch")
 PRETRAINED = "workdirs/demo"
-PHOTO_PRETRAINED = "workdirs/realpose_photo_pretrain"
-LONG = "workdirs/realpose_long"
-LONG_FINETUNED = "workdirs/realpose_ft9000"
-PARSE = "realpose/parse:test"  # realpose/parse keeps its 100 images (PARSE's own training set) in "test"
+PRETRAINED_COMMAND = "flowpose demo --workdir workdirs/demo"
+PARSE = "realpose/parse:train"  # PARSE's own 100 training images
 
 
 def get_config(arg=None):
@@ -58,6 +52,7 @@ def get_config(arg=None):
                      f"{', '.join(repr(a) for a in ARGS[1:])}, got {arg!r}")
   c = common.base_config()
   c.dataset.name = "realpose/buffy"
+  c.dataset.extra_train = PARSE
   c.dataset.eval_split = "validation"  # episode 4
   c.dataset.test_split = "validation"
   c.input.size = 128
@@ -74,36 +69,15 @@ def get_config(arg=None):
   c.augment.occlusion = 0.3
   c.augment.whole_frame = 0.2
   c.batch_size = 8
-  c.num_train_steps = 3000
+  c.num_train_steps = 9000
   c.optimizer.learning_rate = 2e-3
   c.optimizer.warmup_steps = 100
   c.log_every = 50
-  c.eval_every = 1000
+  c.eval_every = 3000
   c.checkpoint_every = 500
   c.timelapse_every = 500
   c.eval.threshold = 20.0
   c.eval.max_distance = 30
-  c.init_from = {"scratch": "", "photo": PHOTO_PRETRAINED, "long_finetune": LONG,
-                 "parse_finetune": LONG_FINETUNED}.get(arg, PRETRAINED)
-  if arg == "long":
-    c.num_train_steps = 6000
-    c.eval_every = 2000
-  if arg in ("parse_finetune", "one_run"):
-    c.dataset.extra_train = PARSE
-  if arg == "one_run":
-    c.num_train_steps = 9000
-    c.eval_every = 3000
-  if arg in ("long_finetune", "parse_finetune"):
-    c.optimizer.learning_rate = 5e-4
-    c.optimizer.warmup_steps = 50
-    c.eval_every = 1500
-  if arg == "photo_pretrain":
-    c.dataset.name = "synthetic_signers/photo"
-    c.dataset.eval_split = "validation"
-    c.dataset.test_split = "test"
-    c.num_train_steps = 1200
-    c.eval_every = 600
-    c.eval.max_examples = 200
-    c.eval.threshold = 6.0
-    c.eval.max_distance = 20
+  c.init_from = "" if arg == "scratch" else PRETRAINED
+  c.init_from_command = "" if arg == "scratch" else PRETRAINED_COMMAND
   return c

@@ -8,7 +8,7 @@ in about 12 s on a 2-core CPU and writes a workdir that `evaluate` and
 Takes no arg.
 """
 
-from configs import common
+from flowpose_jax.configs import common
 
 
 def get_config(arg=None):

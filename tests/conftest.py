@@ -1,15 +1,10 @@
 """Test setup: 8 simulated CPU devices (must happen before jax is imported)."""
 
 import os
-import sys
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-  sys.path.insert(0, ROOT)  # configs/ and data_builders/ importable from a clone
 
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
@@ -31,7 +26,7 @@ def tiny_data_dir(tmp_path_factory):
 
 @pytest.fixture()
 def tiny_config(tiny_data_dir):
-  from configs import tiny
+  from flowpose_jax.configs import tiny
   config = tiny.get_config()
   config.dataset.data_dir = tiny_data_dir
   return config
@@ -40,7 +35,7 @@ def tiny_config(tiny_data_dir):
 @pytest.fixture(scope="session")
 def tiny_workdir(tiny_data_dir, tmp_path_factory):
   """A workdir of configs/tiny.py trained 20 steps (no validation), shared by read-only tests."""
-  from configs import tiny
+  from flowpose_jax.configs import tiny
   from flowpose_jax.train.loop import train_and_evaluate
   config = tiny.get_config()
   config.dataset.data_dir = tiny_data_dir

@@ -5,14 +5,18 @@ a config.json (nothing is written or built before the config is known good).
 """
 
 import json
+import pathlib
 import re
 
 import pytest
 
-from configs import realpose as realpose_config
-from flowpose_jax import cli, jobs
+from flowpose_jax import cli, configuration, jobs
+from flowpose_jax.configs import realpose as realpose_config
 from flowpose_jax.errors import ConfigError
 from flowpose_jax.train.validation import validate_config
+
+
+FLOW_CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "flow.py")
 
 
 def _train(workdir, data_dir, *args, config="configs/tiny.py"):
@@ -101,8 +105,7 @@ def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
-  assert ("configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', 'photo_pretrain', 'photo', "
-          "'long', 'long_finetune', 'parse_finetune', 'one_run', got 'mixed'") in err
+  assert "configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', got 'mixed'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"
@@ -146,9 +149,33 @@ def test_overrides_in_both_forms_are_typed_and_saved(tmp_path, tiny_data_dir, ca
 @pytest.mark.parametrize("arg", realpose_config.ARGS)
 def test_every_realpose_arg_is_a_valid_config(arg):
   config = realpose_config.get_config(arg)
-  stages = {"long_finetune": realpose_config.LONG, "parse_finetune": realpose_config.LONG_FINETUNED}
-  if arg in stages:
-    assert config.init_from == stages[arg]
-  assert (config.dataset.extra_train == realpose_config.PARSE) == (arg in ("parse_finetune", "one_run"))
-  config.init_from = ""  # the earlier stage's workdir is not on a test machine
+  assert config.dataset.extra_train == realpose_config.PARSE
+  assert config.init_from == ("" if arg == "scratch" else realpose_config.PRETRAINED)
+  config.init_from = ""  # the demo run is not on a test machine
   validate_config(config)
+
+
+def test_missing_init_from_names_the_command_that_makes_it(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(ConfigError, match=re.escape(f"make it with `{realpose_config.PRETRAINED_COMMAND}`")):
+    validate_config(realpose_config.get_config())
+
+
+@pytest.mark.parametrize("overrides, n, num_frames", [
+    (["--config.flow.n=7"], 7, 15),
+    (["--config.flow.n", "1"], 1, 3),
+    ([], 3, 7),
+])
+def test_overriding_the_window_keeps_the_model_in_step(overrides, n, num_frames):
+  _, overrides = configuration.split_args(overrides)
+  config = configuration.load_config(FLOW_CONFIG, overrides + ["--config.batch_size=8"])  # 8 test devices
+  config.init_from = ""
+  assert (config.flow.n, config.model.num_frames) == (n, num_frames)
+  validate_config(config)
+
+
+def test_a_window_that_contradicts_the_model_is_refused():
+  config = configuration.load_config(FLOW_CONFIG, ["--config.flow.n=7", "--config.model.num_frames=9",
+                                                   "--config.batch_size=8"])
+  with pytest.raises(ConfigError, match="must be 2 \\* config.flow.n \\+ 1 = 15"):
+    validate_config(config)

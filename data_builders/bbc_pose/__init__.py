@@ -1,6 +1,6 @@
 """TFDS builder of BBC Pose / Extended BBC Pose; importing registers ``bbc_pose``."""
 
-from data_builders.bbc_pose.bbc_pose import (
+from flowpose_jax.data_builders.bbc_pose.bbc_pose import (
     CONFIGS,
     MANUAL_DOWNLOAD_INSTRUCTIONS,
     NUM_ORIGINAL,

@@ -4,7 +4,7 @@ Reads the user's download (see ``MANUAL_DOWNLOAD_INSTRUCTIONS`` and
 README.md): ``<manual_dir>/bbcpose.mat`` (or ``<manual_dir>/code/bbcpose.mat``) and the frames
 ``<manual_dir>/<folder>/<frame>.jpg``. Build and read without TensorFlow::
 
-  import data_builders.bbc_pose as bp
+  import flowpose_jax.data_builders.bbc_pose as bp
   bp.build("original", data_dir, manual_dir)          # download_and_prepare
   src = tfds.data_source("bbc_pose/original", split="test", data_dir=data_dir)
 
@@ -62,7 +62,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
-from data_builders import common
+from flowpose_jax.data_builders import common
 from flowpose_jax import heatmaps
 from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import ConfigError, InputError

@@ -1,6 +1,6 @@
 """TFDS builder of ChaLearn 2013 gesture videos (manual download); importing registers ``chalearn``."""
 
-from data_builders.chalearn.chalearn import (
+from flowpose_jax.data_builders.chalearn.chalearn import (
     KINECT_JOINT_NAMES,
     Chalearn,
     ChalearnConfig,

@@ -1,6 +1,6 @@
 """TFDS builder of Poses in the Wild (manual download); importing registers ``poses_in_the_wild``."""
 
-from data_builders.poses_in_the_wild.poses_in_the_wild import (
+from flowpose_jax.data_builders.poses_in_the_wild.poses_in_the_wild import (
     PIW_JOINT_NAMES,
     PosesInTheWild,
     seq_and_frame,

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from data_builders import common
+from flowpose_jax.data_builders import common
 from flowpose_jax import joints as joints_lib
 from flowpose_jax.errors import InputError
 

@@ -1,6 +1,6 @@
 """TFDS builder of the shared real pose images (Buffy, PARSE); importing registers ``realpose``."""
 
-from data_builders.realpose.realpose import (
+from flowpose_jax.data_builders.realpose.realpose import (
     BUFFY_STICK_NAMES,
     PARSE_JOINT_NAMES,
     Realpose,

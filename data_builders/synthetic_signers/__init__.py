@@ -1,6 +1,6 @@
 """TFDS builder of synthetic signer videos; importing registers ``synthetic_signers``."""
 
-from data_builders.synthetic_signers.synthetic_signers import (
+from flowpose_jax.data_builders.synthetic_signers.synthetic_signers import (
     CONFIGS,
     SPLITS,
     SyntheticSigners,

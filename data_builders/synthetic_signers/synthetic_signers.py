@@ -4,7 +4,7 @@ Rendered by ``flowpose_jax.data.synthetic.render_video`` (exact joints and
 exact forward optical flow). One example per frame; the three splits hold
 disjoint videos. Build and read without TensorFlow::
 
-  import data_builders.synthetic_signers as ss
+  import flowpose_jax.data_builders.synthetic_signers as ss
   ss.build("tiny", data_dir)                       # download_and_prepare
   src = tfds.data_source("synthetic_signers/tiny", split="train", data_dir=data_dir)
   ex = src[0]   # dict of numpy arrays

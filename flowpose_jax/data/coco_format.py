@@ -1,7 +1,7 @@
 """COCO person keypoints <-> our 7 joints: names, the head rule and the one coordinate conversion.
 
 Pure numpy, shared by the ``coco_keypoints`` builder (COCO -> ours) and
-``flowpose predict --format coco`` (ours -> COCO results).
+``flowpose predict --coco`` (ours -> COCO results).
 
 Coordinates. A COCO keypoint is a "0-indexed location x, y" (cocodataset.org
 data format page); COCO stores integer pixel indices in [0, W - 1]
@@ -22,7 +22,7 @@ Joints. COCO's left_*/right_* are the person's left/right, like ours, so the
 six arm joints map by name. Head = the mean of the labelled (v > 0) face
 keypoints (nose, eyes, ears); missing when none is labelled. This is a point
 on the face, at eye/nose height and, in profile, on the visible side; BBC
-Pose's head is one clicked point on the head (PAPER.md), Buffy's the middle of
+Pose's head is one clicked point on the head (docs/paper.md §4), Buffy's the middle of
 the head-top-to-chin stick and FLIC's the mean of the eyes and nose, so the
 COCO head sits a little lower and more frontal than a head-centre point.
 Results files put our head at ``nose``.

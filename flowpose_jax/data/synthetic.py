@@ -881,6 +881,36 @@ def _render_frames(rng, background, scene: _Scene, order, offsets, noise_std: fl
   return dict(image=images, joints=joints[:num_frames], flow=flows, part_ids=part_ids, box=boxes)
 
 
+def _check_render_args(num_frames: int, height: int, width: int, p: RenderParams) -> None:
+  """One ConfigError line for a video ``render_video`` cannot make."""
+  if num_frames < 1 or height < 16 or width < 16:
+    raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
+                      f"T={num_frames}, H={height}, W={width}")
+  if p.shot_cuts[0] < 0 or p.shot_cuts[1] < p.shot_cuts[0] or p.shot_min_frames < 1:
+    raise ConfigError(f"RenderParams.shot_cuts must be (min, max) with 0 <= min <= max and "
+                      f"shot_min_frames >= 1; got shot_cuts={p.shot_cuts}, shot_min_frames={p.shot_min_frames}")
+  if p.distractors[0] < 0 or p.distractors[1] < p.distractors[0] or \
+      NUM_PARTS + len(_BODY_PARTS) * p.distractors[1] > 256:
+    raise ConfigError(f"RenderParams.distractors must be (min, max) with 0 <= min <= max <= 30; "
+                      f"got {p.distractors}")
+
+
+def _shots(rng: np.random.Generator, num_frames: int, height: int, width: int, margin: int,
+           background: np.ndarray, p: RenderParams) -> tuple[tuple, list[np.ndarray]]:
+  """Shot cuts of one video: ((first frame of each later shot [K], framing [K + 1, 3] pan x, pan y,
+  zoom per shot), a background per shot, the first one ``background``)."""
+  starts = _shot_starts(rng, num_frames, p)
+  framing = rng.uniform(-1, 1, (len(starts) + 1, 3)) * np.array(
+      [p.shot_pan * width, p.shot_pan * height / 2, 0.0])
+  framing[:, 2] = rng.uniform(0, p.shot_zoom, len(starts) + 1)
+  framing[0] = 0.0  # the first shot frames the person as the layout placed them
+  backgrounds = [background]
+  for _ in starts:
+    other = _background(rng, height + 2 * margin, width + 2 * margin, p)
+    backgrounds.append(_photo_background(rng, other, p.photo_texture) if p.photo_texture > 0 else other)
+  return (starts, framing), backgrounds
+
+
 def render_video(seed: int, num_frames: int, height: int, width: int,
                  params: RenderParams = RenderParams()) -> dict[str, np.ndarray]:
   """Renders one deterministic signer video.
@@ -908,17 +938,8 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
         ``TORSO`` .. ``L_HAND`` 1-8, ``OCCLUDER`` 9, then 8 ids per other
         person in view: ``_distractor_id``).
   """
-  if num_frames < 1 or height < 16 or width < 16:
-    raise ConfigError(f"render_video needs num_frames >= 1 and H, W >= 16; got "
-                      f"T={num_frames}, H={height}, W={width}")
+  _check_render_args(num_frames, height, width, params)
   p = params
-  if p.shot_cuts[0] < 0 or p.shot_cuts[1] < p.shot_cuts[0] or p.shot_min_frames < 1:
-    raise ConfigError(f"RenderParams.shot_cuts must be (min, max) with 0 <= min <= max and "
-                      f"shot_min_frames >= 1; got shot_cuts={p.shot_cuts}, shot_min_frames={p.shot_min_frames}")
-  if p.distractors[0] < 0 or p.distractors[1] < p.distractors[0] or \
-      NUM_PARTS + len(_BODY_PARTS) * p.distractors[1] > 256:
-    raise ConfigError(f"RenderParams.distractors must be (min, max) with 0 <= min <= max <= 30; "
-                      f"got {p.distractors}")
   rng = np.random.default_rng(seed)
   layout = _body_layout(rng, height, width, p)
   sprites = _body_sprites(rng, layout["unit"], p)
@@ -952,16 +973,7 @@ def render_video(seed: int, num_frames: int, height: int, width: int,
     field = gain * (field if field is not None else np.ones((height, width, 1), np.float32))
   shots = None
   if p.shot_cuts[1] > 0:
-    starts = _shot_starts(rng, num_frames, p)
-    framing = rng.uniform(-1, 1, (len(starts) + 1, 3)) * np.array(
-        [p.shot_pan * width, p.shot_pan * height / 2, 0.0])
-    framing[:, 2] = rng.uniform(0, p.shot_zoom, len(starts) + 1)
-    framing[0] = 0.0  # the first shot frames the person as the layout placed them
-    shots = (starts, framing)
-    background = [background]
-    for _ in starts:
-      other = _background(rng, height + 2 * margin, width + 2 * margin, p)
-      background.append(_photo_background(rng, other, p.photo_texture) if p.photo_texture > 0 else other)
+    shots, background = _shots(rng, num_frames, height, width, margin, background, p)
   scene = _Scene(tuple(people), camera, margin, np.array([(width - 1) / 2, (height - 1) / 2]), shots)
   video = _render_frames(rng, background, scene, order, offsets, noise_std, motion.light_keys,
                          field, num_frames, height, width)

@@ -11,7 +11,7 @@ during training) calls ``apply_protocol`` and thresholds its errors:
   protocol = for_dataset("bbc_pose/extended", default_distance=6.0)
   errors = apply_protocol(pred, gt, visible, protocol)   # [N, J] protocol units
 
-Sources and decisions (see also ../shared/PAPER.md §4, DATASETS.md):
+Sources and decisions (see also docs/paper.md §4):
 
 * bbc_pose: d = 6 px [paper §5.1]. ``scale = 0.5``: a public script that says it
   "should exactly replicate the matlab-based evaluation provided in the

@@ -2,7 +2,7 @@
 
 Pfister et al. (ACCV 2014), "an architecture similar to OverFeat": five
 convolutions and three fully connected layers, L2 on the 14 coordinates. The
-layer list is not in the sources (../shared/PAPER.md §3, DECIDE), so this is
+layer list is not in the sources (docs/paper.md §1), so this is
 AlexNet's, on the same input as HeatmapNet:
 
   conv1 11x11/4 96 - pool 3x3/2 - conv2 5x5 256 - pool 3x3/2 - conv3 3x3 384 -

@@ -65,7 +65,7 @@ class HeatmapNet(nnx.Module):
     num_joints: output channels (7 for BBC Pose).
     width: channel multiplier (1.0 = paper).
     fusion: "release", "slides" or "none" (see ``fusion.FUSION_VARIANTS``).
-    final_relu: ReLU on conv8 as in the release (default off, PAPER.md P2).
+    final_relu: ReLU on conv8 as in the release (default off, docs/paper.md P2).
     dtype: compute dtype name ("float32" | "bfloat16" | "float16"); params stay float32.
     remat: recompute each conv + ReLU (+ pool) in the backward pass instead of
       keeping its full-resolution output (``conv_block``): less activation

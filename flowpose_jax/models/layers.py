@@ -18,7 +18,7 @@ def conv(in_features: int, out_features: int, kernel: int, *, dtype=jnp.float32,
   """Stride-1 'same' conv; He init for ReLU layers, LeCun for linear heads.
 
   The release used N(0, 0.01^2) for every layer, which with 17 layers and a
-  ReLU on conv8 tends to collapse to all-zero maps (PAPER.md P2); fan-in
+  ReLU on conv8 tends to collapse to all-zero maps (docs/paper.md P2); fan-in
   scaled init avoids that.
   """
   init = nnx.initializers.lecun_normal() if head else nnx.initializers.he_normal()

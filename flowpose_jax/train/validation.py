@@ -148,8 +148,11 @@ def validate_config(config) -> None:
   if config.get("init_from") and not os.path.isdir(workdir_lib.checkpoint_dir(config.init_from)):
     where = ("" if os.path.isabs(config.init_from)
              else f" (read from the current directory: {os.path.abspath(config.init_from)})")
+    make = config.get("init_from_command", "")
+    fix = (f"make it with `{make}` (from this folder), or give another run's workdir with --config.init_from=DIR"
+           if make else "give the workdir of an earlier (single-frame) run, or run from the folder that holds it")
     raise ConfigError(f"config.init_from={config.init_from!r} has no {workdir_lib.CHECKPOINT_DIR}/ folder{where}; "
-                      f"give the workdir of an earlier (single-frame) run, or run from the folder that holds it")
+                      f"{fix}")
 
 
 __all__ = ["validate_config"]

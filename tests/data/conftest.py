@@ -26,7 +26,7 @@ def assert_round_trip():
   -> perfect heatmaps -> joints back in the original frame's pixels (0.1 px)."""
   import numpy as np
 
-  from configs import tiny
+  from flowpose_jax.configs import tiny
   from flowpose_jax.data import pipeline
   from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
 

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from configs.common import base_config
+from flowpose_jax.configs.common import base_config
 
 from flowpose_jax import heatmaps
 from flowpose_jax.data import augment

@@ -18,7 +18,7 @@ import pytest
 import scipy.io
 import tensorflow_datasets as tfds
 
-import data_builders.bbc_pose as bp
+import flowpose_jax.data_builders.bbc_pose as bp
 from flowpose_jax.errors import InputError
 
 H, W = 64, 96  # fixture frame size (real: 640x360-ish; the builder reads sizes from the jpgs)
@@ -169,7 +169,7 @@ def test_box_contains_the_video_joints(original):
 
 
 def test_round_trip_to_frame_pixels(original):
-  from configs import tiny
+  from flowpose_jax.configs import tiny
   from flowpose_jax.data import pipeline
   from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
   config = tiny.get_config()
@@ -200,7 +200,7 @@ def test_index_folder_layout_and_crops(tmp_path):
     pts = r["joints"][r["visible"]]
     assert np.all((pts > r["box"][:2]) & (pts < r["box"][2:]))
   # evaluation of a crop config scores in original frame pixels
-  from configs import tiny
+  from flowpose_jax.configs import tiny
   from flowpose_jax.data import pipeline
   from flowpose_jax.heatmaps import decode_to_frame as frame_joints_from_heatmaps
   config = tiny.get_config()

@@ -5,7 +5,7 @@ import numpy as np
 import scipy.io
 import tensorflow_datasets as tfds
 
-from data_builders import chalearn
+from flowpose_jax.data_builders import chalearn
 
 H, W, N = 48, 64, 12
 UNTRACKED = (2,)  # frame (0-based) with an all-zero skeleton.

@@ -5,7 +5,7 @@ import numpy as np
 import scipy.io
 import tensorflow_datasets as tfds
 
-from data_builders import flic
+from flowpose_jax.data_builders import flic
 
 H, W = 48, 72
 FIELDS = ("poselet_hit_idx", "moviename", "coords", "filepath", "imgdims", "currframe",

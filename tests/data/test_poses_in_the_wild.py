@@ -6,7 +6,7 @@ import pytest
 import scipy.io
 import tensorflow_datasets as tfds
 
-from data_builders import poses_in_the_wild as piw
+from flowpose_jax.data_builders import poses_in_the_wild as piw
 from flowpose_jax.errors import InputError
 
 H, W = 40, 64

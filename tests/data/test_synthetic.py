@@ -328,7 +328,7 @@ def test_corrupt_labels_default_noise_and_invisible_untouched():
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   d = str(tmp_path_factory.mktemp("tfds"))
   synthetic_signers.build("tiny", d)
   synthetic_signers.build("tiny_noisy", d)
@@ -341,7 +341,7 @@ def _source(name, split, data_dir):
 
 
 def test_builder_version_follows_the_renderer():
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   version = synthetic_signers.SyntheticSigners.VERSION
   assert version.major == synthetic.RENDER_VERSION
   assert str(version) in synthetic_signers.SyntheticSigners.RELEASE_NOTES
@@ -349,7 +349,7 @@ def test_builder_version_follows_the_renderer():
 
 def test_older_version_is_not_reused(tiny_dir, monkeypatch):
   import tensorflow_datasets as tfds
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   from flowpose_jax.data import sources
   from flowpose_jax.errors import InputError
   cls = synthetic_signers.SyntheticSigners
@@ -363,7 +363,7 @@ def test_older_version_is_not_reused(tiny_dir, monkeypatch):
 
 def test_builder_registered_and_configs(tiny_dir):
   import tensorflow_datasets as tfds
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   names = {c.name for c in synthetic_signers.CONFIGS}
   assert names == {"tiny", "demo", "large", "photo", "photo_cuts", "tiny_noisy", "demo_noisy",
                    "large_noisy", "photo_noisy", "photo_cuts_noisy"}
@@ -380,7 +380,7 @@ def test_builder_registered_and_configs(tiny_dir):
 
 
 def test_builder_tiny_reads_back_in_order(tiny_dir):
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   cfg = {c.name: c for c in synthetic_signers.CONFIGS}["tiny"]
   fpv, h, w = cfg.frames_per_video, cfg.height, cfg.width
   video_sets = {}
@@ -403,7 +403,7 @@ def test_builder_tiny_reads_back_in_order(tiny_dir):
 
 
 def test_builder_record_matches_renderer(tiny_dir):
-  from data_builders import synthetic_signers
+  from flowpose_jax.data_builders import synthetic_signers
   cfg = {c.name: c for c in synthetic_signers.CONFIGS}["tiny"]
   src = _source("tiny", "validation", tiny_dir)
   fpv = cfg.frames_per_video

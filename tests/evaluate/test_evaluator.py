@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from configs import tiny
+from flowpose_jax.configs import tiny
 from flowpose_jax import heatmaps
 from flowpose_jax.data import pipeline
 from flowpose_jax.evaluate import evaluator, protocols

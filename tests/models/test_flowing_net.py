@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from configs import flow as flow_config
+from flowpose_jax.configs import flow as flow_config
 from flowpose_jax.models import FlowingNet, HeatmapNet, final_heatmaps
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.train import state as state_lib

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from configs import bbc_pose_spatial
+from flowpose_jax.configs import bbc_pose_spatial
 from flowpose_jax import heatmaps, parallel, workdir as workdir_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib

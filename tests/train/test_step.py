@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import tiny
+from flowpose_jax.configs import tiny
 from flowpose_jax import heatmaps, parallel, workdir as workdir_lib
 from flowpose_jax.errors import ConfigError
 from flowpose_jax.train import state as state_lib
