@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from _common import commit, compiled_flops, device_peak, machine_line, version
-from configs import bbc_pose_spatial, demo
+from flowpose_jax.configs import bbc_pose_spatial, demo
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.export import onnx_format, spec as spec_lib, torch_net, weights
 from flowpose_jax.models import forward_fn

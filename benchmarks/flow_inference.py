@@ -1,7 +1,7 @@
 """Speed of flowing video inference (flow included) and where the time goes.
 
   python benchmarks/flow_inference.py [--video ../shared/data/video/selfie_segmentation_web.mp4]
-      [--frames 40] [--n 15] [--method dis_medium] [--stage1 WORKDIR] [--repeats 2]
+      [--frames 40] [--n 15] [--flow_source dis_medium] [--stage1 WORKDIR] [--repeats 2]
       [--runtime jax|onnx|auto]
 
 Builds the flowing model of ``configs/flow.py`` (the demo-sized HeatmapNet,
@@ -25,8 +25,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _common import commit, compiled_flops, device_peak, machine_line  # noqa: E402
-from configs import flow as flow_config  # noqa: E402
+from flowpose_jax.configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media, runtimes  # noqa: E402
+from flowpose_jax.flow import compute  # noqa: E402
 from flowpose_jax.inference import Predictor, flowing_parts  # noqa: E402
 from flowpose_jax import workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
@@ -52,7 +53,7 @@ def main():
   p.add_argument("--video", default=DEFAULT_VIDEO)
   p.add_argument("--frames", type=int, default=40)
   p.add_argument("--n", type=int, default=15)
-  p.add_argument("--method", default="dis_medium")
+  p.add_argument("--flow_source", default=compute.DEFAULT_METHOD, choices=compute.METHODS)
   p.add_argument("--stage1", default="")
   p.add_argument("--flow_on", default="input", choices=("input", "frame"))
   p.add_argument("--repeats", type=int, default=2)
@@ -73,15 +74,13 @@ def main():
     w, h = (int(v) for v in args.frame_size.lower().split("x"))
     frames = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
   variants = {  # name -> flowing_heatmaps kwargs
-      "direct, sequential flow": dict(mode="direct", flow_workers=0),
-      "direct, flow threads": dict(mode="direct"),
-      "composed, sequential flow": dict(mode="composed", flow_workers=0),
-      "composed, flow threads": dict(mode="composed"),
+      f"{mode}, {how}": dict(mode=mode, **workers)
+      for mode in compute.MODES for how, workers in (("sequential flow", {"flow_workers": 0}), ("flow threads", {}))
   }
   runs = {"single-frame": lambda timings: predictor.joints(frames)}
   for name, kwargs in variants.items():
     runs[name] = lambda timings, kwargs=kwargs: predictor.flowing_heatmaps(
-        frames, method=args.method, flow_on=args.flow_on, timings=timings, **kwargs)
+        frames, source=args.flow_source, flow_on=args.flow_on, timings=timings, **kwargs)
   for run in runs.values():  # warm-up on the exact timed calls: every bucketed shape compiles here
     run({})
   seconds = {name: [] for name in runs}
@@ -96,19 +95,20 @@ def main():
   print(f"jax {jax.__version__}; runtime {predictor.runtime}; commit {commit()}")
   print(f"clip {os.path.basename(args.video)}: {n} frames {frames.shape[2]}x{frames.shape[1]}; "
         f"input {c.input.size}, width {c.model.width}, n = {args.n} ({2 * args.n + 1} frames/window), "
-        f"flow {args.method} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
+        f"flow {args.flow_source} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
   single = statistics.median(seconds["single-frame"])
   frame_flops, pool_flops = network_flops(c, graphdef, params)
   peak, how = device_peak("float32")
   print(f"network per frame (XLA cost analysis): HeatmapNet {frame_flops / 1e9:.2f} GFLOP, warp + pooling "
         f"{pool_flops / 1e9:.3f} GFLOP (OpenCV flow not counted); peak {peak / 1e9:.0f} GFLOP/s ({how})")
-  print("\n| variant | frames/s | x single-frame time | per frame: flow (summed over threads) | "
-        "HeatmapNet | warp + pool | network GFLOP/s (of peak) |")
-  print("|---|---|---|---|---|---|---|")
+  print("\n| variant | frames/s | x single-frame time | per frame: flow (summed over threads) | preprocess | "
+        "shots | HeatmapNet | warp + pool | network GFLOP/s (of peak) |")
+  print("|---|---|---|---|---|---|---|---|---|")
   for name in runs:
     wall = statistics.median(seconds[name])
     per = {k: v / (n * args.repeats) * 1e3 for k, v in timings[name].items()}
-    stages = " | ".join(f"{per[k]:.1f} ms" if k in per else "-" for k in ("flow_s", "heatmapnet_s", "warp_pool_s"))
+    stages = " | ".join(f"{per[k]:.1f} ms" if k in per else "-"
+                        for k in ("flow_s", "preprocess_s", "shots_s", "heatmapnet_s", "warp_pool_s"))
     rate = n / wall * (frame_flops + (0 if name == "single-frame" else pool_flops))
     print(f"| {name} | {n / wall:.2f} | {wall / single:.1f} | {stages} | {rate / 1e9:.1f} ({rate / peak:.1%}) |")
 

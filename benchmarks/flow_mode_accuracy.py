@@ -1,6 +1,6 @@
 """Composed vs direct flow in flowing inference: pooled heatmaps, joint accuracy, flow error.
 
-  python benchmarks/flow_mode_accuracy.py --stage1 workdirs/demo [--n 15] [--method dis_medium]
+  python benchmarks/flow_mode_accuracy.py --stage1 workdirs/demo [--n 15] [--flow_source dis_medium]
       [--data_dir DIR] [--videos 8]
   python benchmarks/flow_mode_accuracy.py --workdir workdirs/flow_parametric
 
@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from _common import commit
-from configs import flow as flow_config
+from flowpose_jax.configs import flow as flow_config
 from flowpose_jax import heatmaps as codec, inference, media, workdir as workdir_lib
 from flowpose_jax.data import windows
 from flowpose_jax.data.sources import load_source
@@ -36,7 +36,7 @@ from flowpose_jax.train import state as state_lib
 
 REALVIDEO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
                          "realvideo", "jhmdb_goalkeeper_a")
-MODES = ("direct", "composed")
+MODES = compute.MODES
 
 
 def predictor_from(args) -> inference.Predictor:
@@ -54,7 +54,7 @@ def accuracy(joints, gt, visible, distances) -> list[float]:
   return [float(a) for a in acc.result()["average"]]
 
 
-def compare(predictor, clips, distances, method):
+def compare(predictor, clips, distances, source):
   """clips: [(frames [T, H, W, 3], joints [T, 7, 2] frame px, visible [T, 7])] -> printed comparison."""
   maps = {m: [] for m in MODES}
   joints = {m: [] for m in ("single-frame",) + MODES}
@@ -65,7 +65,7 @@ def compare(predictor, clips, distances, method):
     frame_hw = np.array([f.shape[:2] for f in frames], np.float32)
     for m in MODES:
       t = time.perf_counter()
-      hm = predictor.flowing_heatmaps(frames, method=method, mode=m)
+      hm = predictor.flowing_heatmaps(frames, source=source, mode=m)
       seconds[m] += time.perf_counter() - t
       maps[m].append(hm)
       joints[m].append(codec.decode_to_frame(hm, mats, predictor.stride, frame_hw)[0])
@@ -86,19 +86,19 @@ def compare(predictor, clips, distances, method):
       f"{m} {frames_total / s:.1f}" for m, s in seconds.items()))
 
 
-def flow_errors(predictor, videos, n, method):
+def flow_errors(predictor, videos, n, source):
   """EPE (heatmap px) of direct and composed heatmap-grid flows centre -> t+k against the chained exact flow."""
   s, stride = predictor.input_size, predictor.stride
   identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
-  points = inference.heatmap_points(identity, s, stride)
+  points = codec.heatmap_points(identity, s, stride)
   errors = {m: [[] for _ in range(n)] for m in MODES}
   for frames, flows in videos:  # frames are S x S: input = frame
-    dis_steps = [compute.flow_between(frames[t], frames[t + 1], method) for t in range(len(frames) - 1)]
+    dis_steps = [compute.flow_between(frames[t], frames[t + 1], source) for t in range(len(frames) - 1)]
     for t in range(0, len(frames) - n, max(1, n // 2)):
       idx = np.arange(t, t + n + 1)
       exact, known = inference.composed_window_flows(t, idx, flows[t:t + n], [], points, frames.shape[1:3],
                                                      identity, stride)
-      direct, dk = windows.flows_to_heatmap(np.stack([compute.flow_between(frames[t], frames[j], method)
+      direct, dk = windows.flows_to_heatmap(np.stack([compute.flow_between(frames[t], frames[j], source)
                                                       for j in idx]), identity, s, stride)
       comp, ck = inference.composed_window_flows(t, idx, dis_steps[t:t + n], [], points, frames.shape[1:3],
                                                  identity, stride)
@@ -119,7 +119,7 @@ def main():
   p.add_argument("--stage1", default="", help="single-frame workdir whose HeatmapNet the flowing model uses")
   p.add_argument("--workdir", default="", help="a trained flowing workdir (configs/flow.py) instead")
   p.add_argument("--n", type=int, default=15)
-  p.add_argument("--method", default="dis_medium")
+  p.add_argument("--flow_source", default=compute.DEFAULT_METHOD, choices=compute.METHODS)
   p.add_argument("--data_dir", default=None, help="TFDS dir of the stage-1 dataset (default: its config's)")
   p.add_argument("--videos", type=int, default=8)
   p.add_argument("--clip", default=REALVIDEO)
@@ -129,7 +129,7 @@ def main():
   predictor = predictor_from(args)
   n = (int(predictor.config.model.num_frames) - 1) // 2
   print(f"commit {commit()}, {time.strftime('%Y-%m-%d')}; model {args.workdir or 'flow.py on ' + args.stage1}, "
-        f"n = {n}, flow {args.method} on the network inputs")
+        f"n = {n}, flow {args.flow_source} on the network inputs")
   if os.path.isdir(args.clip):
     with open(os.path.join(args.clip, "annotations.json"), encoding="utf-8") as f:
       ann = json.load(f)
@@ -137,7 +137,7 @@ def main():
     gt = np.array([fr["joints"] for fr in ann["frames"]], np.float32)
     print(f"\nreal clip {os.path.basename(args.clip)}: {len(frames)} frames "
           f"{frames.shape[2]}x{frames.shape[1]}, whole frame letterboxed")
-    compare(predictor, [(frames, gt, np.ones(gt.shape[:2], bool))], (10.0, 20.0), args.method)
+    compare(predictor, [(frames, gt, np.ones(gt.shape[:2], bool))], (10.0, 20.0), args.flow_source)
   else:
     print(f"\nskipped the real clip: {os.path.normpath(args.clip)} not found (../shared is absent)")
   stage1 = workdir_lib.load(args.stage1 or args.workdir).config
@@ -152,8 +152,8 @@ def main():
     videos.append([np.stack([r[k] for r in records]) for k in ("image", "joints", "visible", "flow")])
   print(f"\nsynthetic {stage1.dataset.name} {stage1.dataset.test_split}: {len(videos)} videos, "
         f"{sum(len(v[0]) for v in videos)} frames {videos[0][0].shape[2]}x{videos[0][0].shape[1]}")
-  compare(predictor, [(f, j, v) for f, j, v, _ in videos], (6.0,), args.method)
-  flow_errors(predictor, [(f, fl) for f, _, _, fl in videos], n, args.method)
+  compare(predictor, [(f, j, v) for f, j, v, _ in videos], (6.0,), args.flow_source)
+  flow_errors(predictor, [(f, fl) for f, _, _, fl in videos], n, args.flow_source)
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def measure(data_dir: str, windows) -> dict:
   """Seconds of the id scan and of factory -> first batch, in this process's code tree."""
   import time  # pylint: disable=import-outside-toplevel
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  from configs import flow as flow_config  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.configs import flow as flow_config  # pylint: disable=import-outside-toplevel
   from flowpose_jax.data import pipeline  # pylint: disable=import-outside-toplevel
   source = tfds.data_source(NAME, split=SPLIT, data_dir=data_dir, download=False)
   config = flow_config.get_config()

@@ -16,11 +16,10 @@ import logging
 import os
 import sys
 
-import configs
 import ml_collections
 from absl import flags
 
-from flowpose_jax import configuration
+from flowpose_jax import configs, configuration
 from flowpose_jax.errors import FlowposeError
 
 DEFAULT_DEMO_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
@@ -32,6 +31,110 @@ EXIT_SKIPPED = 1  # predict: some inputs could not be read (the others were writ
 PASSES_HELP = ("1 = one pass on the letterboxed frame; 2 = find the person, then predict on a crop "
                "around them; 3+ = re-crop around each pass's joints (default: 3 for a model trained on "
                "crops, else 1)")
+
+
+MAPS = ("heatmap", "fusion", "pooled")  # --maps: which model output (evaluate, export)
+
+
+def _add_step(parser: argparse.ArgumentParser) -> None:
+  """``--step``: the same meaning on every command that reads a workdir's weights."""
+  parser.add_argument("--step", type=int, default=None, help="a checkpointed step (default: the latest intact)")
+
+
+def _add_distributed(parser: argparse.ArgumentParser) -> None:
+  """``--distributed`` and its companions: the same meaning on every command that trains."""
+  parser.add_argument("--distributed", action="store_true",
+                      help="multi-host: call jax.distributed.initialize(); on Slurm and TPU pods it finds "
+                           "its peers itself, elsewhere give the three options below (launch/README.md)")
+  parser.add_argument("--coordinator_address", default=None,
+                      help="with --distributed: HOST:PORT of process 0 (default: $JAX_COORDINATOR_ADDRESS "
+                           "or the cluster's)")
+  parser.add_argument("--num_processes", type=int, default=None, help="with --distributed: processes in the job")
+  parser.add_argument("--process_id", type=int, default=None, help="with --distributed: this process, 0-based")
+
+
+def _add_study_points(parser: argparse.ArgumentParser) -> None:
+  """The options both studies share: seeds, one point per job, multi-host training."""
+  parser.add_argument("--config", required=True, help="base config file[:arg]")
+  parser.add_argument("--data_dir", default=None)
+  parser.add_argument("--seeds", type=int, default=1,
+                      help="trainings per setting, config.seed + 0..K-1; the tables give the mean and std "
+                           "(sample standard deviation over the seeds)")
+  parser.add_argument("--point", type=int, default=None, metavar="I",
+                      help="train only point I (0-based, over settings x seeds: see --list_points), e.g. "
+                           "--point $SLURM_ARRAY_TASK_ID, then write the tables from the points finished so far")
+  parser.add_argument("--list_points", action="store_true",
+                      help="print every point (index, name, seed, done) and exit")
+  _add_distributed(parser)
+
+
+def _add_predict_parser(sub) -> None:
+  r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
+  r.add_argument("--workdir", required=True)
+  _add_step(r)
+  r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
+  r.add_argument("--out", required=True)
+  r.add_argument("--box", default=None,
+                 help="person box X0,Y0,X1,Y1 in frame px, inclusive (default: whole frame)")
+  r.add_argument("--max_frames", type=int, default=None,
+                 help="read at most N frames of each video or folder (default: all)")
+  r.add_argument("--passes", type=int, default=None,
+                 help="without --box: " + PASSES_HELP)
+  r.add_argument("--flip_test", action="store_true",
+                 help="average each frame's maps with its mirror image's (twice the work)")
+  r.add_argument("--coco", action="store_true",
+                 help="also write predictions_coco.json: COCO keypoint results (head at nose, the 10 other "
+                      "keypoints 0,0 score 0)")
+  r.add_argument("--coco_annotations", default=None, metavar="FILE",
+                 help="with --coco: COCO annotation file whose images give the image ids (matched by file "
+                      "name); default: running ids 1, 2, ... over the frames in input order")
+  r.add_argument("--runtime", default="jax", choices=("jax", "onnx", "auto"),
+                 help="per-frame network on JAX or onnxruntime; auto: the faster, timed on the first video "
+                      "(said on stderr)")
+  r.add_argument("--flow", action="store_true",
+                 help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
+  r.add_argument("--flow_source", default=None,
+                 help="with --flow: an OpenCV flow method (flowpose_jax.flow.compute.METHODS, e.g. dis_fast); "
+                      "default: the model's config.flow.source, or the default method for one trained on exact "
+                      "flow (said on stderr)")
+  r.add_argument("--flow_mode", default=None,
+                 help="with --flow: direct (2n flows per frame) or composed (two per frame, chained along the "
+                      "window; faster); default: the model's config.flow.mode")
+  r.add_argument("--flow_causal", action="store_true", help="with --flow: only past frames (live use)")
+  r.add_argument("--flow_no_shot_cuts", action="store_true",
+                 help="with --flow: treat each video as one shot (by default windows and box smoothing stop at "
+                      "the shot cuts found in it, flowpose_jax.flow.shots)")
+
+
+def _add_study_parser(sub) -> None:
+  """``flowpose study data-scaling | pooling``."""
+  from flowpose_jax import study as study_defaults  # pylint: disable=import-outside-toplevel  (no jax)
+  st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
+  ssub = st.add_subparsers(dest="study_command", required=True)
+  ds = ssub.add_parser("data-scaling", help="accuracy vs training-set size, HeatmapNet vs CoordinateNet",
+                       epilog="Override any config field with --config.KEY=VALUE (e.g. num_train_steps).")
+  _add_study_points(ds)
+  ds.add_argument("--out", required=True, help="study folder: one workdir per point, study.json/.csv/.png")
+  ds.add_argument("--sizes", required=True, help="clean training-set sizes in records, e.g. 250,500,1000")
+  ds.add_argument("--noisy", default="", help="noisily labelled extra training data NAME:SPLIT, "
+                                              "e.g. synthetic_signers/demo_noisy:train[1000:]")
+  ds.add_argument("--models", default="heatmap_net,coordinate_net")
+  ds.add_argument("--no_predict", action="store_true",
+                  help="do not fit the power law and train the next size (2x the largest)")
+  ds.add_argument("--subset_seed", type=int, default=study_defaults.DEFAULT_SUBSET_SEED,
+                  help="draws each size's records at random from dataset.train_split, nested (the smaller "
+                       "sets lie inside the larger); recorded in point.json and study.json")
+  po = ssub.add_parser("pooling", help="accuracy vs window n per temporal pooling and flow source",
+                       epilog="--config is a flowing-stage config with --config.init_from=<single-frame workdir>, "
+                              "whose dataset, input and model width/fusion/final_relu it takes before the "
+                              "--config.KEY=VALUE overrides.")
+  _add_study_points(po)
+  po.add_argument("--out", required=True, help="study folder: one workdir per point, pooling.json/.csv/.md/.png")
+  po.add_argument("--windows", default="1,3,7,15", help="half-widths n (windows of 2n+1 frames)")
+  po.add_argument("--poolings", default="sum,parametric,data_dependent")
+  po.add_argument("--flow_sources", default="gt,dis_medium",
+                  help="config.flow.source values: gt (exact, synthetic) or OpenCV methods "
+                       "(flowpose_jax.flow.compute.METHODS)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,18 +151,13 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--config", required=True, help="config file[:arg], e.g. configs/demo.py")
   t.add_argument("--workdir", required=True)
   t.add_argument("--data_dir", default=None)
-  t.add_argument("--distributed", action="store_true",
-                 help="multi-host: call jax.distributed.initialize(); on Slurm and TPU pods it finds "
-                      "its peers itself, elsewhere give the three options below (launch/README.md)")
-  t.add_argument("--coordinator_address", default=None,
-                 help="with --distributed: HOST:PORT of process 0 (default: $JAX_COORDINATOR_ADDRESS "
-                      "or the cluster's)")
-  t.add_argument("--num_processes", type=int, default=None, help="with --distributed: processes in the job")
-  t.add_argument("--process_id", type=int, default=None, help="with --distributed: this process, 0-based")
+  _add_distributed(t)
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
   e.add_argument("--workdir", required=True)
-  e.add_argument("--split", default="test")
+  e.add_argument("--split", default=None,
+                 help="default: the config's dataset.test_split (the run's held-out split); "
+                      "\"test\" with another --dataset")
   e.add_argument("--dataset", default=None, help="TFDS name[/config] (default: the training set)")
   e.add_argument("--data_dir", default=None)
   e.add_argument("--out", default=None, help="output folder (default: the workdir)")
@@ -70,72 +168,26 @@ def _parser() -> argparse.ArgumentParser:
                  help="with --crop frame: " + PASSES_HELP)
   e.add_argument("--flip_test", action="store_true",
                  help="average each frame's maps with its mirror image's (twice the work)")
-  e.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
+  e.add_argument("--maps", default=None, choices=MAPS,
                  help="score one model output (heatmap = conv8 alone); default: the final one")
+  _add_step(e)
 
-  r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
-  r.add_argument("--workdir", required=True)
-  r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
-  r.add_argument("--out", required=True)
-  r.add_argument("--box", default=None,
-                 help="person box X0,Y0,X1,Y1 in frame px, inclusive (default: whole frame)")
-  r.add_argument("--max_frames", type=int, default=None,
-                 help="read at most N frames of each video or folder (default: all)")
-  r.add_argument("--passes", type=int, default=None,
-                 help="without --box: " + PASSES_HELP)
-  r.add_argument("--flip_test", action="store_true",
-                 help="average each frame's maps with its mirror image's (twice the work)")
-  r.add_argument("--flow", action="store_true",
-                 help="flowing heatmaps: warp and pool neighbouring frames (workdir from configs/flow.py)")
-  r.add_argument("--causal", action="store_true", help="with --flow: only past frames (live use)")
-  r.add_argument("--flow_method", default="dis_medium", help="OpenCV flow: dis_medium, dis_fast, farneback, ...")
-  r.add_argument("--no_shot_cuts", action="store_true",
-                 help="with --flow: treat each video as one shot (by default windows and box smoothing stop at "
-                      "the shot cuts found in it, flowpose_jax.flow.shots)")
-  r.add_argument("--format", dest="output_format", default="json", choices=("json", "coco"),
-                 help="json: per input JSON + CSV + overlay; coco: also predictions_coco.json, COCO keypoint "
-                      "results (head at nose, the 10 other keypoints 0,0 score 0)")
-  r.add_argument("--coco_annotations", default=None, metavar="FILE",
-                 help="with --format coco: COCO annotation file whose images give the image ids (matched by "
-                      "file name); default: running ids 1, 2, ... over the frames in input order")
-  r.add_argument("--flow_mode", default="direct", choices=("direct", "composed"),
-                 help="with --flow: 2n direct flows per frame, or two per frame chained along the window (faster)")
-  r.add_argument("--runtime", default="auto", choices=("auto", "jax", "onnx"),
-                 help="per-frame network on JAX or onnxruntime; auto: the faster, timed on the first video")
+  _add_predict_parser(sub)
 
-  st = sub.add_parser("study", help="many training runs of one config, resumable, with a figure")
-  ssub = st.add_subparsers(dest="study_command", required=True)
-  ds = ssub.add_parser("data-scaling", help="accuracy vs training-set size, HeatmapNet vs CoordinateNet",
-                       epilog="Override any config field with --config.KEY=VALUE (e.g. num_train_steps).")
-  ds.add_argument("--config", required=True, help="base config file[:arg], e.g. configs/demo.py")
-  ds.add_argument("--out", required=True, help="study folder: one workdir per point, study.json/.csv/.png")
-  ds.add_argument("--sizes", required=True, help="clean training-set sizes in records, e.g. 250,500,1000")
-  ds.add_argument("--noisy", default="", help="noisily labelled extra training data NAME:SPLIT, "
-                                              "e.g. synthetic_signers/demo_noisy:train[1000:]")
-  ds.add_argument("--models", default="heatmap_net,coordinate_net")
-  ds.add_argument("--no_predict", action="store_true",
-                  help="do not fit the power law and train the next size (2x the largest)")
-  ds.add_argument("--data_dir", default=None)
-  po = ssub.add_parser("pooling", help="accuracy vs window n per temporal pooling and flow source",
-                       epilog="--config is a flowing-stage config with --config.init_from=<single-frame workdir>.")
-  po.add_argument("--config", required=True, help="e.g. configs/flow.py")
-  po.add_argument("--out", required=True, help="study folder: one workdir per point, pooling.json/.csv/.png")
-  po.add_argument("--windows", default="1,3,7,15", help="half-widths n (windows of 2n+1 frames)")
-  po.add_argument("--poolings", default="sum,parametric,data_dependent")
-  po.add_argument("--flows", default="gt,dis_medium", help="flow sources: gt (exact, synthetic) or OpenCV methods")
-  po.add_argument("--data_dir", default=None)
+  _add_study_parser(sub)
   x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, "
                      "TF SavedModel/TFLite, safetensors (+ PyTorch)")
   x.add_argument("--workdir", required=True)
   x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "savedmodel", "tflite", "safetensors"),
                  help="savedmodel and tflite need the tf extra: pip install -c constraints.txt -e '.[tf]'")
   x.add_argument("--out", required=True, help="output folder: the model file(s) and <format>.json (how to feed them)")
-  x.add_argument("--output", default=None, choices=("heatmap", "fusion", "pooled"),
+  x.add_argument("--maps", default=None, choices=MAPS,
                  help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")
+  _add_step(x)
 
   i = sub.add_parser("inspect", help="a workdir's latest step, model/data, data position and params digest")
   i.add_argument("--workdir", required=True)
-  i.add_argument("--step", type=int, default=None, help="a checkpointed step (default: the latest intact)")
+  _add_step(i)
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -147,10 +199,14 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _training_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
-  """The loaded, overridden and validated config of a train/demo command."""
+def _training_config(args, overrides: list[str], base: ml_collections.ConfigDict | None = None
+                     ) -> ml_collections.ConfigDict:
+  """The loaded (or given ``base``), overridden and validated config of a train/demo/study command."""
   from flowpose_jax.train.validation import validate_config  # pylint: disable=import-outside-toplevel
-  config = configuration.load_config(args.config, overrides)
+  if base is None:
+    config = configuration.load_config(args.config, overrides)
+  else:
+    config = configuration.apply_overrides(base, overrides)
   if args.data_dir is not None:
     config.dataset.data_dir = args.data_dir
   validate_config(config)
@@ -165,31 +221,59 @@ def _ints(option: str, text: str) -> list[int]:
 
 
 def _print_accuracies(rows) -> None:
-  """One line per (label, {joint type: accuracy}) row: wrists, elbows and the average in %."""
-  for label, acc in rows:
-    print(f"{label:40s} wrists {100 * acc['wrists']:5.1f}  elbows {100 * acc['elbows']:5.1f}  "
-          f"average {100 * acc['average']:5.1f}")
+  """One line per (label, {joint type: accuracy}, {joint type: std or None} or None) row: wrists,
+  elbows and the average in %, each "mean +- std" where there is a spread."""
+  for label, acc, spread in rows:
+    cells = []
+    for t in ("wrists", "elbows", "average"):
+      s = (spread or {}).get(t)
+      cells.append(f"{t} {100 * acc[t]:5.1f}" + ("" if s is None else f" +- {100 * s:4.1f}"))
+    print(f"{label:40s} " + "  ".join(cells))
+
+
+def _study_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
+  """The study's base config; the pooling study's first takes its single-frame run's data and
+  network shape (``study.inherit_stage1``), then the overrides."""
+  from flowpose_jax import study, workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  config = _training_config(args, overrides)
+  if args.study_command != "pooling" or not config.get("init_from"):
+    return config
+  base = study.inherit_stage1(configuration.load_config(args.config), workdir_lib.load_config(config.init_from))
+  return _training_config(args, overrides, base=base)
+
+
+def _study_plan(args, config):
+  """The ``study.Study`` the command line describes."""
+  from flowpose_jax import study  # pylint: disable=import-outside-toplevel
+  if args.study_command == "pooling":
+    return study.pooling_plan(config, args.out, _ints("--windows", args.windows), args.poolings.split(","),
+                              args.flow_sources.split(","), seeds=args.seeds)
+  return study.data_scaling_plan(config, args.out, _ints("--sizes", args.sizes),
+                                 models=tuple(m for m in args.models.split(",") if m), noisy=args.noisy,
+                                 predict_next=not args.no_predict, seeds=args.seeds, subset_seed=args.subset_seed)
 
 
 def _run_study(args, overrides: list[str]) -> None:
   from flowpose_jax import study  # pylint: disable=import-outside-toplevel
-  config = _training_config(args, overrides)
-  if args.study_command == "pooling":
-    summary = study.pooling_study(config, args.out, _ints("--windows", args.windows),
-                                  args.poolings.split(","), args.flows.split(","))
-    _print_accuracies([*summary["baselines"].items(),
-                       *((r["point"]["name"], r["accuracy"]) for r in summary["points"])])
-    print(f"wrote pooling.json, pooling.csv and pooling_vs_n.png to {os.path.abspath(args.out)}")
+  _setup_distributed(args)
+  plan = _study_plan(args, _study_config(args, overrides))
+  if args.list_points:
+    for p in study.list_points(plan):
+      print(f"{p['index']}\t{p['name']}\tseed={p['seed']}" + ("\tdone" if p["done"] else ""))
+    print(f"{len(plan.points)} points in {os.path.abspath(args.out)}", file=sys.stderr)
     return
-  sizes = _ints("--sizes", args.sizes)
-  models = tuple(m for m in args.models.split(",") if m)
-  summary = study.data_scaling(config, args.out, sizes, models=models, noisy=args.noisy,
-                               predict_next=not args.no_predict)
-  _print_accuracies([(r["point"]["name"], r["accuracy"]) for r in summary["points"]])
-  for model, p in summary["prediction"].items():
+  summary = study.run_study(plan, args.point)
+  if summary is None:  # not process 0 of a multi-process run: process 0 writes the tables
+    return
+  _print_accuracies([*((label, acc, None) for label, acc in summary.get("baselines", {}).items()),
+                     *((r["point"]["name"], r["accuracy"], r[study.SPREAD]) for r in summary["points"])])
+  for model, p in summary.get("prediction", {}).items():
     print(f"{model}: power law predicted {100 * p['predicted']:.1f} % at {p['frames']} records, "
-          f"measured {100 * p['measured']:.1f} %")
-  print(f"wrote study.json, study.csv and data_scaling.png to {os.path.abspath(args.out)}")
+          f"measured {100 * p['measured']:.1f} % (mean of {p['runs']} seeds)")
+  outputs = ("pooling.json/.csv/.md, pooling_vs_n.png, pooling_curves.png" if args.study_command == "pooling"
+             else "study.json/.csv, data_scaling.png")
+  print(f"assembled {summary['finished']} of {summary['total']} points (mean +- std over seeds): "
+        f"wrote {outputs} to {os.path.abspath(args.out)}")
 
 
 def _check_output_folder(option: str, path: str) -> None:
@@ -225,6 +309,14 @@ def _ensure_absl_flags_parsed() -> None:
     flags.FLAGS(["flowpose"])
 
 
+def _setup_distributed(args) -> None:
+  """``--distributed``: ``_initialize_distributed``; without it, refuses its companion options."""
+  if args.distributed:
+    _initialize_distributed(args)
+  elif (args.coordinator_address, args.num_processes, args.process_id) != (None, None, None):
+    raise FlowposeError("--coordinator_address/--num_processes/--process_id need --distributed")
+
+
 def _initialize_distributed(args) -> None:
   """jax.distributed.initialize with the explicit settings given (the cluster's for the others)."""
   import jax  # pylint: disable=import-outside-toplevel
@@ -253,6 +345,29 @@ def run(argv: list[str]) -> int:
     return e.exit_code
 
 
+def _predict(args, jobs) -> int:
+  """``flowpose predict``: writes every readable input; EXIT_SKIPPED if some were skipped."""
+  box = None if args.box is None else _parse_box(args.box)
+  if args.max_frames is not None and args.max_frames < 1:
+    raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
+  flow_only = {"--flow_source": args.flow_source is not None, "--flow_mode": args.flow_mode is not None,
+               "--flow_causal": args.flow_causal, "--flow_no_shot_cuts": args.flow_no_shot_cuts}
+  given = [flag for flag, on in flow_only.items() if on]
+  if given and not args.flow:
+    raise FlowposeError(f"{given[0]} applies to flowing prediction: add --flow or drop it")
+  written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
+                                        flow_source=args.flow_source, flow_mode=args.flow_mode,
+                                        flow_causal=args.flow_causal, shots="none" if args.flow_no_shot_cuts else "detect",
+                                        max_frames=args.max_frames, runtime=args.runtime, coco=args.coco,
+                                        coco_annotations=args.coco_annotations, passes=args.passes,
+                                        flip_test=args.flip_test, step=args.step)
+  for path in written:
+    print(path)
+  for path, reason in skipped:
+    print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
+  return EXIT_SKIPPED if skipped else 0
+
+
 def _dispatch(args, overrides: list[str], jobs) -> int:
   """Runs the parsed command; returns the exit status."""
 
@@ -265,42 +380,26 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
     print(f"\ndemo finished in {summary['seconds'] / 60:.1f} min (training {summary['train_seconds'] / 60:.1f} min)")
     print(f"results, accuracy plot, overlay video and checkpoints: {os.path.abspath(args.workdir)}")
   elif args.command == "train":
-    if args.distributed:
-      _initialize_distributed(args)
-    elif (args.coordinator_address, args.num_processes, args.process_id) != (None, None, None):
-      raise FlowposeError("--coordinator_address/--num_processes/--process_id need --distributed")
+    _setup_distributed(args)
     config = _training_config(args, overrides)
     jobs.train(config, args.workdir)
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
-    _, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
-                                     data_dir=args.data_dir, out_dir=args.out, crop=args.crop,
-                                     output=args.output, passes=args.passes, flip_test=args.flip_test)
+    result, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
+                                          data_dir=args.data_dir, out_dir=args.out, crop=args.crop,
+                                          output=args.maps, passes=args.passes, flip_test=args.flip_test,
+                                          step=args.step)
     print(table)
-    print(f"wrote results_{args.split}.json/.md and accuracy_{args.split}.png to "
+    split = result["split"]
+    print(f"{result['dataset']}:{split}: wrote results_{split}.json/.md and accuracy_{split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")
   elif args.command == "predict":
-    box = None if args.box is None else _parse_box(args.box)
-    if args.max_frames is not None and args.max_frames < 1:
-      raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
-    written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
-                                          causal=args.causal, flow_method=args.flow_method,
-                                          flow_mode=args.flow_mode, max_frames=args.max_frames,
-                                          shots="none" if args.no_shot_cuts else "detect",
-                                          runtime=args.runtime, output_format=args.output_format,
-                                          passes=args.passes, flip_test=args.flip_test,
-                                          coco_annotations=args.coco_annotations)
-    for path in written:
-      print(path)
-    for path, reason in skipped:
-      print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
-    if skipped:
-      return EXIT_SKIPPED
+    return _predict(args, jobs)
   elif args.command == "study":
     _run_study(args, overrides)
   elif args.command == "export":
     from flowpose_jax import export  # pylint: disable=import-outside-toplevel
-    for path in export.export_workdir(args.workdir, args.format, args.out, args.output):
+    for path in export.export_workdir(args.workdir, args.format, args.out, args.maps, step=args.step):
       print(path)
   elif args.command == "inspect":
     from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel

@@ -117,6 +117,27 @@ def heatmap_to_input(uv: np.ndarray, stride: float) -> np.ndarray:
   return np.asarray(uv, np.float32) * stride + (stride - 1) / 2
 
 
+def heatmap_points(matrix: np.ndarray, size: int, stride: int, offsets: np.ndarray | None = None) -> np.ndarray:
+  """Frame positions of the heatmap pixel centres (optionally shifted in the input).
+
+  Args:
+    matrix: [2, 3] frame -> input affine.
+    size: S, the input side; stride: input px per heatmap px (h = S // stride).
+    offsets: None, or [K, 2] (dx, dy) input px added to each centre first.
+
+  Returns:
+    [h * h, 2] float64 (x, y) frame px, row-major over the heatmap (v, u);
+    with ``offsets``, [K, h * h, 2].
+  """
+  h = size // stride
+  m = np.asarray(matrix, np.float64)
+  uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2)  # (u, v)
+  p_in = heatmap_to_input(uv, stride).astype(np.float64)
+  shift = np.zeros((1, 2)) if offsets is None else np.asarray(offsets, np.float64)
+  points = (p_in[None] + shift[:, None] - m[:, 2]) @ np.linalg.inv(m[:, :2]).T
+  return points[0] if offsets is None else points
+
+
 def apply_affine(xy: np.ndarray, matrix: np.ndarray) -> np.ndarray:
   """Applies 2x3 affine matrices to points.
 

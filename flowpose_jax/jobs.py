@@ -1,18 +1,17 @@
 """Whole jobs behind the CLI: demo, train, evaluate, predict, data build.
 
 Each is a plain function (callable from Python and tests); ``cli`` only parses
-arguments. Only this module and ``cli`` import ``data_builders``, to build a
-missing dataset on first use.
+arguments. Datasets a job needs are built on first use (``flowpose_jax.datasets``).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib
 import json
 import logging
 import os
+import sys
 import time
 
 import ml_collections
@@ -21,7 +20,8 @@ import numpy as np
 from flowpose_jax import fileio, heatmaps, inference, joints as joints_lib, media, runtimes, visualize
 from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.data.windows import NETWORK_MAPS
-from flowpose_jax.data.sources import is_prepared, load_source, resolve_data_dir, split_extra
+from flowpose_jax.data.sources import load_source, overlaps_training
+from flowpose_jax.datasets import build_dataset, ensure_dataset, ensure_training_data
 from flowpose_jax.errors import FlowposeError, InputError
 from flowpose_jax.evaluate import evaluator, plots
 from flowpose_jax.evaluate.pck import accuracy_at
@@ -30,77 +30,11 @@ from flowpose_jax.train.loop import train_and_evaluate
 
 log = logging.getLogger("flowpose")
 
+DEFAULT_EVAL_SPLIT = "test"  # evaluate on a dataset other than the run's own
 MIN_DISPLAY_SIDE = 384  # px; overlay videos of smaller frames are enlarged
-PREDICT_FORMATS = ("json", "coco")
 COCO_RESULTS_FILE = "predictions_coco.json"
-# TFDS dataset name -> module that registers its builder.
-BUILDER_MODULES = {
-    "synthetic_signers": "data_builders.synthetic_signers",
-    "bbc_pose": "data_builders.bbc_pose",
-    "flic": "data_builders.flic",
-    "poses_in_the_wild": "data_builders.poses_in_the_wild",
-    "chalearn": "data_builders.chalearn",
-    "realpose": "data_builders.realpose",
-    "coco_keypoints": "data_builders.coco_keypoints",
-}
-
-
-def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None) -> str:
-  """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir.
-
-  ``manual_dir`` holds the files a user downloaded (real datasets); when it
-  is None, a builder config's ``default_manual_dir`` (realpose: the shared
-  folder beside the repository) is used. TFDS writes into a temporary folder
-  and renames it when complete, so an interrupted build never looks prepared.
-  """
-  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  base = name.split("/")[0].split(":")[0]
-  if base not in BUILDER_MODULES:
-    raise FlowposeError(f"no builder for dataset {name!r}; known: {sorted(BUILDER_MODULES)}")
-  try:
-    importlib.import_module(BUILDER_MODULES[base])
-  except ModuleNotFoundError as e:
-    raise FlowposeError(f"the {base} builder is not available in this version ({e})") from None
-  root = resolve_data_dir(data_dir)
-  try:
-    # array_record: readable by grain through tfds.data_source, no TensorFlow.
-    builder = tfds.builder(name, data_dir=root, file_format="array_record")
-  except Exception as e:  # unknown config name etc.
-    raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
-  if not builder.is_prepared():
-    log.info("building %s into %s", name, root)
-    if manual_dir is None and getattr(builder.builder_config, "default_manual_dir", None) is not None:
-      manual_dir = os.fspath(builder.builder_config.default_manual_dir)
-      log.info("no --manual_dir given: reading %s", manual_dir)
-    download_config = tfds.download.DownloadConfig(
-        manual_dir=os.path.abspath(os.path.expanduser(manual_dir)) if manual_dir else None)
-    builder.download_and_prepare(download_config=download_config)
-  return root
-
-
-def ensure_dataset(name: str, data_dir: str | None) -> None:
-  """Builds the dataset on first use (synthetic sets; real ones need manual files)."""
-  if not is_prepared(name, data_dir):
-    build_dataset(name, data_dir)
-
-
-def _ensure_training_data(config) -> None:
-  """Builds the config's missing synthetic datasets; with several processes only process 0
-  builds, and the others wait for it at a barrier (so no two write the same files)."""
-  import jax  # pylint: disable=import-outside-toplevel
-  names = [config.dataset.name]
-  if config.dataset.extra_train:
-    names.append(split_extra(config.dataset.extra_train)[0])
-  if jax.process_index() == 0:
-    for name in names:
-      ensure_dataset(name, config.dataset.data_dir)
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
-    multihost_utils.sync_global_devices("flowpose: training data prepared")
-
-
 def train(config, workdir: str) -> None:
-  _ensure_training_data(config)
+  ensure_training_data(config)
   train_and_evaluate(config, workdir)
 
 
@@ -136,10 +70,11 @@ def write_results(out_dir: str, split: str, results: dict[str, dict], protocol, 
   return table
 
 
-def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None = None,
+def evaluate_workdir(workdir: str, *, split: str | None = None, dataset: str | None = None,
                      data_dir: str | None = None, out_dir: str | None = None,
                      label: str = "model", crop: str | None = None, output: str | None = None,
-                     passes: int | None = None, flip_test: bool = False) -> tuple[dict, str]:
+                     passes: int | None = None, flip_test: bool = False, step: int | None = None
+                     ) -> tuple[dict, str]:
   """Scores a trained workdir on a dataset split with the dataset's protocol.
 
   Errors are measured in the original frame's pixels and put in the
@@ -149,6 +84,9 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   ``results_<split>.md`` to ``out_dir`` (default: the workdir).
 
   Args:
+    split: default: the run's ``dataset.test_split`` (for another
+      ``dataset``: "test"). Scoring the split the run trained on is allowed
+      (to measure overfitting) but said on the log.
     crop: "frame" (the whole frame), "box" (the record's person box) or
       "joints" (its annotated joints' box grown by ``input.joints_margin``);
       default: the training config's ``input.crop``.
@@ -159,12 +97,19 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
     output: score this model output ("heatmap" = conv8 alone, "fusion",
       "pooled"); default: the model's final output.
 
-  Returns (result, table text).
+    step: a checkpointed step (default: the latest intact).
+
+  Returns (result, with the "dataset" and "split" scored; table text).
   """
-  predictor = inference.load(workdir)
+  predictor = inference.load(workdir, step=step)
   predictor.flip_test = flip_test
   cfg = _eval_config(predictor.config, crop)
+  own_dataset = dataset in (None, cfg.dataset.name)
   dataset = dataset or cfg.dataset.name
+  split = split or (cfg.dataset.test_split if own_dataset else DEFAULT_EVAL_SPLIT)
+  if overlaps_training(cfg.dataset, dataset, split):
+    log.warning("scoring %s:%s, which this run trained on: expect more than on unseen frames "
+                "(its held-out split is %s)", dataset, split, cfg.dataset.test_split)
   data_dir = data_dir if data_dir is not None else cfg.dataset.data_dir
   ensure_dataset(dataset, data_dir)
   source = load_source(dataset, split, data_dir)
@@ -179,7 +124,7 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   predict_joints = None
   if cfg.input.crop == "frame" and passes > 1:
     if output is not None:
-      raise FlowposeError(f"--output {output} scores one pass of the pipeline; give --passes 1 with it")
+      raise FlowposeError(f"--maps {output} scores one pass of the pipeline; give --passes 1 with it")
     predict_joints = lambda frames: predictor.joints(frames, passes=passes)[0]  # noqa: E731
   maps = None
   if cfg.get("flow") is not None and cfg.flow.get("maps") == PRECOMPUTED_MAPS:
@@ -196,7 +141,8 @@ def evaluate_workdir(workdir: str, *, split: str = "test", dataset: str | None =
   info = {"dataset": dataset, "workdir": os.path.abspath(workdir), "num_examples": len(source),
           "crop": cfg.input.crop if predict_joints is None else f"frame, {passes} passes",
           "flip_test": bool(flip_test)}
-  return result, write_results(out_dir or workdir, split, {label: result}, protocol, info)
+  table = write_results(out_dir or workdir, split, {label: result}, protocol, info)
+  return dict(result, dataset=dataset, split=split), table
 
 
 def overlay_video(predictor: inference.Predictor, source, out_path: str, *, max_frames: int = 120,
@@ -267,7 +213,7 @@ def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
     (``coco_format.result_keypoints``: head at nose, 10 keypoints 0, 0, 0),
     "score": the mean of the 7 confidences}.
   """
-  from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.data import coco_format  # pylint: disable=import-outside-toplevel
   if image_ids is None:
     ids = list(range(first_id, first_id + len(joints)))
   elif item.kind == "video":
@@ -285,11 +231,35 @@ def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
           for i, j, c in zip(ids, joints, conf)]
 
 
+def _predict_flow(predictor, source: str | None, mode: str | None, causal: bool) -> dict:
+  """``predict --flow``'s flow: as the model was trained unless given (``inference.flow_choice``);
+  says which on stderr. Returns the ``Predictor.joints`` flow kwargs."""
+  inference.require_flowing(predictor)
+  source, mode, note = inference.flow_choice(predictor.config, source, mode)
+  print(f"flowpose: {note}", file=sys.stderr)
+  return {"source": source, "mode": mode, "causal": causal}
+
+
+def _predict_frames(predictor, frames: list[np.ndarray], box, passes: int | None, flow_kwargs: dict | None,
+                    shots: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+  """One input's joints [T, 7, 2], confidences [T, 7] and, flowing, its [T] shot ids."""
+  boxes = None
+  if box is not None:
+    for frame_hw in sorted({f.shape[:2] for f in frames}):
+      inference.check_box(box, frame_hw)
+    boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
+  if flow_kwargs is None:
+    return (*predictor.joints(frames, boxes, passes=passes), None)
+  shot_ids = inference.video_shots(frames, shots)  # the flowing windows stop at the cuts; the JSON says where
+  joints, conf = predictor.joints(frames, boxes, flow=True, passes=passes, shots=shot_ids, **flow_kwargs)
+  return joints, conf, shot_ids
+
+
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
-                  causal: bool = False, flow_method: str = "dis_medium", flow_mode: str = "direct",
-                  max_frames: int | None = None, runtime: str = "auto", output_format: str = "json",
-                  coco_annotations: str | None = None, passes: int | None = None,
-                  flip_test: bool = False, shots: str = "detect") -> tuple[list[str], list[tuple[str, str]]]:
+                  flow_source: str | None = None, flow_mode: str | None = None, flow_causal: bool = False,
+                  shots: str = "detect", max_frames: int | None = None, runtime: str = "jax",
+                  coco: bool = False, coco_annotations: str | None = None, passes: int | None = None,
+                  flip_test: bool = False, step: int | None = None) -> tuple[list[str], list[tuple[str, str]]]:
   """Runs a trained model on images, folders of frames and videos.
 
   Writes, per input, joints as JSON and CSV (frame, joint, x, y, confidence;
@@ -301,65 +271,60 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     box: None (whole frame) or [4] (x0, y0, x1, y1) person box in frame px,
       inclusive, used for every frame; it must overlap each input's frames.
     flow: flowing heatmaps (a workdir trained with configs/flow.py).
-    causal: with ``flow``, from past frames only.
-    flow_method, flow_mode: with ``flow``, the OpenCV flow and "direct" or
-      "composed" windows (``Predictor.flowing_heatmaps``).
+    flow_source, flow_mode: with ``flow``, an OpenCV flow method and "direct"
+      or "composed" windows; default: as the model was trained
+      (``inference.flow_choice``; said on stderr).
+    flow_causal: with ``flow``, from past frames only.
     shots: with ``flow``, "detect" (windows and box smoothing stop at each
       video's shot cuts, ``flowpose_jax.flow.shots``; each JSON frame gets its
       "shot" index) or "none" (one shot).
     max_frames: read at most this many frames of each video or folder.
-    output_format: "json" (the files above) or "coco": also
-      ``out_dir/predictions_coco.json``, COCO keypoint results of every frame
-      in COCO's coordinates (``coco_format``; what the ``coco_keypoints``
-      builder reads back exactly).
-    coco_annotations: with "coco", a COCO annotation file whose ``images``
+    coco: also write ``out_dir/predictions_coco.json``, COCO keypoint results
+      of every frame in COCO's coordinates (``coco_format``; what the
+      ``coco_keypoints`` builder reads back exactly).
+    coco_annotations: with ``coco``, a COCO annotation file whose ``images``
       give the image ids, matched by file base name; without it, image ids
       run 1, 2, ... over the frames in the order of ``paths``.
-    runtime: what runs the per-frame network, "auto" | "jax" | "onnx"
+    runtime: what runs the per-frame network, "jax" | "onnx" | "auto"
       (``flowpose_jax.runtimes``).
     passes: without ``box``: 1 letterboxes each frame; 2+ find the person,
       then crop (``Predictor.joints``); default ``Predictor.default_passes``.
     flip_test: average each frame's maps with its mirror image's.
+    step: a checkpointed step (default: the latest intact).
 
   Returns:
     (written paths, [(input path, one-line reason)] of the skipped inputs).
   """
-  if output_format not in PREDICT_FORMATS:
-    raise FlowposeError(f"--format {output_format!r}: use one of {list(PREDICT_FORMATS)}")
-  if coco_annotations is not None and output_format != "coco":
-    raise FlowposeError("--coco_annotations gives image ids for --format coco: add --format coco or drop it")
+  if coco_annotations is not None and not coco:
+    raise FlowposeError("--coco_annotations gives image ids for --coco: add --coco or drop it")
   image_ids = None
   if coco_annotations is not None:
-    from data_builders.coco_keypoints import coco_format  # pylint: disable=import-outside-toplevel
+    from flowpose_jax.data import coco_format  # pylint: disable=import-outside-toplevel
     image_ids = coco_format.image_ids_by_name(coco_annotations)
-  predictor = inference.load(workdir)
+  predictor = inference.load(workdir, step=step)
   predictor.flip_test = flip_test
   runtimes.use(predictor, runtime)
+  flow_kwargs = _predict_flow(predictor, flow_source, flow_mode, flow_causal) if flow else None
   os.makedirs(out_dir, exist_ok=True)
-  written, skipped, coco = [], [], []
-  flow_kwargs = {"method": flow_method, "mode": flow_mode, "causal": causal} if flow else {}
+  written, skipped, results = [], [], []
   for path in paths:
     try:
       item = media.resolve_input(path)
       frames, fps = media.read_item(item, max_frames)
-      boxes = None
-      if box is not None:
-        for height, width in sorted({f.shape[:2] for f in frames}):
-          inference.check_box(box, (height, width))
-        boxes = np.tile(np.asarray(box, np.float32), (len(frames), 1))
-      if flow:  # each video's shots: its flowing windows stop at the cuts, and the JSON says where they are
-        flow_kwargs["shots"] = inference.video_shots(frames, shots)
-      joints, conf = predictor.joints(frames, boxes, flow=flow, passes=passes, **flow_kwargs)
+      joints, conf, shot_ids = _predict_frames(predictor, frames, box, passes, flow_kwargs, shots)
       # COCO ids first: an input without ids is skipped before any of its files is written.
-      results = _coco_results(item, joints, conf, image_ids, len(coco) + 1) if output_format == "coco" else []
-      written += _write_predictions(item, frames, fps, joints, conf, out_dir, flow_kwargs.get("shots"))
-      coco += results
+      found = _coco_results(item, joints, conf, image_ids, len(results) + 1) if coco else []
+      written += _write_predictions(item, frames, fps, joints, conf, out_dir, shot_ids)
+      results += found
     except InputError as e:
       skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once
-  if output_format == "coco":
+  if predictor.runtime == "auto":  # undecided (a decision is logged by runtimes): no input was large enough
+    print(f"flowpose: runtime auto: jax (no input of {runtimes.AUTO_MIN_FRAMES} or more frames to time "
+          "onnxruntime on)", file=sys.stderr)
+  if coco:
     out = os.path.join(out_dir, COCO_RESULTS_FILE)
     with open(out, "w") as f:
-      json.dump(coco, f)
+      json.dump(results, f)
     written.append(out)
   return written, skipped
 

@@ -1,6 +1,6 @@
-"""Which runtime runs a Predictor's per-frame network: ``flowpose predict --runtime auto|jax|onnx``.
+"""Which runtime runs a Predictor's per-frame network: ``flowpose predict --runtime jax|onnx|auto``.
 
-  jax   jitted JAX, bucketed batches (``Predictor.jax_frame_maps``);
+  jax   jitted JAX, bucketed batches (``inference.FrameModel.jax_frame_maps``); the default;
   onnx  the ONNX export of the frame part (``export.onnx_format.convert``, kept
         in memory) on onnxruntime, in batches of 1 or ``batch_size`` frames,
         whichever is faster on the first input;
@@ -9,7 +9,8 @@
         warm-up on the same shape), kept for the rest of the run. Smaller
         inputs (single images) stay on JAX: converting would cost more than it
         saves. Without jax2onnx or onnxruntime, or when the conversion fails,
-        auto keeps JAX and says why in the log.
+        auto keeps JAX and says why in the log (``flowpose predict`` says so
+        on stderr too when no input was large enough to decide).
 
 The frame part is the one ``flowpose export`` writes (``export.spec.parts``):
 HeatmapNet + fusion of a single-frame model, or a flowing model's per-frame

@@ -79,3 +79,18 @@ def test_decode_to_frame_clips_peaks_in_the_letterbox_padding():
   np.testing.assert_allclose(clipped[0, :, 1], 404.0)
   np.testing.assert_allclose(clipped[0, :, 0], free[0, :, 0])  # x was inside: unchanged
   np.testing.assert_array_equal(conf_clipped, conf)
+
+
+def test_heatmap_points_are_the_frame_positions_of_the_pixel_centres():
+  matrix = heatmaps.letterbox_matrix((90, 170), None, 64)  # a wide frame, letterboxed into 64 x 64
+  points = heatmaps.heatmap_points(matrix, 64, 4)
+  assert points.shape == (16 * 16, 2) and points.dtype == np.float64
+  # back through the affine and the stride: row-major (v, u) heatmap pixel centres
+  uv = heatmaps.input_to_heatmap(heatmaps.apply_affine(points, matrix), 4)
+  np.testing.assert_allclose(uv[17], [1, 1], atol=1e-4)
+  np.testing.assert_allclose(uv.reshape(16, 16, 2)[3, 5], [5, 3], atol=1e-4)
+  shifted = heatmaps.heatmap_points(matrix, 64, 4, np.array([[0.0, 0.0], [2.0, -1.0]]))
+  assert shifted.shape == (2, 256, 2)
+  np.testing.assert_array_equal(shifted[0], points)
+  np.testing.assert_allclose(heatmaps.apply_affine(shifted[1], matrix) - heatmaps.apply_affine(points, matrix),
+                             np.broadcast_to([2.0, -1.0], (256, 2)), atol=1e-4)

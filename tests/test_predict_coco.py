@@ -1,4 +1,4 @@
-"""flowpose predict --format coco: COCO keypoint results that the coco_keypoints conversion reads back."""
+"""flowpose predict --coco: COCO keypoint results that the coco_keypoints conversion reads back."""
 
 import json
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from data_builders.coco_keypoints import coco_format
+from flowpose_jax.data import coco_format
 from flowpose_jax import cli, joints as joints_lib
 from flowpose_jax.errors import FlowposeError
 
@@ -47,7 +47,7 @@ def _check_round_trip(result, json_path):
 def test_coco_results_round_trip_with_running_ids(tiny_workdir, tmp_path, capsys):
   a, b = _image(tmp_path / "a.jpg"), _image(tmp_path / "b.png", 90, 70, seed=1)
   out = tmp_path / "out"
-  code, written, err = _predict(capsys, "--workdir", tiny_workdir, a, b, "--out", str(out), "--format", "coco")
+  code, written, err = _predict(capsys, "--workdir", tiny_workdir, a, b, "--out", str(out), "--coco")
   assert code == 0 and not err
   assert written[-1] == str(out / "predictions_coco.json") and str(out / "a.json") in written
   results = json.loads((out / "predictions_coco.json").read_text())
@@ -69,7 +69,7 @@ def test_coco_image_ids_from_an_annotation_file(tiny_workdir, tmp_path, capsys):
                              "annotations": [], "categories": []}))
   out = tmp_path / "out"
   code, _, err = _predict(capsys, "--workdir", tiny_workdir, a, b, str(video), "--out", str(out),
-                          "--format", "coco", "--coco_annotations", str(ann))
+                          "--coco", "--coco_annotations", str(ann))
   assert code == 1
   assert err[0] == (f"flowpose: skipped {b}: other.jpg (and 0 more) not in --coco_annotations' images; "
                     f"pass the annotation file these images come from")
@@ -82,11 +82,11 @@ def test_coco_image_ids_from_an_annotation_file(tiny_workdir, tmp_path, capsys):
 
 def test_coco_options_are_checked(tiny_workdir, tmp_path):
   a = _image(tmp_path / "a.jpg")
-  with pytest.raises(FlowposeError, match="--coco_annotations gives image ids for --format coco"):
+  with pytest.raises(FlowposeError, match="--coco_annotations gives image ids for --coco: add --coco or drop it"):
     cli.run(["predict", "--workdir", tiny_workdir, a, "--out", str(tmp_path / "o"),
              "--coco_annotations", str(tmp_path / "x.json")])
   bad = tmp_path / "bad.json"
   bad.write_text("{\"images\": [")
   with pytest.raises(FlowposeError, match=r"bad.json: not valid JSON .*pass a COCO annotation file"):
-    cli.run(["predict", "--workdir", tiny_workdir, a, "--out", str(tmp_path / "o"), "--format", "coco",
+    cli.run(["predict", "--workdir", tiny_workdir, a, "--out", str(tmp_path / "o"), "--coco",
              "--coco_annotations", str(bad)])

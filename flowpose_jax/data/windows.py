@@ -57,17 +57,15 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from flowpose_jax import heatmaps, models
+from flowpose_jax import heatmaps
 from flowpose_jax.data import augment, frames, sources
 from flowpose_jax.errors import ConfigError, InputError
 from flowpose_jax.flow import compute
+from flowpose_jax.flow.compute import GT_SOURCE, MAP_SOURCES, NETWORK_MAPS, PRECOMPUTED_MAPS, SOURCES
+from flowpose_jax.flow.runs import frame_runs, window_indices
 
-GT_SOURCE = "gt"
-SOURCES: tuple[str, ...] = (GT_SOURCE, *compute.METHODS)
 FLOW_KEYS: tuple[str, ...] = ("source", "n", "mode", "cache_dir")
-# config.flow.maps (optional, default "network"): where a window's per-frame maps come from.
-NETWORK_MAPS = "network"
-MAP_SOURCES: tuple[str, ...] = (NETWORK_MAPS, models.PRECOMPUTED_MAPS)
+# config.flow.maps (optional, default NETWORK_MAPS) is one of MAP_SOURCES (flowpose_jax.flow.compute).
 MAP_VIEWS = 2  # frame_maps views: the evaluation view and its mirror image
 SPREAD_SPACING = 2.0  # input px between motion-spread samples (flows_to_heatmap)
 # Fixed-point iterations inverting a forward flow (see ``invert_flow``).
@@ -131,22 +129,6 @@ def read_ids(source: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray
   return vids, frame_indices, annotated
 
 
-def _runs(video_ids: np.ndarray, frame_indices: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-  vids = np.asarray(video_ids, np.int64)
-  n = len(vids)
-  if n == 0:
-    return np.zeros(0, np.int64), np.zeros(0, np.int64)
-  brk = vids[1:] != vids[:-1]
-  if frame_indices is not None:
-    fr = np.asarray(frame_indices, np.int64)
-    known = (fr[1:] >= 0) & (fr[:-1] >= 0)
-    brk |= known & (fr[1:] != fr[:-1] + 1)
-  first = np.concatenate([[0], np.flatnonzero(brk) + 1])  # run starts
-  last = np.concatenate([first[1:], [n]])
-  run = np.cumsum(np.concatenate([[False], brk]))  # run id of each record
-  return first[run], last[run]
-
-
 def video_layout(source: Sequence[dict] | None = None, *, video_ids: np.ndarray | None = None,
                  frame_indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
   """The run of consecutive frames of each record's video.
@@ -168,12 +150,7 @@ def video_layout(source: Sequence[dict] | None = None, *, video_ids: np.ndarray 
     if source is None:
       raise ValueError("video_layout needs source or video_ids")
     video_ids, frame_indices, _ = read_ids(source)
-  return _runs(video_ids, frame_indices)
-
-
-def window_indices(i: int, n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-  """[2n+1] int64 record indices i-n .. i+n clipped to i's run (edge frames repeat)."""
-  return np.clip(np.arange(i - n, i + n + 1), starts[i], ends[i] - 1).astype(np.int64)
+  return frame_runs(video_ids, frame_indices)
 
 
 # ---------------------------------------------------------------- flow
@@ -311,13 +288,9 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   flows = np.asarray(flows, np.float32)
   _, fh, fw = flows.shape[:3]
   h = size // stride
-  m = np.asarray(matrix, np.float64)
-  lin = m[:, :2]
-  inv = np.linalg.inv(lin)
-  uv = np.stack(np.mgrid[0:h, 0:h][::-1], -1).reshape(-1, 2).astype(np.float64)  # (u, v)
-  p_in = heatmaps.heatmap_to_input(uv, stride).astype(np.float64)
+  lin = np.asarray(matrix, np.float64)[:, :2]
   offsets = spread_offsets(float(spread))  # [K, 2] input px; offset 0 (the centre) is one of them
-  p_frame = (p_in[None] + offsets[:, None] - m[:, 2]) @ inv.T  # [K, h*h, 2]
+  p_frame = heatmaps.heatmap_points(matrix, size, stride, offsets)  # [K, h*h, 2]
   # Only the 4 bilinear taps of each sample point are read (not whole frames): a tap whose flow is
   # unknown or leads outside the frame is NaN, and a NaN tap makes the sample unknown.
   (x0, y0, x1, y1), (ax, ay), inside = compute.bilinear_taps(fh, fw, p_frame[..., 0], p_frame[..., 1])
@@ -360,7 +333,7 @@ def frame_maps(frame_fn, source: Sequence[dict], config: ml_collections.ConfigDi
 
   Args:
     frame_fn: inputs [B, S, S, 3] uint8 -> maps [B, h, h, J] (the frozen
-      HeatmapNet, e.g. ``inference.flowing_parts``' ``frame`` on the run's params).
+      HeatmapNet, e.g. ``models.flowing_parts``' ``frame`` on the run's params).
     source: random-access records.
     config: uses ``input.*``.
     batch_size: records per call of ``frame_fn`` (each call gets 2x as many inputs).
@@ -422,8 +395,12 @@ class WindowExamples:
     self.aug_cfg = ml_collections.FrozenConfigDict(config.augment)
     self.flow_cfg = flow_settings(config)
     h = frames.heatmap_size(self.input_cfg)
+    if sources.contains_subset(source):
+      raise ConfigError("config.dataset.train_subset draws records apart from the neighbours a window of "
+                        "2n+1 frames reads: set it to 0 for the flowing stage (restrict the frames with "
+                        "a slice of dataset.train_split instead, e.g. train[:1000])")
     self.source = source
-    precomputed = self.flow_cfg.maps == models.PRECOMPUTED_MAPS
+    precomputed = self.flow_cfg.maps == PRECOMPUTED_MAPS
     if precomputed and maps is None:
       raise ConfigError("config.flow.maps='precomputed' needs the frozen HeatmapNet's maps of every record "
                         "(windows.frame_maps; `flowpose train` computes them): pass maps=, or set "
@@ -439,7 +416,7 @@ class WindowExamples:
     self.maps = maps
     self._inverses = InverseFlowCache()
     video_ids, frame_indices, annotated = read_ids(source)
-    self.starts, self.ends = _runs(video_ids, frame_indices)
+    self.starts, self.ends = frame_runs(video_ids, frame_indices)
     self.elements = np.flatnonzero(annotated).astype(np.int64)
 
   def _read(self, i: int) -> tuple[np.ndarray, list[dict], np.ndarray]:
@@ -501,6 +478,7 @@ class WindowExamples:
 
 
 __all__ = [
-    "FLOW_KEYS", "MAP_SOURCES", "MAP_VIEWS", "SOURCES", "WindowExamples", "flow_settings", "flows_to_heatmap",
-    "frame_maps", "spread_offsets", "invert_flow", "read_ids", "video_layout", "view_matrix", "window_indices",
+    "FLOW_KEYS", "GT_SOURCE", "MAP_SOURCES", "MAP_VIEWS", "NETWORK_MAPS", "SOURCES", "WindowExamples",
+    "flow_settings", "flows_to_heatmap", "frame_maps", "spread_offsets", "invert_flow", "read_ids", "video_layout",
+    "view_matrix", "window_indices",
 ]

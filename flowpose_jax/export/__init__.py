@@ -1,6 +1,6 @@
 """Export a trained workdir to other runtimes: one module per format, a JSON spec beside each export.
 
-  flowpose export --workdir DIR --format onnx --out DIR_OUT [--output heatmap|fusion|pooled]
+  flowpose export --workdir DIR --format onnx --out DIR_OUT [--maps heatmap|fusion|pooled]
 
 Formats (``FORMATS``):
   safetensors  raw weights, named and laid out as ``weights`` documents, and

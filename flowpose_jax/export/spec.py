@@ -27,7 +27,7 @@ from flax import nnx
 
 from flowpose_jax import fileio, joints as joints_lib
 from flowpose_jax.errors import ConfigError
-from flowpose_jax.inference import flowing_parts
+from flowpose_jax.models import flowing_parts
 from flowpose_jax.models import FUSION_VARIANTS, forward_fn
 from flowpose_jax.models.heatmap_net import FUSION_INPUTS, PIXEL_CENTRE, PIXEL_SCALE, SPATIAL_LAYERS
 
@@ -59,16 +59,16 @@ def _check_output(config, output: str | None) -> None:
   if output is None:
     return
   if output not in OUTPUTS:
-    raise ConfigError(f"--output {output}: choose one of {', '.join(OUTPUTS)}")
+    raise ConfigError(f"--maps {output}: choose one of {', '.join(OUTPUTS)}")
   if output == "pooled" and not flowing:
-    raise ConfigError(f"--output pooled needs a flowing model; this workdir's model is {config.model.name!r} "
+    raise ConfigError(f"--maps pooled needs a flowing model; this workdir's model is {config.model.name!r} "
                       f"(use heatmap or fusion, or a workdir trained with configs/flow.py)")
   if output == "fusion" and config.model.get("fusion", "release") == "none":
-    raise ConfigError("--output fusion: this model has no fusion layers (config.model.fusion='none'); "
-                      "use --output heatmap")
+    raise ConfigError("--maps fusion: this model has no fusion layers (config.model.fusion='none'); "
+                      "use --maps heatmap")
   if config.model.name == "coordinate_net":
-    raise ConfigError(f"--output {output}: a coordinate_net has only its rendered coordinate maps; "
-                      f"omit --output")
+    raise ConfigError(f"--maps {output}: a coordinate_net has only its rendered coordinate maps; "
+                      f"omit --maps")
 
 
 def parts(trained, output: str | None = None) -> list[Part]:

@@ -36,7 +36,19 @@ _DIS_PRESETS = {
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
                         poly_sigma=1.2, flags=0)
 METHODS: tuple[str, ...] = (*_DIS_PRESETS, "farneback")
+# The flow vocabulary of configs (``config.flow``), training and inference, defined once here.
+# Flow source: a synthetic set's exact flow, or computed by one of METHODS.
+GT_SOURCE = "gt"
+SOURCES: tuple[str, ...] = (GT_SOURCE, *METHODS)
+DEFAULT_METHOD = "dis_medium"  # the computed source when none is named (a video has no exact flow)
+# Flow mode: "direct" flows t -> t+k, or "composed" chains of consecutive flows t -> t+1 -> ...
 MODES: tuple[str, ...] = ("direct", "composed")
+DEFAULT_MODE = "direct"
+# config.flow.maps: where a window's per-frame maps come from (the HeatmapNet run on every window
+# frame, or its maps of every record computed once: data.windows.frame_maps).
+NETWORK_MAPS = "network"
+PRECOMPUTED_MAPS = "precomputed"
+MAP_SOURCES: tuple[str, ...] = (NETWORK_MAPS, PRECOMPUTED_MAPS)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -51,7 +63,7 @@ def _gray(frame: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(frame)
 
 
-def flow_between(frame_a: np.ndarray, frame_b: np.ndarray, method: str = "dis_medium") -> np.ndarray:
+def flow_between(frame_a: np.ndarray, frame_b: np.ndarray, method: str = DEFAULT_METHOD) -> np.ndarray:
   """Dense flow a -> b (see the module docstring for the convention).
 
   Args:
@@ -174,8 +186,8 @@ def track_points(steps, x: np.ndarray, y: np.ndarray):
     yield (pos - start).astype(np.float32)
 
 
-def window_flows(frames: np.ndarray, centre: int, n: int, method: str = "dis_medium",
-                 mode: str = "direct") -> np.ndarray:
+def window_flows(frames: np.ndarray, centre: int, n: int, method: str = DEFAULT_METHOD,
+                 mode: str = DEFAULT_MODE) -> np.ndarray:
   """Flows from the centre frame to every frame of the window [centre-n, centre+n].
 
   Args:

@@ -5,7 +5,8 @@ Flow between the two sides of a cut is noise, so the Flowing ConvNet must not
 warp heatmaps across it, and a person box smoothed over time must not carry
 one shot's crop into the next. ``shot_ids`` numbers the shots of a video;
 ``flowpose_jax.inference`` clips every temporal window and box median to the
-centre frame's shot, as it clips them at the ends of the video.
+centre frame's shot (``shot_runs``, ``flowpose_jax.flow.runs``), as it clips
+them at the ends of the video.
 
 The detector compares colour histograms of consecutive frames, per cell of a
 2x2 grid of a 96 px thumbnail (HSV, 12 x 4 x 4 bins; the distance is the
@@ -30,6 +31,8 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+
+from flowpose_jax.flow.runs import frame_runs
 
 THUMBNAIL_PX = 96  # long side of the thumbnail the histograms are taken on
 GRID = 2  # cells per side
@@ -91,9 +94,7 @@ def shot_ids(frames: Sequence[np.ndarray], **kwargs) -> np.ndarray:
 
 def shot_runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """[T] int shot ids (non-decreasing) -> starts [T], ends [T]: frame t's shot is ``[starts[t], ends[t])``."""
-  # The runs of a video's frames, as for records (imported here: flowpose_jax.data imports this package).
-  from flowpose_jax.data.windows import video_layout  # pylint: disable=import-outside-toplevel
   ids = np.asarray(ids)
   if np.any(np.diff(ids) < 0):
     raise ValueError("shot ids must not decrease along the video")
-  return video_layout(video_ids=ids)
+  return frame_runs(ids)

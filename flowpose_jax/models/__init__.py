@@ -6,8 +6,10 @@ import inspect
 
 from flax import nnx
 
+# config.flow.maps = PRECOMPUTED_MAPS: windows carry the frozen HeatmapNet's maps (one home: flow.compute).
+from flowpose_jax.flow.compute import NETWORK_MAPS, PRECOMPUTED_MAPS
 from flowpose_jax.models.coordinate_net import CoordinateNet
-from flowpose_jax.models.flowing_net import FlowingNet
+from flowpose_jax.models.flowing_net import FlowingNet, flowing_parts
 from flowpose_jax.models.fusion import FUSION_VARIANTS, SpatialFusion
 from flowpose_jax.models.heatmap_net import OUTPUT_STRIDE, HeatmapNet, final_heatmaps
 from flowpose_jax.models.pooling import POOLING
@@ -29,9 +31,6 @@ def build_model(model_cfg, *, num_joints: int, seed: int) -> nnx.Module:
     raise ConfigError(f"config.model.{unknown[0]} does not apply to model {name!r} (it takes "
                       f"{', '.join(sorted(accepted))}): remove it from the config")
   return MODELS[name](num_joints=num_joints, rngs=nnx.Rngs(params=seed), **kwargs)
-
-
-PRECOMPUTED_MAPS = "precomputed"  # config.flow.maps: windows carry the frozen HeatmapNet's maps
 
 
 def apply(model: nnx.Module, inputs: dict) -> dict:
@@ -69,10 +68,10 @@ def model_inputs(model_cfg, flow_cfg=None) -> tuple[str, ...]:
   """Batch keys the configured model takes, in order: its ``INPUTS``, or ``MAP_INPUTS``
   when ``flow_cfg`` (``config.flow``) has ``maps = "precomputed"``."""
   model = MODELS[model_cfg.name]
-  if flow_cfg is not None and flow_cfg.get("maps", "network") == PRECOMPUTED_MAPS and hasattr(model, "MAP_INPUTS"):
+  if flow_cfg is not None and flow_cfg.get("maps", NETWORK_MAPS) == PRECOMPUTED_MAPS and hasattr(model, "MAP_INPUTS"):
     return model.MAP_INPUTS
   return model.INPUTS
 
 
 __all__ = ["MODELS", "POOLING", "PRECOMPUTED_MAPS", "apply", "FUSION_VARIANTS", "OUTPUT_STRIDE", "CoordinateNet", "FlowingNet", "HeatmapNet",
-           "SpatialFusion", "build_model", "final_heatmaps", "forward_fn", "model_inputs"]
+           "SpatialFusion", "build_model", "final_heatmaps", "flowing_parts", "forward_fn", "model_inputs"]

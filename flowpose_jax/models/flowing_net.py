@@ -85,3 +85,24 @@ class FlowingNet(nnx.Module):
     warped, valid = stack_and_warp(maps, flows)
     conf = valid if confidence is None else valid * confidence.astype(jnp.float32)
     return {"pooled": self.pool(warped, conf)}
+
+
+def flowing_parts(graphdef):
+  """A flowing model's two exportable halves, as pure functions of its params.
+
+  Returns:
+    frame(params, images [B, S, S, 3] uint8) -> per-frame maps [B, h, w, J]
+      (the HeatmapNet's final maps: fusion, else conv8), run once per frame;
+    pool(params, maps [B, T, h, w, J], flows [B, T, h, w, 2], confidence
+      [B, T, h, w, 1]) -> pooled [B, h, w, J]: the T = 2n+1 window's maps warped
+      to its centre along heatmap-grid flow centre -> frame (zero at the centre,
+      ``windows.flows_to_heatmap``) and pooled. ``params`` is the whole model's.
+  """
+
+  def frame(params, images):
+    return final_heatmaps(nnx.merge(graphdef, params).spatial(images))
+
+  def pool(params, maps, flows, confidence):
+    return nnx.merge(graphdef, params).pool_maps(maps, flows, confidence)["pooled"]
+
+  return frame, pool

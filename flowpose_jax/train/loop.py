@@ -43,6 +43,7 @@ from flowpose_jax.evaluate.pck import accuracy_at
 from flowpose_jax.models import forward_fn, model_inputs
 from flowpose_jax.train import checkpoint as ckpt_lib
 from flowpose_jax.train import lock as lock_lib
+from flowpose_jax.train.precomputed import precompute_maps
 from flowpose_jax.train import preemption
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
@@ -193,15 +194,14 @@ def _prepare(config, workdir: str, train_source, eval_source, mesh) -> _Run:
   if model_inputs(config.model, config.get("flow")) != model_inputs(config.model):
     # The frozen HeatmapNet's maps, once per record (validate_config checked it is frozen): the
     # same on every host and after a resume, since its params never change.
-    from flowpose_jax.inference import precompute_maps  # pylint: disable=import-outside-toplevel
     train_maps = precompute_maps(graphdef, params, train_source, config, desc="train frame maps")
     if eval_source is not None:
       eval_maps = precompute_maps(graphdef, params, eval_source, config, desc="val frame maps")
   train_it = pipeline.make_train_iterator(train_source, config, maps=train_maps)
   _check_resume_config(workdir, config)
+  workdir_lib.ensure(workdir)  # (a workdir that is a file is refused here, in one line)
   lock = _lock_workdir(workdir)
   try:
-    workdir_lib.ensure(workdir)
     if jax.process_index() == 0:
       workdir_lib.write_config(workdir, config)
   except BaseException:

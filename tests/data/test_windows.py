@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 import pytest
-from configs import flow as flow_config
-from configs.common import base_config
+from flowpose_jax.configs import flow as flow_config
+from flowpose_jax.configs.common import base_config
 
 from flowpose_jax import heatmaps
 from flowpose_jax.data import frames, pipeline, synthetic, windows

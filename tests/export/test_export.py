@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import flow as flow_config
+from flowpose_jax.configs import flow as flow_config
 from flowpose_jax import cli, heatmaps as codec, inference, workdir as workdir_lib
 from flowpose_jax.data.synthetic import render_video
 from flowpose_jax.errors import FlowposeError
@@ -245,14 +245,14 @@ def test_cli_export_and_its_errors(trained, tmp_path, capsys):
   wd, _ = trained
   out = tmp_path / "out"
   with pytest.raises(SystemExit) as e:
-    cli.main(["export", "--workdir", wd, "--format", "safetensors", "--out", str(out), "--output", "heatmap"])
+    cli.main(["export", "--workdir", wd, "--format", "safetensors", "--out", str(out), "--maps", "heatmap"])
   assert e.value.code == 0
   assert capsys.readouterr().out.split() == [str(out / "weights.safetensors"), str(out / "safetensors.json")]
   assert spec_lib.read_spec(str(out), "safetensors")["output"] == "heatmap"
   with pytest.raises(SystemExit) as e:
-    cli.main(["export", "--workdir", wd, "--format", "stablehlo", "--out", str(out), "--output", "pooled"])
+    cli.main(["export", "--workdir", wd, "--format", "stablehlo", "--out", str(out), "--maps", "pooled"])
   err = capsys.readouterr().err.strip().splitlines()
-  assert e.value.code == 2 and len(err) == 1 and "--output pooled needs a flowing model" in err[0]
+  assert e.value.code == 2 and len(err) == 1 and "--maps pooled needs a flowing model" in err[0]
 
 
 def test_cli_tensorflow_formats_without_tensorflow_name_the_extra(trained, tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import flow as flow_config
+from flowpose_jax.configs import flow as flow_config
 from flowpose_jax import inference, jobs
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.train.loop import train_and_evaluate
@@ -84,12 +84,12 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
   assert two_sided.shape == (5, 16, 16, 7) and np.isfinite(two_sided).all()
   np.testing.assert_allclose(causal[-1], two_sided[-1], atol=1e-6)
   assert not np.allclose(causal[0], two_sided[0])
-  assert set(timings) == {"heatmapnet_s", "flow_s", "warp_pool_s", "shots_s"}
+  assert set(timings) == {"preprocess_s", "heatmapnet_s", "flow_s", "warp_pool_s", "shots_s"}
   joints, conf = model.joints(frames, flow=True)
   assert joints.shape == (5, 7, 2) and conf.shape == (5, 7)
 
   # predict --flow on an edited sequence (the clip, then a cut to a recoloured view): the JSON gives
-  # each frame's shot, and --no_shot_cuts keeps one.
+  # each frame's shot, and --flow_no_shot_cuts keeps one.
   from flowpose_jax import media
   edited = tmp_path / "edited"
   edited.mkdir()

@@ -1,4 +1,5 @@
-"""Inference API and the CLI on a tiny trained workdir."""
+"""``flowpose predict`` (and the CLI's one-line errors) on a tiny trained workdir; the flowing options on an
+untrained tiny flowing model (``tests/inference/fakes.py``)."""
 
 import json
 import os
@@ -7,52 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-import flowpose_jax
-from flowpose_jax import cli, heatmaps, jobs, media
-from flowpose_jax.errors import InputError
+from flowpose_jax import cli, inference, jobs, media
+from tests.inference.fakes import flowing_predictor, textured_clip
 
 
 @pytest.fixture()
 def workdir(tiny_workdir):
   return tiny_workdir
-
-
-def test_load_heatmaps_and_joints_any_frame_size(workdir):
-  model = flowpose_jax.load(workdir)
-  frames = np.random.default_rng(0).integers(0, 256, (3, 90, 170, 3), dtype=np.uint8)
-  hm = model.heatmaps(frames)
-  h = model.input_size // model.stride
-  assert hm.shape == (3, h, h, 7) and hm.dtype == np.float32
-  joints, conf = model.joints(frames)
-  assert joints.shape == (3, 7, 2) and conf.shape == (3, 7)
-  # letterboxed: decoded joints lie inside the (padded) frame's extent
-  assert (joints[..., 0] > -1).all() and (joints[..., 0] < 171).all()
-
-
-def test_joints_map_back_through_the_box(workdir):
-  model = flowpose_jax.load(workdir)
-  frame = np.zeros((200, 300, 3), np.uint8)
-  box = np.array([[100, 40, 163, 103]], np.float32)  # 64x64 box
-  inputs, mats = model.preprocess(frame[None], box)
-  # box centre goes to the input centre
-  c = heatmaps.apply_affine(np.array([[131.5, 71.5]]), mats[0])
-  assert np.allclose(c, (model.input_size - 1) / 2, atol=1e-3)
-  with pytest.raises(InputError, match=r"boxes must be \[T, 4\]"):
-    model.preprocess(frame[None], np.zeros((2, 4)))
-  with pytest.raises(InputError, match=r"boxes\[0\] 300,0,350,50 does not overlap the 300x200 \(width x height\)"):
-    model.preprocess(frame[None], np.array([[300, 0, 350, 50]]))
-  with pytest.raises(InputError, match=r"boxes\[0\] 10,0,10,50: needs x0 < x1"):
-    model.preprocess(frame[None], np.array([[10, 0, 10, 50]]))
-  inputs, _ = model.preprocess(frame[None], np.array([[299, 199, 350, 250]]))  # one corner pixel inside
-  assert inputs.shape == (1, model.input_size, model.input_size, 3)
-
-
-def test_bad_frames_are_named(workdir):
-  model = flowpose_jax.load(workdir)
-  with pytest.raises(InputError, match="wrap it as frames"):
-    model.heatmaps(np.zeros((10, 10, 3), np.uint8))
-  with pytest.raises(InputError, match="dtype float32"):
-    model.heatmaps(np.zeros((1, 10, 10, 3), np.float32))
 
 
 def test_evaluate_writes_table_plot_json(workdir, tiny_data_dir, tmp_path):
@@ -218,3 +180,75 @@ def test_out_that_is_a_file_is_one_line(workdir, tmp_path, capsys):
   assert e.value.code == 2 and err == [f"flowpose: error: --out {target / 'sub'}: lies under the file {target}, "
                                        f"not a folder; pass a folder path (new or existing)"]
   assert target.read_text() == "keep me"
+
+
+def test_predict_step_loads_that_checkpoint(workdir, tmp_path, capsys):
+  image = _image(tmp_path / "a.jpg")
+  code, written, err = _predict(capsys, workdir, image, "--out", str(tmp_path / "o"), "--step", "20")
+  assert code == 0 and written[0] == str(tmp_path / "o" / "a.json"), err
+  code, _, err = _predict(capsys, workdir, image, "--out", str(tmp_path / "o"), "--step", "5")
+  assert code == 2 and len(err) == 1 and "no checkpoint of step 5" in err[0] and "[20]" in err[0], err
+
+
+def test_predict_defaults_to_jax_and_refuses_flow_options_without_flow(workdir, tmp_path, capsys):
+  parser = cli._parser()  # pylint: disable=protected-access
+  args = parser.parse_args(["predict", "--workdir", workdir, "x.jpg", "--out", "o"])
+  assert (args.runtime, args.coco, args.flow_source, args.flow_mode, args.step) == ("jax", False, None, None, None)
+  image = _image(tmp_path / "a.jpg")
+  for flag in (["--flow_source", "dis_fast"], ["--flow_mode", "composed"], ["--flow_causal"], ["--flow_no_shot_cuts"]):
+    code, _, err = _predict(capsys, workdir, image, "--out", str(tmp_path / "o"), *flag)
+    assert code == 2 and err == [f"flowpose: error: {flag[0]} applies to flowing prediction: add --flow or "
+                                 f"drop it"], err
+
+
+@pytest.fixture()
+def clip_folder(tmp_path):
+  folder = tmp_path / "clip"
+  folder.mkdir()
+  for i, frame in enumerate(textured_clip(4)):
+    media.write_image(str(folder / f"{i:03d}.png"), frame)
+  return str(folder)
+
+
+def _flowing_run(monkeypatch, capsys, tmp_path, clip_folder, trained: dict, *flags):
+  """``predict --flow`` of an untrained flowing model trained with config.flow ``trained``:
+  (stderr lines, the OpenCV methods that ran)."""
+  from flowpose_jax.flow import compute
+  predictor = flowing_predictor(n=1, **trained)
+  monkeypatch.setattr(inference, "load", lambda workdir, step=None: predictor)
+  methods = set()
+  real = compute.flow_between
+  monkeypatch.setattr(compute, "flow_between", lambda a, b, method: methods.add(method) or real(a, b, method))
+  code, written, err = _predict(capsys, "flowing_workdir", clip_folder, "--out", str(tmp_path / "out"), "--flow",
+                                *flags)
+  assert code == 0 and written[0].endswith("clip.json"), err
+  return err, methods
+
+
+def test_predict_flow_uses_the_flow_the_model_was_trained_with(monkeypatch, capsys, tmp_path, clip_folder):
+  err, methods = _flowing_run(monkeypatch, capsys, tmp_path, clip_folder, {"source": "dis_fast", "mode": "composed"})
+  assert err == ["flowpose: flow dis_fast, composed (as trained; --flow_source, --flow_mode to change)"]
+  assert methods == {"dis_fast"}
+  # exact flow exists only in synthetic sets: a model trained on it gets the default computed flow
+  err, methods = _flowing_run(monkeypatch, capsys, tmp_path, clip_folder, {"source": "gt"})
+  assert err == ["flowpose: flow dis_medium, direct (the default: trained on exact flow (gt), which a video does "
+                 "not have; --flow_source, --flow_mode to change)"]
+  assert methods == {"dis_medium"}
+
+
+def test_predict_flow_flags_override_the_trained_flow(monkeypatch, capsys, tmp_path, clip_folder):
+  err, methods = _flowing_run(monkeypatch, capsys, tmp_path, clip_folder, {"source": "dis_fast"},
+                              "--flow_source", "farneback", "--flow_mode", "composed", "--flow_causal")
+  assert err == ["flowpose: flow farneback, composed (given; trained with dis_fast, direct; --flow_source, "
+                 "--flow_mode to change)"]
+  assert methods == {"farneback"}
+  with pytest.raises(SystemExit) as e:
+    cli.main(["predict", "--workdir", "w", clip_folder, "--out", str(tmp_path / "o"), "--flow", "--flow_source", "gt"])
+  assert e.value.code == 2
+  assert "flow source 'gt': use one of" in capsys.readouterr().err
+
+
+def test_runtime_auto_says_what_it_ran_on(workdir, tmp_path, capsys):
+  image = _image(tmp_path / "a.jpg")
+  code, _, err = _predict(capsys, workdir, image, "--out", str(tmp_path / "o"), "--runtime", "auto")
+  assert code == 0 and err == ["flowpose: runtime auto: jax (no input of 16 or more frames to time onnxruntime on)"]

@@ -1,60 +1,33 @@
-"""Two-pass whole-frame inference (``Predictor.person_boxes`` / ``joints(passes=2)``).
+"""Person search in whole frames (``person_boxes`` / ``joints(passes=2)``) and box smoothing.
 
-The per-frame network is replaced (``Predictor.set_runtime``) by one that
-really reads its input image: joint k is drawn as a disc of colour
-``COLOURS[k]``, and the network's map k is the fraction of each heatmap cell
-covered by that colour. So the maps depend on the crop exactly as a trained
-network's would: a person small in the letterboxed frame gives weak, coarse
-peaks; the second pass's crop gives sharp ones. Two people are drawn; the main
-one has the larger discs (the stronger head peak).
+The per-frame network is replaced (``set_runtime``) by one that really reads
+its input image (``fakes.colour_net``: joint k is a disc of colour
+``COLOURS[k]``, map k the fraction of each heatmap cell covered by it). So the
+maps depend on the crop exactly as a trained network's would: a person small
+in the letterboxed frame gives weak, coarse peaks; the second pass's crop gives
+sharp ones. Two people are drawn; the main one has the larger discs (the
+stronger head peak).
 """
 
 import cv2
 import numpy as np
 import pytest
 
-from configs import tiny
-from flowpose_jax import heatmaps, inference, joints as joints_lib, workdir as workdir_lib
-
-COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255],
-                    [0, 255, 255], [255, 128, 0]], np.uint8)
-FRAME_HW = (405, 720)
-# Person-centric layout (x, y) of an upper body at scale 1 (head, R/L wrist, R/L elbow, R/L shoulder).
-BODY = np.array([[0, -60], [-70, 90], [70, 90], [-75, 30], [75, 30], [-45, -10], [45, -10]], np.float32)
-
-
-def _colour_net(size: int, stride: int):
-  h = size // stride
-
-  def run(inputs: np.ndarray) -> np.ndarray:
-    match = np.all(inputs[:, :, :, None, :].astype(np.int16) == COLOURS[None, None, None].astype(np.int16), -1)
-    cover = match.reshape(len(inputs), h, stride, h, stride, len(COLOURS)).mean((2, 4))
-    return np.stack([cv2.GaussianBlur(c.astype(np.float32), (0, 0), 1.0) for c in cover]) * 4.0
-  return run
-
-
-def _draw(frame: np.ndarray, centre, scale: float, radius: int) -> np.ndarray:
-  points = centre + BODY * scale
-  for k, (x, y) in enumerate(points):
-    cv2.circle(frame, (int(round(x)), int(round(y))), radius, COLOURS[k].tolist(), -1, lineType=cv2.LINE_8)
-  return points
+from flowpose_jax.configs import tiny
+from flowpose_jax import heatmaps, inference, joints as joints_lib
+from flowpose_jax.inference import person
+from tests.inference.fakes import COLOURS, FRAME_HW, draw, marker_predictor
 
 
 @pytest.fixture()
 def predictor():
-  config = tiny.get_config()
-  config.input.size = 128
-  config.input.crop = "joints"
-  graphdef, params = workdir_lib.make_model(config)
-  p = inference.Predictor(config, graphdef, params)
-  p.set_runtime("colour markers", _colour_net(config.input.size, config.input.stride))
-  return p
+  return marker_predictor()
 
 
 def test_two_passes_find_the_main_person_of_two(predictor):
   frame = np.full(FRAME_HW + (3,), 40, np.uint8)
-  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
-  _draw(frame, np.array([560.0, 200.0]), 0.8, 5)  # a second, smaller person
+  main = draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  draw(frame, np.array([560.0, 200.0]), 0.8, 5)  # a second, smaller person
 
   assert predictor.default_passes == inference.CROP_PASSES == 3
   boxes = predictor.person_boxes([frame], passes=2)
@@ -76,7 +49,7 @@ def test_a_third_pass_recrops_around_the_second_passs_joints(predictor):
   """The coarse pass's box is off by a heatmap cell's share; the crop of the
   second pass's sharp joints is the box of the true joints."""
   frame = np.full(FRAME_HW + (3,), 40, np.uint8)
-  main = _draw(frame, np.array([250.0, 200.0]), 1.0, 9)
+  main = draw(frame, np.array([250.0, 200.0]), 1.0, 9)
   expected = joints_lib.joints_box(main, margin=predictor.config.input.joints_margin)
   err2 = np.abs(predictor.person_boxes([frame], passes=2)[0] - expected).max()
   err3 = np.abs(predictor.person_boxes([frame], passes=3)[0] - expected).max()
@@ -91,7 +64,7 @@ def test_without_the_focus_a_stronger_wrist_elsewhere_wins(predictor):
   """The person is picked by the head: another person's bigger wrist disc
   must not pull the main person's wrist (and so the crop) across the frame."""
   frame = np.full(FRAME_HW + (3,), 40, np.uint8)
-  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  main = draw(frame, np.array([200.0, 180.0]), 1.0, 9)
   other = np.array([600.0, 250.0])
   cv2.circle(frame, tuple(int(v) for v in other), 14, COLOURS[1].tolist(), -1)  # only a big R wrist there
   inputs, mats = predictor.preprocess([frame])
@@ -104,7 +77,7 @@ def test_without_the_focus_a_stronger_wrist_elsewhere_wins(predictor):
 
 def test_a_box_overrides_the_passes_and_bad_passes_are_refused(predictor):
   frame = np.full(FRAME_HW + (3,), 40, np.uint8)
-  main = _draw(frame, np.array([200.0, 180.0]), 1.0, 9)
+  main = draw(frame, np.array([200.0, 180.0]), 1.0, 9)
   box = joints_lib.joints_box(main, margin=0.4)
   with_box, _ = predictor.joints([frame], box[None])
   two, _ = predictor.joints([frame])
@@ -120,36 +93,24 @@ def test_nothing_found_falls_back_to_the_whole_frame(predictor):
   np.testing.assert_array_equal(boxes[0], [0, 0, FRAME_HW[1] - 1, FRAME_HW[0] - 1])
 
 
-def _sided_net(size: int, stride: int):
-  """Maps that are exactly mirror-equivariant as a trained network's should be:
-  one colour per joint type, the person's right (image left, camera-facing)
-  from the left half of the input, the left from the right half."""
-  h = size // stride
-  colour_net = _colour_net(size, stride)
-  left_half = (np.arange(h) < h // 2)[None, None, :, None]
-
-  def run(inputs):
-    maps = colour_net(inputs)  # channels 1, 3, 5 detect the pair's shared colour (see the test)
-    out = maps.copy()
-    for right, left in ((1, 2), (3, 4), (5, 6)):
-      out[..., right] = maps[..., right] * left_half[..., 0]
-      out[..., left] = maps[..., right] * ~left_half[..., 0]
-    return out
-  return run
+def test_box_or_frame_takes_the_confident_joints_box_if_it_meets_the_frame():
+  found = np.array([[10, 10], [30, 50], [500, 500]], np.float32)
+  whole = [0, 0, 99, 79]
+  box = person.box_or_frame(found, np.array([0.9, 0.9, 0.0]), (80, 100), margin=0.0)
+  np.testing.assert_array_equal(box, [10, 10, 30, 50])  # the unconfident far joint is left out
+  np.testing.assert_array_equal(person.box_or_frame(found, np.array([0.9, 0, 0]), (80, 100), 0.0), whole)
+  off = person.box_or_frame(found + 200, np.array([0.9, 0.9, 0]), (80, 100), margin=0.0)
+  np.testing.assert_array_equal(off, whole)  # a box that misses the frame is no crop
 
 
-def test_flip_test_of_a_mirror_equivariant_network_changes_nothing(predictor):
-  frame = np.full(FRAME_HW + (3,), 40, np.uint8)
-  for k, (x, y) in enumerate(np.array([200.0, 180.0]) + BODY):  # pairs share the right joint's colour
-    colour = COLOURS[k - 1 if k in (2, 4, 6) else k].tolist()
-    cv2.circle(frame, (int(x), int(y)), 9, colour, -1)
-  predictor.set_runtime("sided markers", _sided_net(predictor.input_size, predictor.stride))
-  inputs, _ = predictor.preprocess([frame], joints_lib.joints_box(np.array([200.0, 180.0]) + BODY,
-                                                                   margin=0.4)[None])
-  plain = predictor.frame_maps(inputs)
-  assert plain[..., 2].max() > 0.5 and plain[..., 1].max() > 0.5  # both wrists found
-  predictor.flip_test = True
-  np.testing.assert_allclose(predictor.frame_maps(inputs), plain, atol=1e-6)
+def test_default_passes_follow_the_crop_the_single_frame_part_was_trained_on():
+  config = tiny.get_config()
+  config.input.crop = "frame"
+  assert person.default_passes(config) == 1
+  config.input.crop = "joints"
+  assert person.default_passes(config) == person.CROP_PASSES
+  config.input.spatial_crop = "frame"  # a flowing stage on a whole-frame run
+  assert person.default_passes(config) == 1
 
 
 def test_smooth_boxes_drops_one_bad_frame_and_keeps_a_steady_track():
