@@ -1,4 +1,4 @@
-"""The data-scaling study: points, power-law fit, resumable runs and outputs."""
+"""The studies: points (settings x seeds), power-law fit, one point per job, resumable runs and outputs."""
 
 import csv
 import json
@@ -7,8 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from flowpose_jax import jobs, study
+from flowpose_jax import cli, jobs, study
 from flowpose_jax.errors import FlowposeError
+
+TINY_CONFIG = "configs/tiny.py"  # seed 0
 
 
 def test_power_law_fit_recovers_known_parameters():
@@ -19,14 +21,152 @@ def test_power_law_fit_recovers_known_parameters():
   assert study.fit_power_law(n[:2], y[:2]) is None  # too few points for three parameters
 
 
-def test_points_cover_both_networks_and_the_noisy_runs():
-  points = study.data_scaling_points([500, 250], noisy="bbc_pose/extended:train")
+def test_points_cover_both_networks_the_noisy_runs_and_every_seed():
+  points = study.data_scaling_points([500, 250], noisy="bbc_pose/extended:train", seeds=[0, 1], subset_seed=7)
   names = [p.name for p in points]
-  assert names[:4] == ["heatmap_net-n250", "heatmap_net-n500", "coordinate_net-n250", "coordinate_net-n500"]
+  assert names[:4] == ["heatmap_net-n250-seed0", "heatmap_net-n250-seed1", "heatmap_net-n500-seed0",
+                       "heatmap_net-n500-seed1"]
+  assert len(points) == 2 * 7 and len(set(names)) == len(names)
   noisy = [p for p in points if p.role == "noisy"]
   assert {(p.model, p.loss) for p in noisy} == {("heatmap_net", "l2"), ("coordinate_net", "l2"),
                                                 ("heatmap_net", study.ROBUST_KIND)}
   assert all(p.frames == 500 and p.noisy == "bbc_pose/extended:train" for p in noisy)
+  c = points[1].configure(_base_config())
+  assert (c.seed, c.dataset.train_subset, c.dataset.train_subset_seed) == (1, 250, 7)
+  predicted = study.data_scaling_points([1, 2, 4], models=("heatmap_net",), seeds=[0], predict_size=8)
+  assert [(p.name, p.role) for p in predicted][-1] == ("heatmap_net-n8-seed0", "predicted")
+
+
+def _base_config():
+  from flowpose_jax.configs import tiny
+  return tiny.get_config()
+
+
+def test_aggregate_gives_mean_and_sample_std_per_setting():
+  def run(setting, seed, acc):
+    return {"point": {"setting": setting, "name": study.run_name(setting, seed), "seed": seed, "model": "m"},
+            "d": 6.0, "accuracy": {"average": acc}}
+  rows = study.aggregate([run("a", 0, 0.5), run("a", 1, 0.7), run("b", 0, 0.4)])
+  assert [r["point"]["name"] for r in rows] == ["a", "b"] and rows[0]["point"]["seeds"] == [0, 1]
+  assert rows[0]["accuracy"]["average"] == pytest.approx(0.6)
+  assert rows[0][study.SPREAD]["average"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+  assert (rows[0]["min"]["average"], rows[0]["max"]["average"]) == (0.5, 0.7)
+  assert rows[1]["runs"] == 1 and rows[1][study.SPREAD]["average"] is None
+
+
+def test_inherit_stage1_takes_data_and_network_shape_and_keeps_derived_fields():
+  from flowpose_jax import configuration
+  from flowpose_jax.configs import flow as flow_config
+  stage1 = _base_config()
+  stage1.dataset.train_split = "train[:40]"
+  c = study.inherit_stage1(flow_config.get_config("sum"), stage1)
+  assert (c.dataset.name, c.dataset.train_split, c.input.size, c.model.width) == (
+      "synthetic_signers/tiny", "train[:40]", stage1.input.size, stage1.model.width)
+  assert c.model.pooling == "sum" and c.input.spatial_crop == ""  # the flowing stage's own fields stay
+  c = configuration.apply_overrides(c, ["--config.flow.n=2", "--config.dataset.train_split=validation"])
+  assert (c.model.num_frames, c.dataset.train_split) == (5, "validation")  # overrides come after
+
+
+# ----------------------------------------------------------------- the command line, training faked
+
+
+def _fake_accuracy(frames, seed):
+  """The faked score: a known power law in the training records, plus 0.1 per seed."""
+  return float(study.power_law(frames, 0.8, 0.5, 0.5)) + 0.1 * seed
+
+
+@pytest.fixture()
+def fake_training(monkeypatch):
+  """jobs.train records (point folder, seed, subset size, subset seed); ``_fake_accuracy`` scores."""
+  trained = []
+
+  def train(config, workdir):
+    trained.append((os.path.basename(workdir), config.seed, config.dataset.train_subset,
+                    config.dataset.train_subset_seed))
+
+  def score(workdir, config):
+    acc = _fake_accuracy(config.dataset.train_subset, config.seed)
+    return {"d": 6.0, "accuracy": {"wrists": acc, "elbows": acc, "average": acc}}
+
+  monkeypatch.setattr(jobs, "train", train)
+  monkeypatch.setattr(study, "_score", score)
+  return trained
+
+
+def _scaling(out, data_dir, *args):
+  return ["study", "data-scaling", "--config", TINY_CONFIG, "--data_dir", data_dir, "--out", str(out),
+          "--sizes", "12,24", "--models", "heatmap_net", "--seeds", "2", "--subset_seed", "5", *args]
+
+
+def _csv(path):
+  with open(path) as f:
+    return {r["point"]: r for r in csv.DictReader(f)}
+
+
+def test_list_points_names_every_setting_and_seed(tmp_path, tiny_data_dir, fake_training, capsys):
+  assert cli.run(_scaling(tmp_path / "s", tiny_data_dir, "--list_points")) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines == ["0\theatmap_net-n12-seed0\tseed=0", "1\theatmap_net-n12-seed1\tseed=1",
+                   "2\theatmap_net-n24-seed0\tseed=0", "3\theatmap_net-n24-seed1\tseed=1"]
+  assert fake_training == [] and not (tmp_path / "s").exists()
+
+
+def test_point_trains_one_point_and_assembles_the_finished_ones(tmp_path, tiny_data_dir, fake_training, capsys):
+  out = tmp_path / "s"
+  assert cli.run(_scaling(out, tiny_data_dir, "--point", "1")) == 0
+  assert fake_training == [("heatmap_net-n12-seed1", 1, 12, 5)]
+  assert "assembled 1 of 4 points" in capsys.readouterr().out
+  rows = _csv(out / "study.csv")
+  assert list(rows) == ["heatmap_net-n12"] and rows["heatmap_net-n12"]["runs"] == "1"
+  assert rows["heatmap_net-n12"]["average_std"] == ""  # one seed: no spread
+  summary = json.loads((out / "study.json").read_text())
+  assert (summary["finished"], summary["total"], summary["subset_seed"]) == (1, 4, 5)
+  point = json.loads((out / "heatmap_net-n12-seed1" / study.POINT_FILE).read_text())
+  assert point["point"]["subset_seed"] == 5 and point["config"]["dataset"]["train_subset_seed"] == 5
+  # The next array task: point 0 (the other seed of the same setting) completes its mean +- std.
+  assert cli.run(_scaling(out, tiny_data_dir, "--point", "0")) == 0
+  rows = _csv(out / "study.csv")
+  assert rows["heatmap_net-n12"]["runs"] == "2" and rows["heatmap_net-n12"]["seeds"] == "0 1"
+  accs = [_fake_accuracy(12, 0), _fake_accuracy(12, 1)]
+  assert float(rows["heatmap_net-n12"]["average"]) == pytest.approx(100 * np.mean(accs), abs=0.01)
+  assert float(rows["heatmap_net-n12"]["average_std"]) == pytest.approx(100 * np.std(accs, ddof=1), abs=0.01)
+  # Without --point: only the unfinished points train, then the complete tables.
+  assert cli.run(_scaling(out, tiny_data_dir)) == 0
+  assert [t[:2] for t in fake_training[2:]] == [("heatmap_net-n24-seed0", 0), ("heatmap_net-n24-seed1", 1)]
+  assert "assembled 4 of 4 points" in capsys.readouterr().out
+  assert set(_csv(out / "study.csv")) == {"heatmap_net-n12", "heatmap_net-n24"}
+  assert os.path.getsize(out / "data_scaling.png") > 0
+
+
+def test_point_out_of_range_and_distributed_options_are_refused(tmp_path, tiny_data_dir, fake_training):
+  with pytest.raises(FlowposeError, match=r"--point 4: this study has 4 points, 0..3"):
+    cli.run(_scaling(tmp_path / "s", tiny_data_dir, "--point", "4"))
+  with pytest.raises(FlowposeError, match="need --distributed"):
+    cli.run(_scaling(tmp_path / "s", tiny_data_dir, "--num_processes", "2"))
+  assert fake_training == []
+
+
+def test_power_law_prediction_is_fitted_on_the_per_size_means(tmp_path, tiny_data_dir, fake_training):
+  summary = study.data_scaling(_tiny(tiny_data_dir), str(tmp_path / "s"), [4, 8, 16], models=("heatmap_net",),
+                               seeds=2)
+  assert [t[0] for t in fake_training][-2:] == ["heatmap_net-n32-seed0", "heatmap_net-n32-seed1"]
+  clean = [r for r in summary["points"] if r["point"]["role"] == "clean"]
+  means = [r["accuracy"]["average"] for r in clean]
+  np.testing.assert_allclose(means, [_fake_accuracy(n, 0.5) for n in (4, 8, 16)])  # seeds 0 and 1
+  fit = summary["fits"]["heatmap_net/average"]
+  np.testing.assert_allclose([fit["a"], fit["b"], fit["c"]], [0.85, 0.5, 0.5], rtol=1e-3)
+  prediction = summary["prediction"]["heatmap_net"]
+  assert prediction["runs"] == 2 and prediction["measured"] == pytest.approx(_fake_accuracy(32, 0.5))
+  assert prediction["predicted"] == pytest.approx(_fake_accuracy(32, 0.5), rel=1e-3)
+
+
+def _tiny(data_dir):
+  config = _base_config()
+  config.dataset.data_dir = data_dir
+  return config
+
+
+# ----------------------------------------------------------------- real training
 
 
 def test_study_runs_resumes_and_writes_outputs(tiny_config, tmp_path, monkeypatch):
@@ -37,11 +177,13 @@ def test_study_runs_resumes_and_writes_outputs(tiny_config, tmp_path, monkeypatc
   out = str(tmp_path / "study")
   kwargs = dict(models=("heatmap_net",), noisy="synthetic_signers/tiny_noisy:train[24:]", predict_next=False)
   first = study.data_scaling(config, out, [12, 24], **kwargs)
-  assert [r["point"]["name"] for r in first["points"]] == [
-      "heatmap_net-n12", "heatmap_net-n24", "heatmap_net-n24-noisy-l2", f"heatmap_net-n24-noisy-{study.ROBUST_KIND}"]
-  cfg = first["points"][2]["config"]
-  assert cfg["dataset"]["train_split"] == "train[:24]" and cfg["dataset"]["extra_train"].endswith("train[24:]")
-  assert first["points"][3]["config"]["loss"]["kind"] == study.ROBUST_KIND
+  assert [r["point"]["name"] for r in first["runs"]] == [
+      "heatmap_net-n12-seed0", "heatmap_net-n24-seed0", "heatmap_net-n24-noisy-l2-seed0",
+      f"heatmap_net-n24-noisy-{study.ROBUST_KIND}-seed0"]
+  cfg = first["runs"][2]["config"]
+  assert cfg["dataset"]["train_split"] == "train" and cfg["dataset"]["train_subset"] == 24
+  assert cfg["dataset"]["extra_train"].endswith("train[24:]")
+  assert first["runs"][3]["config"]["loss"]["kind"] == study.ROBUST_KIND
   with open(os.path.join(out, "study.csv")) as f:
     rows = list(csv.DictReader(f))
   assert len(rows) == 4 and all(0 <= float(r["average"]) <= 100 for r in rows)
@@ -49,15 +191,15 @@ def test_study_runs_resumes_and_writes_outputs(tiny_config, tmp_path, monkeypatc
   # A rerun trains nothing: every point is read back from its point.json.
   monkeypatch.setattr(jobs, "train", lambda *a, **k: pytest.fail("a finished point was trained again"))
   again = study.data_scaling(config, out, [12, 24], **kwargs)
-  assert json.dumps(again["points"]) == json.dumps(first["points"])
+  assert json.dumps(again["runs"]) == json.dumps(first["runs"])
   # A finished point trained with another config is not silently reused.
   config.optimizer.learning_rate = 0.5
   with pytest.raises(FlowposeError, match="trained with another config"):
     study.data_scaling(config, out, [12, 24], **kwargs)
 
 
-def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path):
-  from configs import flow as flow_config
+def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path, capsys):
+  from flowpose_jax.configs import flow as flow_config
   from flowpose_jax.train.loop import train_and_evaluate
   stage1 = tiny_config
   stage1.num_train_steps = 4
@@ -65,9 +207,7 @@ def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path):
   stage1.timelapse_frames = 0
   wd1 = str(tmp_path / "stage1")
   train_and_evaluate(stage1, wd1, show_progress=False)
-  c = flow_config.get_config("sum")
-  c.dataset, c.input = stage1.dataset, stage1.input
-  c.model.width = stage1.model.width
+  c = study.inherit_stage1(flow_config.get_config("sum"), stage1)
   c.init_from = wd1
   c.batch_size = 8
   c.num_train_steps = 2
@@ -75,17 +215,33 @@ def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path):
   c.timelapse_frames = 0
   c.eval.batch_size = 8
   out = str(tmp_path / "pooling")
-  summary = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
-  names = [r["point"]["name"] for r in summary["points"]]
-  assert names == ["gt-sum-n0", "gt-sum-n1", "gt-parametric-n0", "gt-parametric-n1",
-                   "dis_fast-sum-n0", "dis_fast-sum-n1", "dis_fast-parametric-n0", "dis_fast-parametric-n1"]
-  assert [r["config"]["model"]["num_frames"] for r in summary["points"]] == [1, 3, 1, 3] * 2
+  # The command line: configs/flow.py takes the single-frame run's data (tiny_data_dir) and shape.
+  argv = ["study", "pooling", "--config", "configs/flow.py:sum", f"--config.init_from={wd1}", "--out", out,
+          "--config.batch_size=8", "--windows", "0,1", "--poolings", "sum,parametric", "--seeds", "2",
+          "--list_points"]
+  assert cli.run([*argv, "--flow_sources", "gt,dis_fast"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert len(lines) == 16 and lines[:2] == ["0\tgt-sum-n0-seed0\tseed=0", "1\tgt-sum-n0-seed1\tseed=1"]
+  with pytest.raises(FlowposeError, match=r"--flow_sources gt,dis_slow: \['dis_slow'\]"):
+    cli.run([*argv, "--flow_sources", "gt,dis_slow"])
+  plan = study.pooling_plan(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
+  names = [p.name for p in plan.points]
+  assert names == [f"{s}-seed0" for s in ("gt-sum-n0", "gt-sum-n1", "gt-parametric-n0", "gt-parametric-n1",
+                                          "dis_fast-sum-n0", "dis_fast-sum-n1", "dis_fast-parametric-n0",
+                                          "dis_fast-parametric-n1")]
+  partial = study.run_study(plan, 3)  # one point, as an array task would
+  assert (partial["finished"], partial["total"]) == (1, 8)
+  summary = study.run_study(plan)
+  assert [r["config"]["model"]["num_frames"] for r in summary["runs"]] == [1, 3, 1, 3] * 2
   # A rerun skips every point, computed flow too (training defaults its flow cache_dir into the config).
   import unittest.mock
   with unittest.mock.patch("flowpose_jax.jobs.train", side_effect=AssertionError("retrained")):
     again = study.pooling_study(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
-  assert [r["accuracy"] for r in again["points"]] == [r["accuracy"] for r in summary["points"]]
+  assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in summary["runs"]]
   assert set(summary["baselines"]) == {"single-frame (conv8)", "single-frame + fusion"}
   with open(os.path.join(out, "pooling.csv")) as f:
     assert len(list(csv.DictReader(f))) == 10
-  assert os.path.getsize(os.path.join(out, "pooling_vs_n.png")) > 0
+  for name in ("pooling_vs_n.png", "pooling_curves.png", "gt-parametric-n1-seed0/pooling_weights.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 0, name
+  table = open(os.path.join(out, "pooling.md")).read()
+  assert "| sum (gt), n = 1 |" in table and "| single-frame + fusion |" in table

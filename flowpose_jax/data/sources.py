@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from etils import epath
 
-from flowpose_jax.errors import InputError
+from flowpose_jax.errors import ConfigError, InputError
 
 
 def resolve_data_dir(data_dir: str | None) -> str:
@@ -42,6 +42,11 @@ def id_records(source: Sequence[dict], keys: Sequence[str]) -> Iterator[dict]:
   if isinstance(source, ConcatSource):
     for part in source.parts:
       yield from id_records(part, keys)
+    return
+  if isinstance(source, SubsetSource):
+    wanted = np.zeros(len(source.parent), bool)
+    wanted[source.indices] = True
+    yield from (r for r, keep in zip(id_records(source.parent, keys), wanted) if keep)
     return
   features = getattr(getattr(source, "dataset_info", None), "features", None)
   if features is None:
@@ -130,11 +135,76 @@ def split_extra(extra: str) -> tuple[str, str]:
   return name, split
 
 
+def overlaps_training(dataset_cfg, name: str, split: str) -> bool:
+  """Whether ``name:split`` holds records the run of ``dataset_cfg`` trained on.
+
+  True for the training split itself (``dataset_cfg.train_split``, or
+  ``extra_train``'s), or for one of them and a slice of it ("train" vs
+  "train[:50%]"); two different slices of one split ("validation[:50%]",
+  "validation[50%:]") are taken as disjoint.
+  """
+  trained = [(dataset_cfg.name, dataset_cfg.train_split)]
+  if dataset_cfg.get("extra_train", ""):
+    trained.append(split_extra(dataset_cfg.extra_train))
+  def base(s):
+    return s.partition("[")[0]
+
+  return any(name == n and base(split) == base(s) and (split == s or "[" not in split or "[" not in s)
+             for n, s in trained)
+
+
+class SubsetSource(Sequence):
+  """Random access over chosen records of another source: ``source[k]`` is
+  ``parent[indices[k]]`` (``indices`` [M] int64, ascending, so record order is kept)."""
+
+  def __init__(self, parent: Sequence[dict], indices: np.ndarray):
+    self.parent = parent
+    self.indices = np.asarray(indices, np.int64)
+
+  def __len__(self) -> int:
+    return len(self.indices)
+
+  def __getitem__(self, index: int) -> dict:
+    return self.parent[int(self.indices[index])]
+
+
+def subset_indices(num_records: int, size: int, seed: int) -> np.ndarray:
+  """A seeded random subset of ``size`` of ``num_records`` records.
+
+  The first ``size`` entries of one permutation of ``range(num_records)``
+  drawn from ``seed``: the same seed gives the same subset, and with one seed
+  a smaller subset lies inside every larger one (nested training sets).
+
+  Returns:
+    [size] int64 record indices, ascending.
+  """
+  if not 0 < size <= num_records:
+    raise ConfigError(f"config.dataset.train_subset={size}: the training split has {num_records} records; "
+                     f"give 1..{num_records}, or 0 for all of them")
+  if seed < 0:
+    raise ConfigError(f"config.dataset.train_subset_seed={seed} must be >= 0")
+  order = np.random.default_rng(int(seed)).permutation(num_records)
+  return np.sort(order[:size]).astype(np.int64)
+
+
+def contains_subset(source: Sequence[dict]) -> bool:
+  """Whether ``source`` (or a part of a ``ConcatSource``) is a ``SubsetSource``."""
+  parts = source.parts if isinstance(source, ConcatSource) else (source,)
+  return any(isinstance(p, SubsetSource) for p in parts)
+
+
 def load_train_source(dataset_cfg):
   """The training records of ``config.dataset``: ``train_split`` of ``name``, then, when
   ``extra_train`` ("NAME:SPLIT", e.g. BBC Pose Extended's noisy videos) is set, its records.
+
+  ``dataset_cfg.train_subset`` N > 0 (absent or 0: the whole split) keeps N
+  records of ``train_split`` drawn with ``train_subset_seed`` (``subset_indices``:
+  nested across N for one seed); the extra records are all kept.
   """
   main = load_source(dataset_cfg.name, dataset_cfg.train_split, dataset_cfg.data_dir)
+  size = int(dataset_cfg.get("train_subset", 0))
+  if size:
+    main = SubsetSource(main, subset_indices(len(main), size, int(dataset_cfg.get("train_subset_seed", 0))))
   extra = dataset_cfg.get("extra_train", "")
   if not extra:
     return main

@@ -188,13 +188,20 @@ def plot_pooling_weights(kernel: np.ndarray, path: str, title: str = "") -> None
 MODEL_LABELS = {"heatmap_net": "HeatmapNet", "coordinate_net": "CoordinateNet"}
 
 
+def _spread(row: dict, joint_type: str) -> float:
+  """A study row's error bar in %: its "std" over seeds (0 when absent or None: one run)."""
+  return PERCENT * ((row.get("std") or {}).get(joint_type) or 0.0)
+
+
 def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: tuple[str, ...],
                       title: str = "") -> None:
   """The paper's Fig. 7: accuracy at the headline d vs training records, per network.
 
   Args:
-    records: study points, each {"point": {"model", "frames", "role", "loss", ...},
-      "accuracy": {joint type: fraction}} (``flowpose_jax.study``).
+    records: study settings, each {"point": {"model", "frames", "role", "loss", ...},
+      "accuracy": {joint type: fraction, the mean over seeds}, "std": {joint type:
+      fraction or None}} (``flowpose_jax.study.aggregate``): the mean is drawn
+      with an error bar of +-std.
     fits: {"<model>/<type>": {"a", "b", "c"}} saturating power laws
       ``a - b * N**-c`` drawn dashed over the clean points.
     path: output .png (written atomically).
@@ -209,14 +216,16 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
       colour = f"C{i}"
       label = MODEL_LABELS.get(model, model)
       mine = [r for r in records if r["point"]["model"] == model]
-      clean = sorted((r["point"]["frames"], r["accuracy"][joint_type]) for r in mine
+      clean = sorted((r["point"]["frames"], r["accuracy"][joint_type], _spread(r, joint_type)) for r in mine
                      if r["point"]["role"] in ("clean", "predicted"))
-      ax.plot([n for n, _ in clean], [PERCENT * a for _, a in clean], "o-", color=colour, label=label)
+      ax.errorbar([n for n, _, _ in clean], [PERCENT * a for _, a, _ in clean], yerr=[s for _, _, s in clean],
+                  fmt="o-", capsize=3, color=colour, label=label)
       for r in mine:
         if r["point"]["role"] == "noisy":
           marker = "s" if r["point"]["loss"] == "l2" else "^"
-          ax.plot(r["point"]["frames"], PERCENT * r["accuracy"][joint_type], marker, color=colour,
-                  markersize=9, label=f"{label} + noisy ({r['point']['loss']})")
+          ax.errorbar(r["point"]["frames"], PERCENT * r["accuracy"][joint_type], yerr=_spread(r, joint_type),
+                      fmt=marker, capsize=3, color=colour, markersize=9,
+                      label=f"{label} + noisy ({r['point']['loss']})")
       fit = fits.get(f"{model}/{joint_type}")
       if fit is not None:
         y = fit["a"] - fit["b"] * grid ** -fit["c"]
@@ -228,7 +237,7 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_title("All joints (mean)" if joint_type == "average" else joint_type.capitalize())
     ax.set_xlabel("clean training records N")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%, mean +- std over seeds)")
     ax.set_ylim(0, PERCENT)
     ax.grid(True, alpha=0.3)
   axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -239,26 +248,29 @@ def plot_pooling_vs_n(summary: dict, path: str, joint_types: tuple[str, ...], ti
   """The paper's Fig. 8: accuracy at the headline d vs window n, a line per (pooling, flow source).
 
   Args:
-    summary: ``flowpose_jax.study.pooling_study``'s {"baselines": {label: {type: acc}},
-      "points": [{"point": {"pooling", "n", "flow"}, "accuracy": {type: acc}}]}.
+    summary: ``flowpose_jax.study.pooling_plan``'s summary: {"baselines": {label: {type: acc}},
+      "points": [{"point": {"pooling", "n", "flow_source"}, "accuracy": {type: mean acc},
+      "std": {type: acc or None}}]}; means are drawn with a band of +-std.
     path: output .png (written atomically).
     joint_types: one subplot each.
   """
   fig, axes = _row_of_axes(len(joint_types))
-  lines = sorted({(r["point"]["pooling"], r["point"]["flow"]) for r in summary["points"]})
+  lines = sorted({(r["point"]["pooling"], r["point"]["flow_source"]) for r in summary["points"]})
   flows = sorted({flow for _, flow in lines})
   for ax, joint_type in zip(axes, joint_types):
     for pooling, flow in lines:
-      rows = sorted((r["point"]["n"], r["accuracy"][joint_type]) for r in summary["points"]
-                    if (r["point"]["pooling"], r["point"]["flow"]) == (pooling, flow))
-      style = "-" if flows.index(flow) == 0 else "--"
-      ax.plot([n for n, _ in rows], [PERCENT * a for _, a in rows], "o" + style,
-              color=f"C{sorted({p for p, _ in lines}).index(pooling)}", label=f"{pooling} ({flow})")
+      rows = sorted((r["point"]["n"], PERCENT * r["accuracy"][joint_type], _spread(r, joint_type))
+                    for r in summary["points"]
+                    if (r["point"]["pooling"], r["point"]["flow_source"]) == (pooling, flow))
+      n, mean, spread = (np.array(v, np.float64) for v in zip(*rows))
+      colour = f"C{sorted({p for p, _ in lines}).index(pooling)}"
+      ax.plot(n, mean, "o" + ("-" if flows.index(flow) == 0 else "--"), color=colour, label=f"{pooling} ({flow})")
+      ax.fill_between(n, mean - spread, mean + spread, color=colour, alpha=0.15, linewidth=0)
     for j, (label, acc) in enumerate(summary["baselines"].items()):
       ax.axhline(PERCENT * acc[joint_type], color="grey", linestyle=(":", "-.")[j % 2], linewidth=1, label=label)
     ax.set_title(joint_type.capitalize())
     ax.set_xlabel("window half-width n (2n+1 frames)")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%, mean +- std over seeds)")
     ax.grid(True, alpha=0.3)
   axes[-1].legend(fontsize="small", loc="lower right")
   _save(fig, path, title)

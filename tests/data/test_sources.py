@@ -25,3 +25,36 @@ def test_id_records_match_full_records(tiny_data_dir):
   assert [(r["video_id"], r["frame_index"]) for r in light] == [
       (src[i]["video_id"], src[i]["frame_index"]) for i in range(len(src))]
   assert list(sources.id_records([{"video_id": 3, "image": None}], keys)) == [{"video_id": 3}]
+
+
+def _two_episodes(per_episode: int = 100) -> list[dict]:
+  return [{"video_id": v, "frame_index": i} for v in (0, 1) for i in range(per_episode)]
+
+
+def test_train_subset_is_seeded_nested_and_spans_the_episodes(monkeypatch):
+  import ml_collections
+  from flowpose_jax.configs import flow as flow_config
+  from flowpose_jax.data import windows
+  from flowpose_jax.errors import ConfigError
+  extra = [{"video_id": 9, "frame_index": 0}]
+  monkeypatch.setattr(sources, "load_source",
+                      lambda name, split, data_dir: _two_episodes() if name == "main" else extra)
+
+  def ids(size, seed, extra_train=""):
+    cfg = ml_collections.ConfigDict({"name": "main", "train_split": "train", "data_dir": "",
+                                     "extra_train": extra_train, "train_subset": size, "train_subset_seed": seed})
+    return [(r["video_id"], r["frame_index"]) for r in sources.load_train_source(cfg)]
+
+  small, large = ids(50, 3), ids(100, 3)
+  assert len(small) == 50 and len(large) == 100 and set(small) < set(large)  # nested
+  assert ids(50, 3) == small and ids(50, 4) != small  # seeded
+  assert {v for v, _ in small} == {0, 1}  # the first 50 records would all be episode 0
+  assert small == sorted(small)  # record order kept
+  assert len(ids(0, 3)) == 200  # 0: the whole split
+  assert ids(50, 3, "noisy:train") == small + [(9, 0)]  # the extra records are all kept
+  with pytest.raises(ConfigError, match="train_subset=201: the training split has 200 records"):
+    ids(201, 3)
+  subset = sources.SubsetSource(_two_episodes(), sources.subset_indices(200, 50, 3))
+  assert [r["video_id"] for r in sources.id_records(subset, ("video_id",))] == [v for v, _ in small]
+  with pytest.raises(ConfigError, match="train_subset draws records apart from the neighbours"):
+    windows.WindowExamples(flow_config.get_config(), subset)
