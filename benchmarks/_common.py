@@ -1,4 +1,4 @@
-"""Pieces shared by the benchmarks: synthetic frames, iterator timing, the machine, FLOPs and the peak."""
+"""Pieces shared by the benchmarks: synthetic frames and batches, iterator timing, the machine, FLOPs and the peak."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 import cv2
 import numpy as np
 
+from flowpose_jax import heatmaps
 from flowpose_jax.data import pipeline
+from flowpose_jax.joints import NUM_JOINTS
 
 FRAME_HW = (360, 640)  # BBC Pose frame size
 TEXTURE_BLUR_PX = 7  # box-blur size that gives the noise some JPEG-realistic structure
@@ -23,6 +25,16 @@ def textured_frame(rng: np.random.Generator, hw: tuple[int, int] = FRAME_HW) -> 
   h, w = hw
   noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
   return cv2.addWeighted(cv2.blur(noise, (TEXTURE_BLUR_PX, TEXTURE_BLUR_PX)), 0.8, noise, 0.2, 0)
+
+
+def random_train_batch(config, n: int, rng: np.random.Generator) -> dict:
+  """A random training batch of ``n`` for a single-frame config: "image" [n, S, S, 3] uint8 and the
+  targets of ``step.TARGET_KEYS`` for joints drawn inside the heatmap grid (all visible)."""
+  s, h = config.input.size, config.input.size // config.input.stride
+  joints = rng.uniform(2, h - 3, (n, NUM_JOINTS, 2)).astype(np.float32)
+  return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
+          "targets": heatmaps.encode(joints, np.ones((n, NUM_JOINTS), bool), h, config.input.sigma),
+          "weights": np.ones((n, NUM_JOINTS), np.float32), "joints": joints}
 
 
 def time_iterator(source, config, num_batches: int) -> float:
@@ -145,3 +157,30 @@ def device_peak(dtype: str = "float32") -> tuple[float, str]:
       return peak, f"nominal {how}"
   n = MATMUL_SIZE.get(jax.default_backend(), 2048)
   return matmul_peak(dtype), f"{dtype} {n}x{n} matmul measured here"
+
+
+# Dense (no sparsity) datasheet peaks per chip, FLOP/s: (lower-case substring of ``device_kind``, name,
+# bf16, fp32 at XLA's default precision: TF32 tensor cores on NVIDIA A100/H100/H200, one bf16 pass on
+# a TPU). The first match wins, so the specific names come first.
+DATASHEET_PEAKS = (
+    ("h100 pcie", "H100 PCIe", 756e12, 378e12),
+    ("h100 nvl", "H100 NVL", 835e12, 418e12),
+    ("h100", "H100 SXM", 989e12, 495e12),
+    ("h200 nvl", "H200 NVL", 835e12, 418e12),
+    ("h200", "H200 SXM", 989e12, 495e12),
+    ("a100", "A100", 312e12, 156e12),
+    ("tpu v4", "TPU v4", 275e12, 275e12),
+    ("tpu v5 lite", "TPU v5e", 197e12, 197e12),
+    ("tpu v5e", "TPU v5e", 197e12, 197e12),
+    ("tpu v5", "TPU v5p", 459e12, 459e12),  # v5p reports "TPU v5"
+    ("tpu v6", "TPU v6e", 918e12, 918e12),  # "TPU v6 lite"
+)
+
+
+def datasheet_peak(device_kind: str) -> tuple[str, dict[str, float]] | None:
+  """(chip name, {"bfloat16": FLOP/s, "float32": FLOP/s}) of a known ``device_kind``, else None."""
+  kind = device_kind.lower()
+  for key, name, bf16, fp32 in DATASHEET_PEAKS:
+    if key in kind:
+      return name, {"bfloat16": bf16, "float32": fp32}
+  return None

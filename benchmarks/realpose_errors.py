@@ -4,28 +4,28 @@
   python benchmarks/realpose_errors.py --workdir workdirs/realpose_ft9000 --split train --flip_test
 
 On ``realpose/buffy`` (``validation`` = episode 4, ``train`` = episodes 2 + 3),
-whole frames through ``Predictor.joints`` (its default passes, no box), each
-visible joint's error in frame px is put in a band: within 20 px, 20-40 px
-(near miss: localisation), over 40 px (gross: the wrong place). Also printed:
-the share of misses that the other side's prediction would have hit (a
-left/right swap), the median error, and the median signed offset (x, y) of
-the predictions within 40 px (a systematic shift: label convention or scale).
-Comparing ``train`` with ``validation`` separates overfitting from a shift
-between episodes.
+whole frames scored as `flowpose evaluate --crop frame` scores them
+(``realpose_table.evaluate_view``: ``jobs.evaluate_workdir``, the run's default
+passes unless ``--passes``, no box); each visible joint's error in frame px is
+put in a band: within 20 px, 20-40 px (near miss: localisation), over 40 px
+(gross: the wrong place). Also printed: the share of misses that the other
+side's prediction would have hit (a left/right swap), the median error, and
+the median signed offset (x, y) of the predictions within 40 px (a systematic
+shift: label convention or scale). Comparing ``train`` with ``validation``
+separates overfitting from a shift between episodes.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 import numpy as np
+from realpose_table import DATASET, evaluate_view
 
-from flowpose_jax import inference, jobs
-from flowpose_jax.data.frames import record_image
-from flowpose_jax.data.sources import load_source
+from flowpose_jax.data.sources import id_records, load_source
 from flowpose_jax.joints import FLIP_INDEX, JOINT_NAMES, mask_missing
 
-DATASET = "realpose/buffy"
 HIT_PX, NEAR_PX = 20.0, 40.0
 
 
@@ -51,18 +51,19 @@ def main():
   p.add_argument("--workdir", required=True)
   p.add_argument("--split", default="validation", help="validation (episode 4) or train (episodes 2 + 3)")
   p.add_argument("--data_dir", default="")
+  p.add_argument("--passes", type=int, default=None, help="default: the run's (Predictor.default_passes)")
   p.add_argument("--flip_test", action="store_true")
   args = p.parse_args()
-  jobs.ensure_dataset(DATASET, args.data_dir)
-  source = load_source(DATASET, args.split, args.data_dir)
-  predictor = inference.load(args.workdir)
-  predictor.flip_test = args.flip_test
-  records = [source[i] for i in range(len(source))]
-  pred, _ = predictor.joints([record_image(r) for r in records])
+  with tempfile.TemporaryDirectory() as tmp:
+    result = evaluate_view(args.workdir, tmp, label=args.workdir, data_dir=args.data_dir, split=args.split,
+                           flip_test=args.flip_test, crop="frame", passes=args.passes)
+  records = list(id_records(load_source(DATASET, args.split, args.data_dir), ("joints", "visible")))
   truth, visible = mask_missing(np.stack([np.asarray(r["joints"], np.float32) for r in records]),
                                 np.stack([np.asarray(r["visible"], bool) for r in records]))
+  pred = np.asarray(result["predictions"])
+  passes = args.passes if args.passes is not None else "the run's default"
   print(f"{args.workdir} on {DATASET} {args.split} ({len(records)} frames), whole frame, "
-        f"{predictor.default_passes} passes{', flip test' if args.flip_test else ''}\n")
+        f"passes: {passes}{', flip test' if args.flip_test else ''}\n")
   print(f"| joint | n | <= {HIT_PX:g} px % | {HIT_PX:g}-{NEAR_PX:g} px % | > {NEAR_PX:g} px % | "
         f"misses an L/R swap would hit % | median error px | median offset (x, y) px within {NEAR_PX:g} |")
   print("|---|---|---|---|---|---|---|---|")

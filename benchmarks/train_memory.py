@@ -17,20 +17,12 @@ import time
 import jax
 import numpy as np
 
-from _common import commit
-from flowpose_jax import configuration, heatmaps, parallel, workdir as workdir_lib
+from _common import commit, random_train_batch
+from flowpose_jax import configuration, parallel, workdir as workdir_lib
 from flowpose_jax.train import state as state_lib
 from flowpose_jax.train import step as step_lib
 
 GIB = 2.0 ** 30
-
-
-def _batch(config, n: int, rng) -> dict:
-  s, h = config.input.size, config.input.size // config.input.stride
-  joints = rng.uniform(2, h - 3, (n, 7, 2)).astype(np.float32)
-  return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
-          "targets": heatmaps.encode(joints, np.ones((n, 7), bool), h, config.input.sigma),
-          "weights": np.ones((n, 7), np.float32), "joints": joints}
 
 
 def measure(config, batch_size: int, do_time: bool) -> dict:
@@ -39,7 +31,7 @@ def measure(config, batch_size: int, do_time: bool) -> dict:
   tx = state_lib.make_optimizer(config.optimizer, config.num_train_steps)
   state = parallel.replicate(mesh, state_lib.init_state(params, tx))
   fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss, donate=False)
-  batch = parallel.to_global_batch(mesh, _batch(config, batch_size, np.random.default_rng(0)),
+  batch = parallel.to_global_batch(mesh, random_train_batch(config, batch_size, np.random.default_rng(0)),
                                    ("image",) + step_lib.TARGET_KEYS)
   t0 = time.perf_counter()
   compiled = fn.lower(state, batch).compile()

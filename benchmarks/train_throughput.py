@@ -8,7 +8,7 @@ device, JAX version and git commit, each with its FLOPs (XLA's cost analysis
 of the compiled step / forward) and the fraction of the device's peak
 (``_common.device_peak``: a CPU's nominal fp32 FMA peak, an accelerator's
 measured big matmul). Data loading is not included (see
-benchmarks/pipeline_throughput.py).
+benchmarks/bbc_pose_pipeline.py).
 """
 
 import argparse
@@ -18,18 +18,10 @@ import time
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _common import commit, compiled_flops, device_peak, machine_line  # noqa: E402
-from flowpose_jax import configuration, heatmaps, models, parallel, workdir as workdir_lib  # noqa: E402
+from _common import commit, compiled_flops, device_peak, machine_line, random_train_batch  # noqa: E402
+from flowpose_jax import configuration, models, parallel, workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 from flowpose_jax.train import step as step_lib  # noqa: E402
-
-
-def _batch(config, n, rng):
-  s, h = config.input.size, config.input.size // config.input.stride
-  joints = rng.uniform(2, h - 3, (n, 7, 2)).astype(np.float32)
-  return {"image": rng.integers(0, 256, (n, s, s, 3), dtype=np.uint8),
-          "targets": heatmaps.encode(joints, np.ones((n, 7), bool), h, config.input.sigma),
-          "weights": np.ones((n, 7), np.float32), "joints": joints}
 
 
 def main():
@@ -45,7 +37,8 @@ def main():
   state = parallel.replicate(mesh, state_lib.init_state(params, tx))
   fn = step_lib.jit_train_step(mesh, graphdef=graphdef, tx=tx, loss_cfg=config.loss)
   rng = np.random.default_rng(0)
-  batch = parallel.to_global_batch(mesh, _batch(config, config.batch_size, rng), ("image",) + step_lib.TARGET_KEYS)
+  batch = parallel.to_global_batch(mesh, random_train_batch(config, config.batch_size, rng),
+                                   ("image",) + step_lib.TARGET_KEYS)
   t = time.perf_counter()
   step_flops = compiled_flops(fn.lower(state, batch).compile())
   state, m = fn(state, batch)
