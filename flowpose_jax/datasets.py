@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
 
+from flowpose_jax import provenance
 from flowpose_jax.data.sources import is_prepared, resolve_data_dir, split_extra
-from flowpose_jax.errors import FlowposeError
+from flowpose_jax.errors import FlowposeError, InputError
 
 log = logging.getLogger("flowpose")
 
@@ -28,6 +30,17 @@ BUILDER_MODULES = {
 }
 
 
+def _import_builder(name: str) -> None:
+  """Imports the module that registers ``name``'s TFDS builder."""
+  base = name.split("/")[0].split(":")[0]
+  if base not in BUILDER_MODULES:
+    raise FlowposeError(f"no builder for dataset {name!r}; known: {sorted(BUILDER_MODULES)}")
+  try:
+    importlib.import_module(BUILDER_MODULES[base])
+  except ModuleNotFoundError as e:
+    raise FlowposeError(f"the {base} builder is not available in this version ({e})") from None
+
+
 def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None) -> str:
   """Builds TFDS dataset ``name`` ("dataset/config") into ``data_dir``; returns the dir.
 
@@ -37,34 +50,87 @@ def build_dataset(name: str, data_dir: str | None, manual_dir: str | None = None
   and renames it when complete, so an interrupted build never looks prepared.
   """
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  base = name.split("/")[0].split(":")[0]
-  if base not in BUILDER_MODULES:
-    raise FlowposeError(f"no builder for dataset {name!r}; known: {sorted(BUILDER_MODULES)}")
-  try:
-    importlib.import_module(BUILDER_MODULES[base])
-  except ModuleNotFoundError as e:
-    raise FlowposeError(f"the {base} builder is not available in this version ({e})") from None
+  _import_builder(name)
   root = resolve_data_dir(data_dir)
   try:
     # array_record: readable by grain through tfds.data_source, no TensorFlow.
     builder = tfds.builder(name, data_dir=root, file_format="array_record")
   except Exception as e:  # unknown config name etc.
     raise FlowposeError(f"cannot make builder {name!r}: {str(e).splitlines()[0]}") from None
+  manual_dir = _manual_dir(builder, manual_dir)
+  folders = provenance.source_folders(builder.builder_config, manual_dir) if manual_dir else None
+  if builder.is_prepared() and folders is not None and _stale(builder, folders):
+    shutil.rmtree(builder.data_dir)
+    builder = tfds.builder(name, data_dir=root, file_format="array_record")
   if not builder.is_prepared():
     log.info("building %s into %s", name, root)
-    if manual_dir is None and getattr(builder.builder_config, "default_manual_dir", None) is not None:
-      manual_dir = os.fspath(builder.builder_config.default_manual_dir)
-      log.info("no --manual_dir given: reading %s", manual_dir)
-    download_config = tfds.download.DownloadConfig(
-        manual_dir=os.path.abspath(os.path.expanduser(manual_dir)) if manual_dir else None)
-    builder.download_and_prepare(download_config=download_config)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    if folders is not None:
+      provenance.record(os.fspath(builder.data_dir), folders, str(builder.version))
   return root
 
 
+def _manual_dir(builder, given: str | None) -> str | None:
+  """The folder a build reads: the one given, else the one the existing build recorded, else the
+  builder config's ``default_manual_dir`` (realpose: the shared folder); None for synthetic sets."""
+  if given:
+    return os.path.abspath(os.path.expanduser(given))
+  doc = provenance.recorded(os.fspath(builder.data_dir)) if builder.is_prepared() else None
+  if doc is not None:
+    return doc["folders"][0]
+  default = getattr(builder.builder_config, "default_manual_dir", None)
+  if default is not None:
+    log.info("no --manual_dir given: reading %s", default)
+    return os.path.abspath(os.fspath(default))
+  return None
+
+
+def _stale(builder, folders: list[str]) -> bool:
+  """Whether a prepared build no longer matches the files it would now be built from (said on the log)."""
+  doc = provenance.recorded(os.fspath(builder.data_dir))
+  if doc is None:
+    log.warning("%s was built before its sources were recorded: rebuilding from %s", builder.data_dir, folders[0])
+    return True
+  if doc["folders"] != folders:
+    log.warning("%s was built from %s: rebuilding from %s", builder.data_dir, doc["folders"][0], folders[0])
+    return True
+  changed = provenance.changes(doc)
+  if changed is not None:
+    log.warning("the source of %s changed since its build (%s; %d files differ): rebuilding",
+                builder.data_dir, *changed)
+  return changed is not None
+
+
 def ensure_dataset(name: str, data_dir: str | None) -> None:
-  """Builds the dataset on first use (synthetic sets; real ones need manual files)."""
-  if not is_prepared(name, data_dir):
-    build_dataset(name, data_dir)
+  """Builds the dataset on first use: synthetic sets, and real ones whose files have a known home
+  (``default_manual_dir``, e.g. realpose's shared folder). A set built from the user's own files is
+  refused with the ``flowpose data build`` command that takes them: no job but that one reads them."""
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  if is_prepared(name, data_dir):
+    _import_builder(name)
+    _refuse_if_source_changed(tfds.builder(name, data_dir=resolve_data_dir(data_dir)), name, data_dir)
+    return
+  _import_builder(name)
+  try:
+    builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
+  except Exception:  # pylint: disable=broad-except  (an unknown name or config: build_dataset says which)
+    builder = None
+  home = getattr(getattr(builder, "builder_config", None), "default_manual_dir", None)
+  if getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) and not (home is not None and os.path.isdir(home)):
+    raise InputError(f"dataset {name!r} is not built in {resolve_data_dir(data_dir)}: build it from your files "
+                     f"first, `flowpose data build {name} --manual_dir YOUR_FILES --data_dir "
+                     f"{resolve_data_dir(data_dir)}` (data_builders/{name.split('/')[0]}/README.md)")
+  build_dataset(name, data_dir)
+
+
+def _refuse_if_source_changed(builder, name: str, data_dir: str | None) -> None:
+  """A job never reads records whose source files changed since the build: one line naming the file."""
+  doc = provenance.recorded(os.fspath(builder.data_dir))
+  changed = provenance.changes(doc) if doc is not None else None
+  if changed is not None:
+    raise InputError(f"dataset {name!r} in {resolve_data_dir(data_dir)} is stale: {changed[0]} since it was "
+                     f"built ({changed[1]} files differ); rebuild it: `flowpose data build {name} --manual_dir "
+                     f"{doc['folders'][0]} --data_dir {resolve_data_dir(data_dir)}`")
 
 
 def ensure_training_data(config) -> None:

@@ -110,6 +110,10 @@ class RealposeConfig(tfds.core.BuilderConfig):
   def default_manual_dir(self) -> epath.Path:
     return REPO_ROOT.parent / "shared" / "data" / self.folder
 
+  def source_folders(self, manual_dir) -> list[epath.Path]:
+    """The sibling folders a build reads beside ``manual_dir`` (``flowpose_jax.provenance``)."""
+    return [epath.Path(manual_dir).parent / extra for extra in self.extra_folders]
+
 
 def _hint(cfg: RealposeConfig) -> str:
   return (f"pass --manual_dir pointing at the {cfg.folder}/ folder (annotations.json + jpgs), "
