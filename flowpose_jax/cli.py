@@ -12,8 +12,10 @@ after saving it too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 
 import ml_collections
@@ -195,7 +197,6 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument("name", help="TFDS name[/config], e.g. synthetic_signers/demo, bbc_pose/extended")
   b.add_argument("--data_dir", default=None)
   b.add_argument("--manual_dir", default=None, help="folder with the dataset files you downloaded")
-  b.add_argument("--config", default=None, help="builder config, e.g. extended (same as NAME/extended)")
   return p
 
 
@@ -338,15 +339,18 @@ def run(argv: list[str]) -> int:
   _ensure_absl_flags_parsed()
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel  (slow: jax)
   from flowpose_jax.train.preemption import TrainingStopped  # pylint: disable=import-outside-toplevel
+  from flowpose_jax import fileio  # pylint: disable=import-outside-toplevel
+  where = getattr(args, "workdir", None) if args.command in ("train", "demo") else getattr(args, "out", None)
   try:
-    return _dispatch(args, overrides, jobs)
+    with fileio.output_errors(where or "the output folder"):  # full / read-only disk: one line
+      return _dispatch(args, overrides, jobs)
   except TrainingStopped as e:  # SIGTERM / Ctrl-C during training: the step in progress was saved
     print(f"flowpose: {e}", file=sys.stderr)
     return e.exit_code
 
 
 def _predict(args, jobs) -> int:
-  """``flowpose predict``: writes every readable input; EXIT_SKIPPED if some were skipped."""
+  """``flowpose predict``: writes every readable input; EXIT_SKIPPED if some were skipped or partial."""
   box = None if args.box is None else _parse_box(args.box)
   if args.max_frames is not None and args.max_frames < 1:
     raise FlowposeError(f"--max_frames {args.max_frames}: must be >= 1 (omit it to read every frame)")
@@ -355,17 +359,34 @@ def _predict(args, jobs) -> int:
   given = [flag for flag, on in flow_only.items() if on]
   if given and not args.flow:
     raise FlowposeError(f"{given[0]} applies to flowing prediction: add --flow or drop it")
-  written, skipped = jobs.predict_paths(args.workdir, args.inputs, args.out, box=box, flow=args.flow,
-                                        flow_source=args.flow_source, flow_mode=args.flow_mode,
-                                        flow_causal=args.flow_causal, shots="none" if args.flow_no_shot_cuts else "detect",
-                                        max_frames=args.max_frames, runtime=args.runtime, coco=args.coco,
-                                        coco_annotations=args.coco_annotations, passes=args.passes,
-                                        flip_test=args.flip_test, step=args.step)
+  with _sigterm_as_interrupt():  # a stopped predict removes its temp files, as Ctrl-C does
+    written, skipped, partial = jobs.predict_paths(
+        args.workdir, args.inputs, args.out, box=box, flow=args.flow, flow_source=args.flow_source,
+        flow_mode=args.flow_mode, flow_causal=args.flow_causal,
+        shots="none" if args.flow_no_shot_cuts else "detect", max_frames=args.max_frames, runtime=args.runtime,
+        coco=args.coco, coco_annotations=args.coco_annotations, passes=args.passes, flip_test=args.flip_test,
+        step=args.step)
   for path in written:
     print(path)
   for path, reason in skipped:
     print(f"flowpose: skipped {path}: {reason}", file=sys.stderr)
-  return EXIT_SKIPPED if skipped else 0
+  for path, reason in partial:
+    print(f"flowpose: partial {path}: {reason}", file=sys.stderr)
+  return EXIT_SKIPPED if skipped or partial else 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+  """SIGTERM raises KeyboardInterrupt inside the block (clean-up runs; exit 130 as for Ctrl-C)."""
+  def interrupt(signum, frame):
+    del signum, frame
+    raise KeyboardInterrupt
+
+  previous = signal.signal(signal.SIGTERM, interrupt)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args, overrides: list[str], jobs) -> int:
@@ -406,13 +427,8 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
     for key, value in workdir_lib.inspect(args.workdir, args.step).items():
       print(f"{key}: {value}")
   elif args.command == "data":
-    name = args.name
-    if args.config:
-      if "/" in name:
-        raise FlowposeError(f"give the builder config once: {name!r} already names one, drop --config")
-      name = f"{name}/{args.config}"
-    root = jobs.build_dataset(name, args.data_dir, args.manual_dir)
-    print(f"{name} is ready in {root}")
+    root = jobs.build_dataset(args.name, args.data_dir, args.manual_dir)
+    print(f"{args.name} is ready in {root}")
   return 0
 
 
@@ -435,8 +451,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"flowpose: error: {e}", file=sys.stderr)
     sys.exit(2)
   except KeyboardInterrupt:
-    print("flowpose: interrupted (checkpoints already written are kept)", file=sys.stderr)
+    print(f"flowpose: interrupted ({_INTERRUPTED.get(_command(argv), 'files already written are kept')})",
+          file=sys.stderr)
     sys.exit(130)
+
+
+# What an interrupt keeps, per command (training stops are reported by TrainingStopped instead).
+_INTERRUPTED = {"train": "checkpoints already written are kept", "demo": "checkpoints already written are kept",
+                "study": "finished points are kept; rerun the command to resume",
+                "predict": "inputs already written are kept; none is half-written"}
+
+
+def _command(argv: list[str] | None) -> str:
+  args = sys.argv[1:] if argv is None else argv
+  return next((a for a in args if not a.startswith("-")), "")
 
 
 if __name__ == "__main__":

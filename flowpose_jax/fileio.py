@@ -13,11 +13,16 @@ once it is complete).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 
 from etils import epath
+
+from flowpose_jax.errors import FlowposeError
+
+TEMP_MARK = ".tmp-"  # atomic_output's temp files: .<name>.tmp-<pid>-<random><ext>
 
 
 def is_local(path: str | os.PathLike) -> bool:
@@ -45,7 +50,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   dst = epath.Path(os.path.abspath(path) if is_local(path) else path)
   dst.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=os.fspath(dst.parent) if is_local(path) else None,
-                             prefix=f".{dst.name}.tmp-", suffix=os.path.splitext(dst.name)[1])
+                             prefix=f".{dst.name}{TEMP_MARK}{os.getpid()}-", suffix=os.path.splitext(dst.name)[1])
   os.close(fd)
   plain_permissions(tmp)
   try:
@@ -57,6 +62,51 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+  """Removes the temp files of ``atomic_output`` in a local ``folder`` whose writer process is gone
+  (killed mid-write: SIGKILL runs no clean-up); returns their paths. Another live writer's are kept."""
+  removed = []
+  if not is_local(folder) or not os.path.isdir(folder):
+    return removed
+  for name in os.listdir(folder):
+    mark = name.find(TEMP_MARK)
+    if not name.startswith(".") or mark < 0:
+      continue
+    pid = name[mark + len(TEMP_MARK):].split("-", 1)[0]
+    if pid.isdigit() and not _alive(int(pid)):
+      path = os.path.join(folder, name)
+      os.remove(path)
+      removed.append(path)
+  return removed
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's live process
+    return True
+  return True
+
+
+# What a full, read-only or forbidden destination raises: said in one line, not a traceback.
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
+
+
+@contextlib.contextmanager
+def output_errors(where: str | os.PathLike) -> Iterator[None]:
+  """Turns an OSError of a full, read-only or forbidden destination into one ``FlowposeError`` line
+  naming the file and the fix (``where``: the folder the user chose, for the message)."""
+  try:
+    yield
+  except OSError as e:
+    if e.errno not in OUTPUT_ERRNOS:
+      raise
+    raise FlowposeError(f"cannot write {e.filename or where}: {e.strerror}; free space, fix the "
+                        f"permissions of {where}, or write elsewhere") from None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -71,4 +121,5 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     f.write(data)
 
 
-__all__ = ["is_local", "plain_permissions", "atomic_output", "write_text", "write_bytes"]
+__all__ = ["is_local", "plain_permissions", "atomic_output", "output_errors", "remove_stale_temps", "write_text",
+           "write_bytes"]

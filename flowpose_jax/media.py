@@ -9,6 +9,7 @@ the end, so a failed write never replaces an earlier good file.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 import warnings
@@ -136,13 +137,23 @@ def read_video(path: str, max_frames: int | None = None, strict: bool = False
     path: video file.
     max_frames: read at most this many frames (None: all).
     strict: if the video ends before the frame count its container reports
-      (truncated), raise ``InputError``; otherwise warn and return the frames
-      read.
+      (truncated, or damaged in the middle), raise ``InputError``; otherwise
+      warn and return the frames read.
 
   Returns:
     frames: [T, H, W, 3] uint8 RGB, T >= 1.
     fps: frames per second (``DEFAULT_FPS`` if the file reports none).
   """
+  frames, fps, short = _read_video(path, max_frames)
+  if short is not None:
+    if strict:
+      raise InputError(short)
+    warnings.warn(short, stacklevel=2)
+  return frames, fps
+
+
+def _read_video(path: str, max_frames: int | None) -> tuple[np.ndarray, float, str | None]:
+  """``read_video``'s frames and fps, and a one-line message when it ended early (else None)."""
   cap, fps, expected = _open_video(path)
   frames = []
   try:
@@ -156,14 +167,12 @@ def read_video(path: str, max_frames: int | None = None, strict: bool = False
   if not frames:
     raise InputError(f"{path}: video has no decodable frames; re-encode or re-download it")
   read = len(frames)
+  short = None
   if read < (expected if max_frames is None else min(expected, max_frames)):
-    message = (f"{path}: video ended after {read} of {expected} frames (truncated?); re-download it, "
-               f"or read only the good frames: flowpose predict --max_frames {read} "
-               f"(read_video(..., max_frames={read}) in Python)")
-    if strict:
-      raise InputError(message)
-    warnings.warn(message, stacklevel=2)
-  return np.stack(frames), fps
+    short = (f"{path}: video ended after {read} of {expected} frames (truncated or damaged); re-download "
+             f"it, or read only the good frames: flowpose predict --max_frames {read} "
+             f"(read_video(..., max_frames={read}) in Python)")
+  return np.stack(frames), fps, short
 
 
 def _natural_key(name: str) -> list:
@@ -193,7 +202,7 @@ def resolve_input(path: str) -> InputItem:
   raise InputError(f"{path}: unknown extension {ext!r}; pass {_ACCEPTED}")
 
 
-def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.ndarray], float]:
+def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.ndarray], float, str | None]:
   """Reads an input's frames (an image is a 1-frame sequence).
 
   Args:
@@ -203,11 +212,13 @@ def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.n
   Returns:
     frames: T >= 1 arrays [H, W, 3] uint8 RGB (a folder's images may differ in size).
     fps: the video's frame rate, ``DEFAULT_FPS`` for images and folders.
+    short: None, or one line saying that a video ended before its reported
+      frame count (the frames are those read before it).
   """
   if item.kind == "video":
-    frames, fps = read_video(item.path, max_frames)
-    return list(frames), fps
-  return [read_image(path) for path in item.frames[:max_frames]], DEFAULT_FPS
+    frames, fps, short = _read_video(item.path, max_frames)
+    return list(frames), fps, short
+  return [read_image(path) for path in item.frames[:max_frames]], DEFAULT_FPS, None
 
 
 def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
@@ -227,6 +238,19 @@ def write_image(path: str, image: np.ndarray) -> None:
   if not ok:
     raise InputError(f"{path}: OpenCV could not encode the image as {ext}; try .png")
   fileio.write_bytes(path, data.tobytes())
+
+
+def _check_written(tmp: str, path: str, count: int) -> None:
+  """Refuses a written video that does not read back whole (OpenCV's writer reports no write errors:
+  a full disk leaves a file without its index), before it replaces ``path``."""
+  cap = cv2.VideoCapture(tmp)
+  try:
+    ok = cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == count
+  finally:
+    cap.release()
+  if not ok:
+    raise OSError(errno.EIO, f"the video written does not read back ({count} frames): disk full or "
+                             f"unwritable folder?", path)
 
 
 def write_video(path: str, frames: np.ndarray, fps: float) -> None:
@@ -260,3 +284,4 @@ def write_video(path: str, frames: np.ndarray, fps: float) -> None:
       writer.release()
     if os.path.getsize(tmp) == 0:
       raise InputError(f"{path}: OpenCV wrote an empty video; check the codec or use .avi")
+    _check_written(tmp, path, len(frames))

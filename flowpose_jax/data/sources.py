@@ -91,6 +91,7 @@ def load_source(name: str, split: str, data_dir: str | None):
       found = sorted(p.name for p in folder.iterdir() if (p / "dataset_info.json").exists()) if folder.exists() else []
       older = f" (found only {', '.join(found)}, written by older code: not reused)" if found else ""
       raise InputError(f"dataset {name!r} version {builder.version} is not built in {root}{older}: {build}")
+    _check_shards(builder, name, split, root)
     return builder.as_data_source(split=split)
   except InputError:
     raise
@@ -98,6 +99,19 @@ def load_source(name: str, split: str, data_dir: str | None):
     raise InputError(
         f"cannot open dataset {name!r} split {split!r} in {root}: {type(e).__name__}: "
         f"{str(e).splitlines()[0] if str(e) else ''} -- {build} (or check config.dataset)") from None
+
+
+def _check_shards(builder, name: str, split: str, root: str) -> None:
+  """Refuses a built split one of whose record files is gone (deleted, or a partial copy), naming it."""
+  try:
+    files = [epath.Path(f.filename) for f in builder.info.splits[split].file_instructions]
+  except Exception:  # pylint: disable=broad-except  (an unknown split: as_data_source names it)
+    return
+  missing = [f for f in files if not f.exists()]
+  if missing:
+    raise InputError(f"dataset {name!r} split {split!r}: {missing[0]} is missing ({len(missing)} of "
+                     f"{len(files)} files); rebuild it: delete {builder.data_dir} and run "
+                     f"`flowpose data build {name} --data_dir {root}`")
 
 
 class ConcatSource(Sequence):

@@ -17,6 +17,17 @@ def test_built_dataset_is_readable(tiny_data_dir):
   assert rec["image"].dtype.name == "uint8" and rec["joints"].shape == (7, 2)
 
 
+def test_a_missing_record_file_is_named_with_the_rebuild_command(tiny_data_dir, tmp_path):
+  import shutil  # pylint: disable=import-outside-toplevel
+  data_dir = tmp_path / "tfds"
+  shutil.copytree(tiny_data_dir, data_dir)
+  shard = next(data_dir.rglob("synthetic_signers-test.array_record-*"))
+  shard.unlink()
+  with pytest.raises(InputError, match=rf"split 'test\[:8\]': {shard} is missing \(1 of 1 files\); rebuild it"):
+    sources.load_source("synthetic_signers/tiny", "test[:8]", str(data_dir))
+  sources.load_source("synthetic_signers/tiny", "train", str(data_dir))  # the other splits still open
+
+
 def test_id_records_match_full_records(tiny_data_dir):
   src = sources.load_source("synthetic_signers/tiny", "validation", tiny_data_dir)
   keys = ("video_id", "frame_index", "annotated")  # tiny has no "annotated": left out
@@ -58,3 +69,10 @@ def test_train_subset_is_seeded_nested_and_spans_the_episodes(monkeypatch):
   assert [r["video_id"] for r in sources.id_records(subset, ("video_id",))] == [v for v, _ in small]
   with pytest.raises(ConfigError, match="train_subset draws records apart from the neighbours"):
     windows.WindowExamples(flow_config.get_config(), subset)
+
+
+def test_a_job_on_an_unbuilt_user_dataset_names_the_build_command(tmp_path):
+  from flowpose_jax import datasets  # pylint: disable=import-outside-toplevel
+  with pytest.raises(InputError, match=r"build it from your files first, `flowpose data build coco_keypoints "
+                                       r"--manual_dir YOUR_FILES --data_dir \S+`"):
+    datasets.ensure_dataset("coco_keypoints", str(tmp_path))

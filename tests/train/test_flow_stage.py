@@ -98,7 +98,7 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
     media.write_image(str(edited / f"{i:03d}.png"), frame)
   for shots, expected in (("detect", [0] * 5 + [1] * 5), ("none", [0] * 10)):
     out = tmp_path / f"pred_{shots}"
-    written, skipped = jobs.predict_paths(wd2, [str(edited)], str(out), flow=True, shots=shots)
+    written, skipped, _ = jobs.predict_paths(wd2, [str(edited)], str(out), flow=True, shots=shots)
     assert not skipped
     with open(out / "edited.json") as f:
       assert [r["shot"] for r in json.load(f)["frames"]] == expected, shots
