@@ -22,7 +22,7 @@ import ml_collections
 from absl import flags
 
 from flowpose_jax import configs, configuration
-from flowpose_jax.errors import FlowposeError
+from flowpose_jax.errors import FlowposeError, OutputError
 
 DEFAULT_DEMO_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
 # Options whose value may start with "-" (argparse would take "-50,0,..." for an option).
@@ -440,15 +440,34 @@ def _drop_expected_orbax_warnings(record: logging.LogRecord) -> bool:
   return not any(text in record.getMessage() for text in _EXPECTED_ORBAX_WARNINGS)
 
 
+def _drop_disk_error_logs(record: logging.LogRecord) -> bool:
+  """Drops the checkpointer threads' own tracebacks of a full or read-only disk: the command ends with
+  one line saying it (``Checkpointer`` turns the error into an ``OSError``, ``fileio.output_errors``)."""
+  text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info and record.exc_info[1] else "")
+  return not any(marker in text for marker in _DISK_ERROR_MARKERS)
+
+
+_DISK_ERROR_MARKERS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
 def main(argv: list[str] | None = None) -> None:
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
   for noisy in ("absl", "jax", "orbax", "tensorflow_datasets"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
   logging.getLogger("absl").addFilter(_drop_expected_orbax_warnings)
+  for handler in logging.getLogger().handlers:  # orbax logs from its threads, through absl and its own loggers
+    handler.addFilter(_drop_disk_error_logs)
   try:
     sys.exit(run(sys.argv[1:] if argv is None else argv))
   except FlowposeError as e:
     print(f"flowpose: error: {e}", file=sys.stderr)
+    if isinstance(e, OutputError) and argv is None:
+      # A full or read-only disk: what was written is intact (atomic files, finished checkpoints). Leave
+      # now: a normal exit would join the checkpointer's failed background writes, which print dozens
+      # of tracebacks from their threads as the interpreter shuts down.
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(2)  # pylint: disable=protected-access
     sys.exit(2)
   except KeyboardInterrupt:
     print(f"flowpose: interrupted ({_INTERRUPTED.get(_command(argv), 'files already written are kept')})",

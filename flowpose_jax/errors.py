@@ -21,3 +21,7 @@ class ConfigError(FlowposeError):
 
 class TrainingDivergedError(FlowposeError):
   """The loss became NaN/Inf."""
+
+
+class OutputError(FlowposeError):
+  """A destination the user chose cannot be written (full, read-only, forbidden)."""

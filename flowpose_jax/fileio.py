@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from etils import epath
 
-from flowpose_jax.errors import FlowposeError
+from flowpose_jax.errors import OutputError
 
 TEMP_MARK = ".tmp-"  # atomic_output's temp files: .<name>.tmp-<pid>-<random><ext>
 
@@ -98,15 +98,15 @@ OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 
 @contextlib.contextmanager
 def output_errors(where: str | os.PathLike) -> Iterator[None]:
-  """Turns an OSError of a full, read-only or forbidden destination into one ``FlowposeError`` line
+  """Turns an OSError of a full, read-only or forbidden destination into one ``OutputError`` line
   naming the file and the fix (``where``: the folder the user chose, for the message)."""
   try:
     yield
   except OSError as e:
     if e.errno not in OUTPUT_ERRNOS:
       raise
-    raise FlowposeError(f"cannot write {e.filename or where}: {e.strerror}; free space, fix the "
-                        f"permissions of {where}, or write elsewhere") from None
+    raise OutputError(f"cannot write {e.filename or where}: {e.strerror}; free space, fix the "
+                      f"permissions of {where}, or write elsewhere") from None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -148,8 +148,8 @@ def _is_closed_loop_callback(unraisable) -> bool:
   return tb is not None and tb.tb_frame.f_code.co_name == "_check_closed"
 
 
-def _quiet_closed_loop_callbacks() -> None:
-  """Drops the unraisable "Event loop is closed" errors of an abandoned checkpoint read.
+def quiet_closed_loop_callbacks() -> None:
+  """Drops the unraisable "Event loop is closed" errors of an abandoned checkpoint read or write.
 
   When one read of a checkpoint fails, orbax's restore closes its asyncio loop
   while tensorstore still completes the item's other reads; each completion
@@ -187,7 +187,7 @@ def first_intact(directory: str, steps: list[int], restore: Callable[[int], tupl
     (restored items, meta, step). Raises ``UnreadableCheckpoint`` naming
     each step and why when none is intact.
   """
-  _quiet_closed_loop_callbacks()  # before reading: they can fire while a failed read unwinds
+  quiet_closed_loop_callbacks()  # before reading: they can fire while a failed read unwinds
   reasons = []
   for step in sorted(steps, reverse=True):
     try:
@@ -323,4 +323,5 @@ def load(workdir: str, step: int | None = None) -> Trained:
 
 __all__ = ["CONFIG_FILE", "CHECKPOINT_DIR", "SET_ASIDE_DIR", "DIGEST_KEY", "Trained", "UnreadableCheckpoint",
            "load", "load_config", "inspect", "data_positions", "read_config", "write_config", "ensure", "path", "checkpoint_dir",
-           "params_digest", "first_intact", "restore_params", "make_model", "abstract_model"]
+           "params_digest", "first_intact", "quiet_closed_loop_callbacks", "restore_params", "make_model",
+           "abstract_model"]

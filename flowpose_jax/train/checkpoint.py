@@ -15,7 +15,10 @@ is set aside and the previous intact one restored.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import time
 
 import grain
@@ -58,7 +61,8 @@ class Checkpointer:
     items = {"state": ocp.args.StandardSave(_as_dict(state)), "meta": ocp.args.JsonSave(meta)}
     if data_iterator is not None:
       items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
-    self.manager.save(step, args=ocp.args.Composite(**items))
+    with self._disk_errors():  # (a failed earlier save surfaces here)
+      self.manager.save(step, args=ocp.args.Composite(**items))
 
   def restore(self, abstract_state: TrainState, data_iterator=None) -> tuple[TrainState, dict, int]:
     """Restores the latest intact checkpoint into the shapes/shardings of ``abstract_state``.
@@ -117,11 +121,39 @@ class Checkpointer:
 
   def wait(self) -> None:
     """Blocks until the saves in flight are written."""
-    self.manager.wait_until_finished()
+    with self._disk_errors():
+      self.manager.wait_until_finished()
 
   def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
+    with self._disk_errors():
+      self.manager.wait_until_finished()
+      self.manager.close()
+
+  @contextlib.contextmanager
+  def _disk_errors(self):
+    """A save that failed for a full or read-only disk (orbax/tensorstore report it as a ValueError
+    holding the OS error code) becomes the ``OSError`` it is, naming the checkpoint folder."""
+    try:
+      yield
+    except Exception as e:  # pylint: disable=broad-except  (re-raised unless it is a disk error)
+      code = _disk_errno(str(e))
+      if code is None:
+        raise
+      raise OSError(code, f"{os.strerror(code)}; the checkpoints before this one are intact and the same "
+                          f"command resumes from them", self.directory) from None
+
+
+# The OS error codes of a full or read-only disk, as tensorstore words them inside orbax's errors.
+_DISK_ERRNOS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded",
+                errno.EROFS: "Read-only file system"}
+
+
+def _disk_errno(message: str) -> int | None:
+  """The errno of a full or read-only disk named in an exception's message, else None."""
+  for code, text in _DISK_ERRNOS.items():
+    if text in message or f"os_error_code='{code}'" in message:
+      return code
+  return None
 
 
 __all__ = ["Checkpointer"]

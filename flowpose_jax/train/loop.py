@@ -382,6 +382,7 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   Returns:
     The final TrainState (replicated).
   """
+  workdir_lib.quiet_closed_loop_callbacks()  # a failed checkpoint write (full disk) leaves them too
   with preemption.StopSignals() as stop:
     run = _prepare(config, workdir, train_source, eval_source, mesh)
     try:
