@@ -1,4 +1,4 @@
-"""Training into a full disk ends in one line, no traceback, and resumes once there is room."""
+"""Training into a full or read-only disk ends in one line, no traceback; a full one resumes once there is room."""
 
 import os
 import shutil
@@ -11,14 +11,27 @@ import pytest
 from flowpose_jax.train import checkpoint as ckpt_lib
 
 
-@pytest.fixture()
-def small_disk(tmp_path):
-  """An 8 MB tmpfs: room for one checkpoint of configs/tiny.py (~3.5 MB), not two (needs root and mount rights)."""
-  where = tmp_path / f"small-{uuid.uuid4().hex[:6]}"
+def _mounted(tmp_path, options: str):
+  """A tmpfs mounted with ``options`` (needs root and mount rights: the test skips elsewhere)."""
+  where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
   where.mkdir()
   if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
-      ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True).returncode:
-    pytest.skip("cannot mount a small tmpfs here (needs root and mount rights)")
+      ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
+    pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+  return where
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+  """An 8 MB tmpfs: room for one checkpoint of configs/tiny.py (~3.5 MB), not two."""
+  where = _mounted(tmp_path, "size=8m")
+  yield where
+  subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture()
+def read_only_disk(tmp_path):
+  where = _mounted(tmp_path, "ro,size=1m")
   yield where
   subprocess.run(["umount", "-l", str(where)], check=False)
 
@@ -46,3 +59,10 @@ def test_a_full_disk_is_one_line_and_the_run_resumes_after(small_disk, tiny_data
   resumed = _train(moved, tiny_data_dir, max(saved) + 10)
   assert f"resumed from" in resumed.stderr and f"step {max(saved)}" in resumed.stderr
   assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+def test_a_read_only_workdir_is_one_line(read_only_disk, tiny_data_dir):
+  done = _train(read_only_disk / "w", tiny_data_dir, 5)
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1].startswith(
+      f"flowpose: error: cannot write {read_only_disk / 'w'}: Read-only file system")
