@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import traceback
 
 import ml_collections
 from absl import flags
@@ -141,6 +142,7 @@ def _add_study_parser(sub) -> None:
 
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="flowpose", description=__doc__.splitlines()[0])
+  p.add_argument("--verbose", action="store_true", help="print the traceback of an error, not only its line")
   sub = p.add_subparsers(dest="command", required=True)
 
   d = sub.add_parser("demo", help="build synthetic data, train, evaluate and render (CPU-sized)")
@@ -153,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--config", required=True, help="config file[:arg], e.g. configs/demo.py")
   t.add_argument("--workdir", required=True)
   t.add_argument("--data_dir", default=None)
+  t.add_argument("--restart", action="store_true",
+                 help="set the workdir's checkpoints aside (checkpoints_set_aside/) and start from step 0, "
+                      "e.g. when none is intact")
   _add_distributed(t)
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
@@ -403,7 +408,7 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
   elif args.command == "train":
     _setup_distributed(args)
     config = _training_config(args, overrides)
-    jobs.train(config, args.workdir)
+    jobs.train(config, args.workdir, restart=args.restart)
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
     result, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
@@ -460,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
   try:
     sys.exit(run(sys.argv[1:] if argv is None else argv))
   except FlowposeError as e:
+    if "--verbose" in (sys.argv[1:] if argv is None else argv):
+      traceback.print_exc()
     print(f"flowpose: error: {e}", file=sys.stderr)
     if isinstance(e, OutputError) and argv is None:
       # A full or read-only disk: what was written is intact (atomic files, finished checkpoints). Leave

@@ -35,9 +35,9 @@ DEFAULT_EVAL_SPLIT = "test"  # evaluate on a dataset other than the run's own
 MIN_DISPLAY_SIDE = 384  # px; overlay videos of smaller frames are enlarged
 
 
-def train(config, workdir: str) -> None:
+def train(config, workdir: str, *, restart: bool = False) -> None:
   ensure_training_data(config)
-  train_and_evaluate(config, workdir)
+  train_and_evaluate(config, workdir, restart=restart)
 
 
 def _eval_config(config, crop: str | None) -> ml_collections.ConfigDict:

@@ -144,16 +144,25 @@ def read_video(path: str, max_frames: int | None = None, strict: bool = False
     frames: [T, H, W, 3] uint8 RGB, T >= 1.
     fps: frames per second (``DEFAULT_FPS`` if the file reports none).
   """
-  frames, fps, short = _read_video(path, max_frames)
-  if short is not None:
+  frames, fps, expected = _read_video(path, max_frames)
+  if expected is not None:
+    short = short_video_message(path, len(frames), expected)
     if strict:
       raise InputError(short)
     warnings.warn(short, stacklevel=2)
   return frames, fps
 
 
-def _read_video(path: str, max_frames: int | None) -> tuple[np.ndarray, float, str | None]:
-  """``read_video``'s frames and fps, and a one-line message when it ended early (else None)."""
+def short_video_message(path: str, read: int, expected: int) -> str:
+  """The one line for a video that ended after ``read`` of its ``expected`` frames."""
+  return (f"{path}: video ended after {read} of {expected} frames (truncated or damaged: frames {read}-"
+          f"{expected - 1} missing); re-download it, or read only the good frames: flowpose predict "
+          f"--max_frames {read} (read_video(..., max_frames={read}) in Python)")
+
+
+def _read_video(path: str, max_frames: int | None) -> tuple[np.ndarray, float, int | None]:
+  """``read_video``'s frames and fps, and the frame count the container promised when the video
+  ended before it (else None)."""
   cap, fps, expected = _open_video(path)
   frames = []
   try:
@@ -166,13 +175,8 @@ def _read_video(path: str, max_frames: int | None) -> tuple[np.ndarray, float, s
     cap.release()
   if not frames:
     raise InputError(f"{path}: video has no decodable frames; re-encode or re-download it")
-  read = len(frames)
-  short = None
-  if read < (expected if max_frames is None else min(expected, max_frames)):
-    short = (f"{path}: video ended after {read} of {expected} frames (truncated or damaged); re-download "
-             f"it, or read only the good frames: flowpose predict --max_frames {read} "
-             f"(read_video(..., max_frames={read}) in Python)")
-  return np.stack(frames), fps, short
+  promised = expected if max_frames is None else min(expected, max_frames)
+  return np.stack(frames), fps, (promised if len(frames) < promised else None)
 
 
 def _natural_key(name: str) -> list:
@@ -202,7 +206,7 @@ def resolve_input(path: str) -> InputItem:
   raise InputError(f"{path}: unknown extension {ext!r}; pass {_ACCEPTED}")
 
 
-def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.ndarray], float, str | None]:
+def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.ndarray], float, int | None]:
   """Reads an input's frames (an image is a 1-frame sequence).
 
   Args:
@@ -212,12 +216,12 @@ def read_item(item: InputItem, max_frames: int | None = None) -> tuple[list[np.n
   Returns:
     frames: T >= 1 arrays [H, W, 3] uint8 RGB (a folder's images may differ in size).
     fps: the video's frame rate, ``DEFAULT_FPS`` for images and folders.
-    short: None, or one line saying that a video ended before its reported
-      frame count (the frames are those read before it).
+    expected: None, or the frame count a video promised when it ended before
+      it (truncated or damaged: the frames are those read before the break).
   """
   if item.kind == "video":
-    frames, fps, short = _read_video(item.path, max_frames)
-    return list(frames), fps, short
+    frames, fps, expected = _read_video(item.path, max_frames)
+    return list(frames), fps, expected
   return [read_image(path) for path in item.frames[:max_frames]], DEFAULT_FPS, None
 
 

@@ -6,7 +6,7 @@ names (``output_names``); every file is written atomically (a temp file
 renamed into place), an overlay video is checked to read back whole before it
 replaces anything, and a full or read-only output folder stops the command in
 one line. A video that ends before its reported length (truncated or damaged)
-is predicted on the frames read, and its JSON says so (``complete``: false).
+is predicted on the frames read, and its JSON says so (``partial``: true, ``frames_missing``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def output_names(items: list[media.InputItem]) -> list[str]:
 
 def _write_predictions(name: str, item: media.InputItem, frames: list[np.ndarray], fps: float,
                        joints: np.ndarray, conf: np.ndarray, out_dir: str, shots: np.ndarray | None = None,
-                       short: str | None = None) -> list[str]:
+                       expected: int | None = None) -> list[str]:
   """Writes one input's joints (JSON, CSV) and overlay (image or video) atomically; returns the paths.
 
   ``shots``: [T] int shot ids (flowing prediction), written as each JSON frame's "shot";
-  ``short``: why the input's frames are fewer than it holds (the JSON's "complete" is then false)."""
+  ``expected``: the frame count of a video that ended early (the JSON's "partial" is then true and
+  "frames_missing" lists the missing frame ranges, inclusive)."""
   stem = os.path.join(out_dir, name)
   records = [{"frame": i, "joints": {n: [float(x), float(y)] for n, (x, y) in zip(joints_lib.JOINT_NAMES, j)},
               "confidence": {n: float(v) for n, v in zip(joints_lib.JOINT_NAMES, c)}}
@@ -63,10 +64,10 @@ def _write_predictions(name: str, item: media.InputItem, frames: list[np.ndarray
   if shots is not None:
     for record, shot in zip(records, shots):
       record["shot"] = int(shot)
-  doc = {"input": item.path, "complete": short is None, "joint_names": list(joints_lib.JOINT_NAMES),
+  doc = {"input": item.path, "partial": expected is not None, "joint_names": list(joints_lib.JOINT_NAMES),
          "frames": records}
-  if short is not None:
-    doc["note"] = short
+  if expected is not None:
+    doc["frames_missing"] = [[len(records), expected - 1]]
   fileio.write_text(stem + ".json", json.dumps(doc, indent=1))
   table = io.StringIO()
   w = csv.writer(table)
@@ -205,15 +206,15 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
       skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once
   for (path, item), name in zip(items, output_names([item for _, item in items])):
     try:
-      frames, fps, short = media.read_item(item, max_frames)
+      frames, fps, expected = media.read_item(item, max_frames)
       joints, conf, shot_ids = _predict_frames(predictor, frames, box, passes, flow_kwargs, shots)
       # COCO ids first: an input without ids is skipped before any of its files is written.
       found = _coco_results(item, joints, conf, image_ids, len(results) + 1) if coco else []
       with output_errors(out_dir):
-        written += _write_predictions(name, item, frames, fps, joints, conf, out_dir, shot_ids, short)
+        written += _write_predictions(name, item, frames, fps, joints, conf, out_dir, shot_ids, expected)
       results += found
-      if short is not None:
-        partial.append((path, short.removeprefix(f"{path}: ")))
+      if expected is not None:
+        partial.append((path, media.short_video_message(path, len(frames), expected).removeprefix(f"{path}: ")))
     except InputError as e:
       skipped.append((path, str(e).removeprefix(f"{path}: ")))
   if predictor.runtime == "auto":  # undecided (a decision is logged by runtimes): no input was large enough

@@ -179,3 +179,12 @@ def test_a_window_that_contradicts_the_model_is_refused():
                                                    "--config.batch_size=8"])
   with pytest.raises(ConfigError, match="must be 2 \\* config.flow.n \\+ 1 = 15"):
     validate_config(config)
+
+
+def test_verbose_adds_the_traceback_to_the_one_line(tmp_path, tiny_data_dir, capsys):
+  argv = ["train", "--config", str(tmp_path / "nope.py"), "--workdir", str(tmp_path / "w")]
+  assert "Traceback" not in _refused(capsys, argv)
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--verbose", *argv])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.startswith("Traceback") and "flowpose: error: --config" in err.splitlines()[-1]

@@ -91,7 +91,9 @@ class Checkpointer:
                                                       on_unreadable=lambda s, why: unreadable.append(s))
     except workdir_lib.UnreadableCheckpoint as e:
       # None is intact: move nothing, or the same command would start again from step 0.
-      raise workdir_lib.UnreadableCheckpoint(f"{e} (nothing was moved: this command refuses until then)") from None
+      raise workdir_lib.UnreadableCheckpoint(
+          f"{e}; nothing was moved: to start again from step 0 here, rerun with --restart (sets them aside)"
+      ) from None
     if unreadable:
       self.set_aside(unreadable, "unreadable")
     s = restored["state"]

@@ -234,12 +234,18 @@ def _lock_workdir(workdir: str) -> lock_lib.WorkdirLock | None:
   return lock
 
 
-def _resume(run: _Run) -> int:
-  """Restores the latest intact checkpoint into ``run`` (state and data position); returns its step."""
+def _resume(run: _Run, restart: bool = False) -> int:
+  """Restores the latest intact checkpoint into ``run`` (state and data position); returns its step.
+
+  ``restart``: set every checkpoint aside instead (``checkpoints_set_aside/<step>-restart-...``) and
+  start from step 0: the user's choice when none is intact."""
   run.checkpointer = ckpt_lib.Checkpointer(run.workdir, run.config.keep_checkpoints)
   # Replicated first, so a checkpoint restores straight into the (multi-host) mesh's shardings.
   run.state = parallel.replicate(run.mesh, run.state)
   start = 0
+  if restart and run.checkpointer.all_steps():
+    log.warning("--restart: starting from step 0")
+    run.checkpointer.set_aside(run.checkpointer.all_steps(), "restart")
   if run.checkpointer.all_steps():
     run.state, _, start = run.checkpointer.restore(run.state, run.train_it)
     log.info("resumed from %s step %d", run.checkpointer.directory, start)
@@ -366,8 +372,8 @@ def _after_step(run: _Run, done: int, is_last: bool) -> None:
 
 
 def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=None,
-                       mesh=None, show_progress: bool = True, until_step: int | None = None
-                       ) -> state_lib.TrainState:
+                       mesh=None, show_progress: bool = True, until_step: int | None = None,
+                       restart: bool = False) -> state_lib.TrainState:
   """Trains ``config`` in ``workdir``, resuming from its latest intact checkpoint.
 
   Args:
@@ -378,6 +384,8 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
     mesh: device mesh (default: all devices on a "data" axis).
     until_step: stop (with a checkpoint) after this step, as a preempted job
       would; the schedule still spans ``config.num_train_steps``.
+    restart: set the workdir's checkpoints aside and start from step 0
+      (``flowpose train --restart``: when none is intact).
 
   Returns:
     The final TrainState (replicated).
@@ -386,16 +394,16 @@ def train_and_evaluate(config, workdir: str, *, train_source=None, eval_source=N
   with preemption.StopSignals() as stop:
     run = _prepare(config, workdir, train_source, eval_source, mesh)
     try:
-      return _train(run, stop, until_step, show_progress)
+      return _train(run, stop, until_step, show_progress, restart)
     finally:
       run.close()
 
 
-def _train(run: _Run, stop: preemption.StopSignals, until_step: int | None, show_progress: bool
-           ) -> state_lib.TrainState:
+def _train(run: _Run, stop: preemption.StopSignals, until_step: int | None, show_progress: bool,
+           restart: bool = False) -> state_lib.TrainState:
   """The step loop of ``train_and_evaluate``."""
   config = run.config
-  start = _resume(run)
+  start = _resume(run, restart)
   _start_outputs(run, start)
   inputs = model_inputs(config.model, config.get("flow")) + step_lib.TARGET_KEYS
   train_step = step_lib.jit_train_step(run.mesh, graphdef=run.graphdef, tx=run.tx, loss_cfg=config.loss,

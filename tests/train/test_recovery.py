@@ -194,7 +194,11 @@ def test_when_every_checkpoint_is_truncated_nothing_is_moved_and_a_rerun_refuses
       with open(victim, "r+b") as f:
         f.truncate(os.path.getsize(victim) // 2)
   for _ in range(2):  # the same command twice: refused both times, never a silent start from step 0
-    with pytest.raises(workdir_lib.UnreadableCheckpoint, match="no intact checkpoint.*nothing was moved"):
+    with pytest.raises(workdir_lib.UnreadableCheckpoint, match="no intact checkpoint.*nothing was moved.*--restart"):
       train_and_evaluate(config, workdir, show_progress=False)
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
   assert not os.path.exists(os.path.join(workdir, "checkpoints_set_aside"))
+  train_and_evaluate(config, workdir, show_progress=False, restart=True)  # the user's choice
+  assert [p.split("-")[:2] for p in sorted(os.listdir(os.path.join(workdir, "checkpoints_set_aside")))] == [
+      ["2", "restart"], ["4", "restart"]]
+  assert ckpt_lib.Checkpointer(workdir).latest_step() == 4
