@@ -27,6 +27,7 @@ BUILDER_MODULES = {
     "chalearn": "flowpose_jax.data_builders.chalearn",
     "realpose": "flowpose_jax.data_builders.realpose",
     "coco_keypoints": "flowpose_jax.data_builders.coco_keypoints",
+    "lsp": "flowpose_jax.data_builders.lsp",
 }
 
 

@@ -1,5 +1,5 @@
 """A dataset built from a user's files never silently outlives them: `flowpose data build` rebuilds when
-they changed, and a job refuses a stale build naming the file (coco_keypoints, realpose, bbc_pose)."""
+they changed, and a job refuses a stale build naming the file (coco_keypoints, realpose, bbc_pose, lsp)."""
 
 import json
 import logging
@@ -13,6 +13,7 @@ from flowpose_jax import datasets, provenance
 from flowpose_jax.errors import InputError
 from tests.data.test_bbc_pose import write_fixture
 from tests.data.test_coco_keypoints import write_coco
+from tests.data.test_lsp import pose_1based, write_joints_mat, write_lsp
 from tests.data.test_realpose import _write_buffy
 
 
@@ -68,6 +69,17 @@ def test_bbc_pose_changed_frame_is_refused(tmp_path):
   frame.write_bytes(frame.read_bytes()[:-10])
   with pytest.raises(InputError, match=rf"{frame} changed since it was built"):
     datasets.ensure_dataset("bbc_pose/original", str(data_dir))
+
+
+def test_lsp_changed_joints_mat_is_refused(tmp_path):
+  manual, data_dir = tmp_path / "lspet_dataset", tmp_path / "tfds"
+  write_lsp(manual, "extended", 2)
+  datasets.build_dataset("lsp/extended", str(data_dir), str(manual))
+  datasets.ensure_dataset("lsp/extended", str(data_dir))
+  path = write_joints_mat(manual, "extended", 2, xy=pose_1based(2) + 1)  # relabelled: same size, new values
+  os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))  # coarse clocks
+  with pytest.raises(InputError, match=rf"is stale: {path} changed since it was built"):
+    datasets.ensure_dataset("lsp/extended", str(data_dir))
 
 
 def test_a_build_whose_source_is_gone_stays_usable(tmp_path):
