@@ -455,7 +455,8 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
   available = _train_records(config)
   if max(sizes, default=0) > available:
     raise ConfigError(f"--sizes {','.join(map(str, sizes))}: {config.dataset.name}:"
-                      f"{config.dataset.train_split} has only {available} records")
+                      f"{config.dataset.train_split} has only {available} records; give sizes up to {available}, "
+                      f"or a larger split with --config.dataset.train_split")
   next_size = 2 * max(sizes, default=0)
   predict = predict_next and len(set(sizes)) >= MIN_FIT_POINTS and next_size <= available
   seed_list = study_seeds(config, seeds)

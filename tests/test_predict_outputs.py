@@ -116,3 +116,14 @@ def test_sigterm_during_predict_interrupts_so_clean_up_runs():
       finally:
         cleaned.append(True)
   assert cleaned and signal.getsignal(signal.SIGTERM) == before
+
+
+def test_an_interrupted_predict_says_what_it_keeps(workdir, tmp_path, capsys, monkeypatch):
+  from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
+
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(jobs, "predict_paths", interrupted)
+  code, _, err = _predict(capsys, workdir, _image(tmp_path / "x.jpg"), "--out", str(tmp_path / "out"))
+  assert code == 130 and err == ["flowpose: interrupted (inputs already written are kept; none is half-written)"]

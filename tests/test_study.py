@@ -245,3 +245,9 @@ def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path, caps
     assert os.path.getsize(os.path.join(out, name)) > 0, name
   table = open(os.path.join(out, "pooling.md")).read()
   assert "| sum (gt), n = 1 |" in table and "| single-frame + fusion |" in table
+
+
+def test_sizes_above_the_training_split_name_its_size(tiny_config, tmp_path):
+  from flowpose_jax.errors import ConfigError  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ConfigError, match=r"has only 48 records; give sizes up to 48"):
+    study.data_scaling_plan(tiny_config, str(tmp_path), [10, 10000])
