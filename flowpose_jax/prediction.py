@@ -118,6 +118,16 @@ def _coco_results(item: media.InputItem, joints: np.ndarray, conf: np.ndarray,
           for i, j, c in zip(ids, joints, conf)]
 
 
+def _coco_image_ids(coco: bool, coco_annotations: str | None) -> dict[str, int] | None | bool:
+  """{file name: COCO image id} from ``--coco_annotations``, None for running ids, False without --coco."""
+  if coco_annotations is not None and not coco:
+    raise FlowposeError("--coco_annotations gives image ids for --coco: add --coco or drop it")
+  if coco_annotations is None:
+    return None if coco else False
+  from flowpose_jax.data import coco_format  # pylint: disable=import-outside-toplevel
+  return coco_format.image_ids_by_name(coco_annotations)
+
+
 def _predict_flow(predictor, source: str | None, mode: str | None, causal: bool) -> dict:
   """``predict --flow``'s flow: as the model was trained unless given (``inference.flow_choice``);
   says which on stderr. Returns the ``Predictor.joints`` flow kwargs."""
@@ -140,6 +150,20 @@ def _predict_frames(predictor, frames: list[np.ndarray], box, passes: int | None
   shot_ids = inference.video_shots(frames, shots)  # the flowing windows stop at the cuts; the JSON says where
   joints, conf = predictor.joints(frames, boxes, flow=True, passes=passes, shots=shot_ids, **flow_kwargs)
   return joints, conf, shot_ids
+
+
+def _predict_one(predictor, item: media.InputItem, name: str, out_dir: str, *, box, passes, flow_kwargs,
+                 shots: str, max_frames: int | None, image_ids, first_id: int
+                 ) -> tuple[list[str], list[dict], int | None, int]:
+  """One input: its files written, its COCO results (``image_ids`` False: none), the frame count a
+  damaged video promised (else None) and the frames read."""
+  frames, fps, expected = media.read_item(item, max_frames)
+  joints, conf, shot_ids = _predict_frames(predictor, frames, box, passes, flow_kwargs, shots)
+  # COCO ids first: an input without ids is skipped before any of its files is written.
+  found = [] if image_ids is False else _coco_results(item, joints, conf, image_ids, first_id)
+  with output_errors(out_dir):
+    files = _write_predictions(name, item, frames, fps, joints, conf, out_dir, shot_ids, expected)
+  return files, found, expected, len(frames)
 
 
 def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flow: bool = False,
@@ -185,38 +209,32 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     [(input path, one-line reason)] of the inputs written from fewer frames
     than they hold: a truncated or damaged video).
   """
-  if coco_annotations is not None and not coco:
-    raise FlowposeError("--coco_annotations gives image ids for --coco: add --coco or drop it")
-  image_ids = None
-  if coco_annotations is not None:
-    from flowpose_jax.data import coco_format  # pylint: disable=import-outside-toplevel
-    image_ids = coco_format.image_ids_by_name(coco_annotations)
+  image_ids = _coco_image_ids(coco, coco_annotations)
   predictor = inference.load(workdir, step=step)
   predictor.flip_test = flip_test
   runtimes.use(predictor, runtime)
   flow_kwargs = _predict_flow(predictor, flow_source, flow_mode, flow_causal) if flow else None
   os.makedirs(out_dir, exist_ok=True)
   fileio.remove_stale_temps(out_dir)
-  written, skipped, partial, results = [], [], [], []
+  written, skipped, partial, results = [], {}, [], []
   items = []
-  for path in paths:
+  for index, path in enumerate(paths):
     try:
-      items.append((path, media.resolve_input(path)))
+      items.append((index, path, media.resolve_input(path)))
     except InputError as e:
-      skipped.append((path, str(e).removeprefix(f"{path}: ")))  # the line names the path once
-  for (path, item), name in zip(items, output_names([item for _, item in items])):
+      skipped[index] = (path, str(e).removeprefix(f"{path}: "))  # the line names the path once
+  for (index, path, item), name in zip(items, output_names([item for _, _, item in items])):
     try:
-      frames, fps, expected = media.read_item(item, max_frames)
-      joints, conf, shot_ids = _predict_frames(predictor, frames, box, passes, flow_kwargs, shots)
-      # COCO ids first: an input without ids is skipped before any of its files is written.
-      found = _coco_results(item, joints, conf, image_ids, len(results) + 1) if coco else []
-      with output_errors(out_dir):
-        written += _write_predictions(name, item, frames, fps, joints, conf, out_dir, shot_ids, expected)
+      files, found, expected, count = _predict_one(predictor, item, name, out_dir, box=box, passes=passes,
+                                                   flow_kwargs=flow_kwargs, shots=shots, max_frames=max_frames,
+                                                   image_ids=image_ids,
+                                                   first_id=len(results) + 1)
+      written += files
       results += found
       if expected is not None:
-        partial.append((path, media.short_video_message(path, len(frames), expected).removeprefix(f"{path}: ")))
+        partial.append((path, media.short_video_message(path, count, expected).removeprefix(f"{path}: ")))
     except InputError as e:
-      skipped.append((path, str(e).removeprefix(f"{path}: ")))
+      skipped[index] = (path, str(e).removeprefix(f"{path}: "))
   if predictor.runtime == "auto":  # undecided (a decision is logged by runtimes): no input was large enough
     print(f"flowpose: runtime auto: jax (no input of {runtimes.AUTO_MIN_FRAMES} or more frames to time "
           "onnxruntime on)", file=sys.stderr)
@@ -225,7 +243,7 @@ def predict_paths(workdir: str, paths: list[str], out_dir: str, *, box=None, flo
     with output_errors(out_dir):
       fileio.write_text(out, json.dumps(results))
     written.append(out)
-  return written, skipped, partial
+  return written, [skipped[i] for i in sorted(skipped)], partial
 
 
 __all__ = ["COCO_RESULTS_FILE", "output_names", "predict_paths"]

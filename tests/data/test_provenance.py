@@ -40,14 +40,19 @@ def test_coco_keypoints_changed_labels_are_refused_then_rebuilt(tmp_path, caplog
   datasets.ensure_dataset("coco_keypoints", str(data_dir))
 
 
+def _refused(name, data_dir, path, what="changed"):
+  """``ensure_dataset`` refuses ``name`` naming ``path`` as ``what`` since the build."""
+  with pytest.raises(InputError, match=rf"is stale: {path} {what} since it was built"):
+    datasets.ensure_dataset(name, str(data_dir))
+
+
 def test_an_image_added_to_the_source_is_named(tmp_path):
   manual, data_dir = tmp_path / "coco", tmp_path / "tfds"
   write_coco(manual)
   datasets.build_dataset("coco_keypoints", str(data_dir), str(manual))
   extra = manual / "val2017" / "new.jpg"
   extra.write_bytes(b"x")
-  with pytest.raises(InputError, match=rf"{extra} was added since it was built"):
-    datasets.ensure_dataset("coco_keypoints", str(data_dir))
+  _refused("coco_keypoints", data_dir, extra, "was added")
 
 
 def test_realpose_tracks_its_sibling_folder_too(tmp_path):
@@ -55,8 +60,7 @@ def test_realpose_tracks_its_sibling_folder_too(tmp_path):
   datasets.build_dataset("realpose/buffy", str(data_dir), str(folder))
   sibling = folder.parent / "realpose_ep3" / "annotations.json"
   sibling.write_text(sibling.read_text() + "\n")
-  with pytest.raises(InputError, match=rf"{sibling} changed since it was built"):
-    datasets.ensure_dataset("realpose/buffy", str(data_dir))
+  _refused("realpose/buffy", data_dir, sibling)
   datasets.build_dataset("realpose/buffy", str(data_dir))  # no --manual_dir: the recorded folder
   datasets.ensure_dataset("realpose/buffy", str(data_dir))
 
@@ -67,8 +71,7 @@ def test_bbc_pose_changed_frame_is_refused(tmp_path):
   datasets.build_dataset("bbc_pose/original", str(data_dir), str(manual))
   frame = manual / "video_01" / "5.jpg"
   frame.write_bytes(frame.read_bytes()[:-10])
-  with pytest.raises(InputError, match=rf"{frame} changed since it was built"):
-    datasets.ensure_dataset("bbc_pose/original", str(data_dir))
+  _refused("bbc_pose/original", data_dir, frame)
 
 
 def test_lsp_changed_joints_mat_is_refused(tmp_path):
@@ -78,8 +81,7 @@ def test_lsp_changed_joints_mat_is_refused(tmp_path):
   datasets.ensure_dataset("lsp/extended", str(data_dir))
   path = write_joints_mat(manual, "extended", 2, xy=pose_1based(2) + 1)  # relabelled: same size, new values
   os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))  # coarse clocks
-  with pytest.raises(InputError, match=rf"is stale: {path} changed since it was built"):
-    datasets.ensure_dataset("lsp/extended", str(data_dir))
+  _refused("lsp/extended", data_dir, path)
 
 
 def test_a_build_whose_source_is_gone_stays_usable(tmp_path):
