@@ -1,6 +1,9 @@
 """Test setup: 8 simulated CPU devices (must happen before jax is imported)."""
 
 import os
+import shutil
+import subprocess
+import uuid
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -44,3 +47,23 @@ def tiny_workdir(tiny_data_dir, tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("tiny_workdir"))
   train_and_evaluate(config, workdir, show_progress=False)
   return workdir
+
+
+@pytest.fixture()
+def tmpfs(tmp_path):
+  """``tmpfs(options)`` mounts a tmpfs with mount ``options`` ("size=8m", "ro,size=1m") and returns its
+  path; unmounted after the test. Needs root and mount rights: the test skips elsewhere."""
+  mounted = []
+
+  def mount(options: str):
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
+      pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+    mounted.append(where)
+    return where
+
+  yield mount
+  for where in mounted:
+    subprocess.run(["umount", "-l", str(where)], check=False)

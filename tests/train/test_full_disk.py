@@ -4,36 +4,21 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from flowpose_jax.train import checkpoint as ckpt_lib
 
 
-def _mounted(tmp_path, options: str):
-  """A tmpfs mounted with ``options`` (needs root and mount rights: the test skips elsewhere)."""
-  where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-  where.mkdir()
-  if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
-      ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode:
-    pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
-  return where
-
-
 @pytest.fixture()
-def small_disk(tmp_path):
+def small_disk(tmpfs):
   """An 8 MB tmpfs: room for one checkpoint of configs/tiny.py (~3.5 MB), not two."""
-  where = _mounted(tmp_path, "size=8m")
-  yield where
-  subprocess.run(["umount", "-l", str(where)], check=False)
+  return tmpfs("size=8m")
 
 
 @pytest.fixture()
-def read_only_disk(tmp_path):
-  where = _mounted(tmp_path, "ro,size=1m")
-  yield where
-  subprocess.run(["umount", "-l", str(where)], check=False)
+def read_only_disk(tmpfs):
+  return tmpfs("ro,size=1m")
 
 
 def _train(workdir, data_dir, steps):
