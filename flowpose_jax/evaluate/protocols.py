@@ -29,6 +29,11 @@ Sources and decisions (see also docs/paper.md §4):
   ground truth (MODEC ``eval_dataset.m``), expressed in % (d = 5..20); our 7
   joints have no hip, so the caller passes ``norm`` [N] from the dataset's
   full joint set (``example_norms``).
+* lsp: PCK at 0.2 (and 0.1) of the torso size, the ground truth's right-hip to
+  left-shoulder distance (LSP joints 3 and 10, 1-based: the reference pair of
+  the public LSP evaluation code bearpaw/eval_pose, ``demo_eval_lsp.m``), in %
+  (d = 20, 10), from each record's ``joints_full``. Other LSP papers normalise
+  by the person's box; say which when comparing.
 * chalearn: d = 6 px headline, d = 4 also quoted [paper §5]; pixel scale of
   the frames the authors scored is unverified (scale 1).
 """
@@ -83,6 +88,10 @@ PROTOCOLS: dict[str, Protocol] = {
     "flic": Protocol(
         distances=(5.0, 10.0, 15.0, 20.0), normalised=True,
         note="PCK at 5-20 % of the gt lsho-rhip distance (MODEC eval_dataset.m); pass norm [N]"),
+    "lsp": Protocol(
+        distances=(20.0, 10.0), normalised=True,
+        note="PCK at 20 % (and 10 %) of the gt right-hip to left-shoulder distance (the reference pair of "
+             "bearpaw/eval_pose's LSP evaluation); pass norm [N]"),
     "chalearn": Protocol(
         distances=(6.0, 4.0),
         note="d=6 px headline (d=4 also quoted); GT is Kinect tracking; frame scale unverified"),
@@ -146,19 +155,24 @@ def apply_protocol(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, protoc
 
 # FLIC's full joint set (``joints_full`` of the flic builder): lsho, rhip columns.
 FLIC_LSHO, FLIC_RHIP = 0, 9
+# LSP's 14 joints (``joints_full`` of the lsp builder, ``LSP_JOINT_NAMES``): left shoulder, right hip.
+LSP_LSHO, LSP_RHIP = 9, 2
+# Per normalised dataset: the (left shoulder, right hip) columns of ``joints_full`` whose distance is the torso.
+TORSO_JOINTS = {"flic": (FLIC_LSHO, FLIC_RHIP), "lsp": (LSP_LSHO, LSP_RHIP)}
 
 
 def example_norms(dataset: str, records) -> np.ndarray:
   """[N] per-example normalising lengths (frame px) of a normalised protocol.
 
-  FLIC: the ground-truth left-shoulder to right-hip distance (MODEC), from
-  each record's ``joints_full``.
+  FLIC and LSP: the ground-truth left-shoulder to right-hip distance (MODEC;
+  bearpaw/eval_pose for LSP), from each record's ``joints_full``.
   """
   base = dataset.split("/")[0]
-  if base != "flic":
+  if base not in TORSO_JOINTS:
     raise KeyError(f"no normalising length defined for {dataset!r}")
+  lsho, rhip = TORSO_JOINTS[base]
   full = np.stack([np.asarray(r["joints_full"], np.float64) for r in records])
-  return torso_size(full[:, FLIC_LSHO], full[:, FLIC_RHIP])
+  return torso_size(full[:, lsho], full[:, rhip])
 
 
 def torso_size(lsho: np.ndarray, rhip: np.ndarray) -> np.ndarray:

@@ -85,3 +85,19 @@ def test_flic_norms_from_full_joints():
   full[protocols_lib.FLIC_RHIP] = (13.0, 24.0)
   norms = protocols_lib.example_norms("flic/small", [{"joints_full": full}] * 2)
   np.testing.assert_allclose(norms, [5.0, 5.0])
+
+
+def test_lsp_pck_at_20_percent_of_the_hip_to_shoulder_torso():
+  from flowpose_jax.data_builders.lsp import lsp  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.evaluate import protocols as protocols_lib  # pylint: disable=import-outside-toplevel
+  full = np.full((14, 2), np.nan, np.float32)
+  full[lsp.LSP_JOINT_NAMES.index("left_shoulder")] = (10.0, 20.0)
+  full[lsp.LSP_JOINT_NAMES.index("right_hip")] = (40.0, 60.0)  # torso 50 px
+  norms = protocols_lib.example_norms("lsp/extended", [{"joints_full": full}])
+  np.testing.assert_allclose(norms, [50.0])
+  p = P.for_dataset("lsp/original", default_distance=6.0)
+  assert p.normalised and p.headline == 20.0
+  gt = np.zeros((1, 7, 2))
+  pred = gt + [[[9.0, 0.0]] * 6 + [[11.0, 0.0]]]  # 18 % and 22 % of the torso
+  err = P.apply_protocol(pred, gt, np.ones((1, 7), bool), p, norm=norms)
+  assert list(err[0] <= p.headline) == [True] * 6 + [False]
