@@ -272,7 +272,7 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   known one of largest magnitude: a moving part then carries the pixels
   around it, so a thin, fast limb's heatmap moves with it instead of being
   read from the static background beside it (config.flow.spread;
-  benchmarks/pooling_study.py measures it).
+  ``flowpose study pooling`` measures its effect, benchmarks/flows_to_heatmap.py its cost).
 
   Args:
     flows: [T, H, W, 2] float (dx, dy) frame px, centre -> frame t (NaN unknown).
