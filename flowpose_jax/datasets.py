@@ -13,7 +13,7 @@ import os
 import shutil
 
 from flowpose_jax import provenance
-from flowpose_jax.data.sources import is_prepared, resolve_data_dir, split_extra
+from flowpose_jax.data.sources import resolve_data_dir, split_extra
 from flowpose_jax.errors import FlowposeError, InputError
 
 log = logging.getLogger("flowpose")
@@ -107,15 +107,14 @@ def ensure_dataset(name: str, data_dir: str | None) -> None:
   (``default_manual_dir``, e.g. realpose's shared folder). A set built from the user's own files is
   refused with the ``flowpose data build`` command that takes them: no job but that one reads them."""
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
-  if is_prepared(name, data_dir):
-    _import_builder(name)
-    _refuse_if_source_changed(tfds.builder(name, data_dir=resolve_data_dir(data_dir)), name, data_dir)
-    return
   _import_builder(name)
   try:
     builder = tfds.builder(name, data_dir=resolve_data_dir(data_dir))
   except Exception:  # pylint: disable=broad-except  (an unknown name or config: build_dataset says which)
     builder = None
+  if builder is not None and builder.is_prepared():
+    _refuse_if_source_changed(builder, name, data_dir)
+    return
   home = getattr(getattr(builder, "builder_config", None), "default_manual_dir", None)
   if getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None) and not (home is not None and os.path.isdir(home)):
     raise InputError(f"dataset {name!r} is not built in {resolve_data_dir(data_dir)}: build it from your files "
