@@ -16,9 +16,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.name = "synthetic_signers/demo"  # TFDS name[/config]
   c.dataset.data_dir = ""  # "" -> TFDS default (~/tensorflow_datasets)
   c.dataset.train_split = "train"  # TFDS split, slices allowed ("train[:500]": the first 500 records)
-  # Records of another prepared dataset appended to the training set, "NAME:SPLIT"
+  # Records of other prepared datasets appended to the training set, "NAME:SPLIT[,NAME:SPLIT...]"
   # (e.g. BBC Pose Extended's noisy videos); "" = none.
   c.dataset.extra_train = ""
+  # Each training set's share of an epoch, main first ("1,1": half and half; the smaller set
+  # repeats); "" = in proportion to their sizes.
+  c.dataset.train_shares = ""
   # A seeded random subset of train_split (0 = all of it): the first N of one permutation drawn from
   # train_subset_seed, so smaller subsets lie inside larger ones (data-scaling studies set these).
   c.dataset.train_subset = 0

@@ -13,7 +13,7 @@ import os
 import shutil
 
 from flowpose_jax import provenance
-from flowpose_jax.data.sources import resolve_data_dir, split_extra
+from flowpose_jax.data.sources import extra_sets, resolve_data_dir
 from flowpose_jax.errors import FlowposeError, InputError
 
 log = logging.getLogger("flowpose")
@@ -138,8 +138,7 @@ def ensure_training_data(config) -> None:
   builds, and the others wait for it at a barrier (so no two write the same files)."""
   import jax  # pylint: disable=import-outside-toplevel
   names = [config.dataset.name]
-  if config.dataset.extra_train:
-    names.append(split_extra(config.dataset.extra_train)[0])
+  names.extend(name for name, _ in extra_sets(config.dataset))
   if jax.process_index() == 0:
     for name in names:
       ensure_dataset(name, config.dataset.data_dir)

@@ -140,13 +140,35 @@ class ConcatSource(Sequence):
 
 
 def split_extra(extra: str) -> tuple[str, str]:
-  """``config.dataset.extra_train`` "NAME:SPLIT" -> (NAME, SPLIT); the split may hold slices
-  ("synthetic_signers/demo_noisy:train[1000:]"), so NAME ends at the first ":"."""
+  """One ``config.dataset.extra_train`` entry "NAME:SPLIT" -> (NAME, SPLIT); the split may hold
+  slices ("synthetic_signers/demo_noisy:train[1000:]"), so NAME ends at the first ":"."""
   name, sep, split = extra.partition(":")
   if not sep or not name or not split:
     raise InputError(f"config.dataset.extra_train={extra!r}: give NAME:SPLIT, e.g. "
                      f"synthetic_signers/demo_noisy:train[1000:]")
   return name, split
+
+
+def extra_sets(dataset_cfg) -> list[tuple[str, str]]:
+  """``config.dataset.extra_train`` ("NAME:SPLIT[,NAME:SPLIT...]", "" = none) -> [(NAME, SPLIT)]."""
+  return [split_extra(e.strip()) for e in dataset_cfg.get("extra_train", "").split(",") if e.strip()]
+
+
+def train_shares(dataset_cfg, sizes: Sequence[int]) -> np.ndarray:
+  """``config.dataset.train_shares`` ("" or one number per training set, main first) -> [P] float64
+  summing to 1; "" gives each set its share of the records (plain concatenation)."""
+  text = dataset_cfg.get("train_shares", "")
+  if not text:
+    return np.asarray(sizes, np.float64) / max(sum(sizes), 1)
+  try:
+    shares = np.asarray([float(x) for x in text.split(",")], np.float64)
+  except ValueError:
+    shares = np.zeros(0)
+  if len(shares) != len(sizes) or not np.all(shares > 0):
+    raise ConfigError(f"config.dataset.train_shares={text!r}: give {len(sizes)} positive numbers, one per "
+                      f"training set (train_split first, then each extra_train entry), e.g. "
+                      f"{','.join(['1'] * len(sizes))}")
+  return shares / shares.sum()
 
 
 def overlaps_training(dataset_cfg, name: str, split: str) -> bool:
@@ -157,9 +179,7 @@ def overlaps_training(dataset_cfg, name: str, split: str) -> bool:
   "train[:50%]"); two different slices of one split ("validation[:50%]",
   "validation[50%:]") are taken as disjoint.
   """
-  trained = [(dataset_cfg.name, dataset_cfg.train_split)]
-  if dataset_cfg.get("extra_train", ""):
-    trained.append(split_extra(dataset_cfg.extra_train))
+  trained = [(dataset_cfg.name, dataset_cfg.train_split)] + extra_sets(dataset_cfg)
   def base(s):
     return s.partition("[")[0]
 
@@ -202,25 +222,52 @@ def subset_indices(num_records: int, size: int, seed: int) -> np.ndarray:
 
 
 def contains_subset(source: Sequence[dict]) -> bool:
-  """Whether ``source`` (or a part of a ``ConcatSource``) is a ``SubsetSource``."""
+  """Whether ``source`` (or a part of a ``ConcatSource``) is a ``SubsetSource`` or ``RepeatSource``:
+  records drawn apart from their video neighbours."""
   parts = source.parts if isinstance(source, ConcatSource) else (source,)
-  return any(isinstance(p, SubsetSource) for p in parts)
+  return any(isinstance(p, (SubsetSource, RepeatSource)) for p in parts)
+
+
+class RepeatSource(Sequence):
+  """``parent`` read ``length`` times over: ``source[k]`` is ``parent[k % len(parent)]``, so a
+  small set can fill a fixed share of a training mixture."""
+
+  def __init__(self, parent: Sequence[dict], length: int):
+    self.parent = parent
+    self.length = int(length)
+
+  def __len__(self) -> int:
+    return self.length
+
+  def __getitem__(self, index: int) -> dict:
+    return self.parent[int(index) % len(self.parent)]
+
+
+def repeat_lengths(sizes: Sequence[int], shares: np.ndarray) -> np.ndarray:
+  """Records per set in an epoch of a mixture: [P] int64 with ``lengths[p] / sum ~ shares[p]`` and
+  ``lengths[p] >= sizes[p]`` (no record is dropped; the smaller sets repeat)."""
+  sizes = np.asarray(sizes, np.float64)
+  total = float(np.max(sizes / shares))
+  return np.maximum(np.round(shares * total), sizes).astype(np.int64)
 
 
 def load_train_source(dataset_cfg):
-  """The training records of ``config.dataset``: ``train_split`` of ``name``, then, when
-  ``extra_train`` ("NAME:SPLIT", e.g. BBC Pose Extended's noisy videos) is set, its records.
+  """The training records of ``config.dataset``: ``train_split`` of ``name``, then each
+  ``extra_train`` set ("NAME:SPLIT[,NAME:SPLIT...]", e.g. BBC Pose Extended's noisy videos).
 
   ``dataset_cfg.train_subset`` N > 0 (absent or 0: the whole split) keeps N
   records of ``train_split`` drawn with ``train_subset_seed`` (``subset_indices``:
   nested across N for one seed); the extra records are all kept.
+  ``dataset_cfg.train_shares`` (e.g. "1,1") sets each set's share of an epoch's
+  records (main first): smaller sets repeat (``RepeatSource``), none is cut.
   """
   main = load_source(dataset_cfg.name, dataset_cfg.train_split, dataset_cfg.data_dir)
   size = int(dataset_cfg.get("train_subset", 0))
   if size:
     main = SubsetSource(main, subset_indices(len(main), size, int(dataset_cfg.get("train_subset_seed", 0))))
-  extra = dataset_cfg.get("extra_train", "")
-  if not extra:
-    return main
-  name, split = split_extra(extra)
-  return ConcatSource([main, load_source(name, split, dataset_cfg.data_dir)])
+  parts = [main] + [load_source(name, split, dataset_cfg.data_dir) for name, split in extra_sets(dataset_cfg)]
+  if dataset_cfg.get("train_shares", ""):
+    sizes = [len(p) for p in parts]
+    lengths = repeat_lengths(sizes, train_shares(dataset_cfg, sizes))
+    parts = [p if n == len(p) else RepeatSource(p, n) for p, n in zip(parts, lengths)]
+  return parts[0] if len(parts) == 1 else ConcatSource(parts)

@@ -397,8 +397,9 @@ class WindowExamples:
     h = frames.heatmap_size(self.input_cfg)
     if sources.contains_subset(source):
       raise ConfigError("config.dataset.train_subset draws records apart from the neighbours a window of "
-                        "2n+1 frames reads: set it to 0 for the flowing stage (restrict the frames with "
-                        "a slice of dataset.train_split instead, e.g. train[:1000])")
+                        "2n+1 frames reads, and so does train_shares' repetition: set them to 0 and '' for "
+                        "the flowing stage (restrict the frames with a slice of dataset.train_split "
+                        "instead, e.g. train[:1000])")
     self.source = source
     precomputed = self.flow_cfg.maps == PRECOMPUTED_MAPS
     if precomputed and maps is None:

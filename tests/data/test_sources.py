@@ -76,3 +76,32 @@ def test_a_job_on_an_unbuilt_user_dataset_names_the_build_command(tmp_path):
   with pytest.raises(InputError, match=r"build it from your files first, `flowpose data build coco_keypoints "
                                        r"--manual_dir YOUR_FILES --data_dir \S+`"):
     datasets.ensure_dataset("coco_keypoints", str(tmp_path))
+
+
+def test_train_shares_repeat_the_smaller_sets_and_cut_none(monkeypatch):
+  import ml_collections
+  from flowpose_jax.errors import ConfigError
+  sets = {"main": [{"set": "main", "i": i} for i in range(10)],
+          "a": [{"set": "a", "i": i} for i in range(100)], "b": [{"set": "b", "i": i} for i in range(30)]}
+  monkeypatch.setattr(sources, "load_source", lambda name, split, data_dir: sets[name])
+
+  def records(shares, extra="a:train,b:train"):
+    cfg = ml_collections.ConfigDict({"name": "main", "train_split": "train", "data_dir": "",
+                                     "extra_train": extra, "train_shares": shares})
+    return list(sources.load_train_source(cfg))
+
+  plain = records("")
+  assert [len([r for r in plain if r["set"] == k]) for k in ("main", "a", "b")] == [10, 100, 30]
+  mixed = records("2,1,1")  # main half the epoch: its 10 records 20 times each; "a" whole; "b" repeated
+  counts = {k: len([r for r in mixed if r["set"] == k]) for k in ("main", "a", "b")}
+  assert counts == {"main": 200, "a": 100, "b": 100}
+  assert {r["i"] for r in mixed if r["set"] == "a"} == set(range(100))  # none cut
+  main = [r["i"] for r in mixed if r["set"] == "main"]
+  assert all(main.count(i) == len(main) // 10 for i in range(10))  # repeated evenly
+  assert records("1", extra="") == sets["main"]
+  with pytest.raises(ConfigError, match="train_shares='1,1': give 3 positive numbers"):
+    records("1,1")
+  with pytest.raises(ConfigError, match="give 3 positive numbers"):
+    records("1,0,1")
+  assert sources.overlaps_training(ml_collections.ConfigDict(
+      {"name": "main", "train_split": "train", "extra_train": "a:train[:90],b:train"}), "b", "train")
