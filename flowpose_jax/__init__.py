@@ -6,7 +6,8 @@ __version__ = "0.1.0"
 
 
 def load(workdir: str, **kwargs):
-  """Loads a trained workdir; see ``flowpose_jax.inference.load``."""
+  """Loads a trained workdir, or a shipped model by name (``flowpose_jax.load("NAME")``; the names:
+  ``flowpose_jax.workdir.shipped_names()``); see ``flowpose_jax.inference.load``."""
   from flowpose_jax import inference  # pylint: disable=import-outside-toplevel
   return inference.load(workdir, **kwargs)
 

@@ -39,6 +39,36 @@ PASSES_HELP = ("1 = one pass on the letterboxed frame; 2 = find the person, then
 MAPS = ("heatmap", "fusion", "pooled")  # --maps: which model output (evaluate, export)
 
 
+def _add_model(parser: argparse.ArgumentParser) -> None:
+  """``--workdir`` or ``--model``: the weights a command reads (a training workdir, or a shipped
+  model's name or folder, ``workdir.resolve``), with ``--step`` for a workdir."""
+  g = parser.add_mutually_exclusive_group(required=True)
+  g.add_argument("--workdir", help="a training workdir")
+  g.add_argument("--model", help="a shipped model's name (flowpose_jax/pretrained: "
+                 f"{', '.join(_shipped_names()) or 'none installed'}) or a folder `flowpose publish` wrote")
+  _add_step(parser)
+
+
+def _shipped_names() -> list[str]:
+  from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  return workdir_lib.shipped_names()
+
+
+def _model_source(args) -> str:
+  """The weights ``--workdir`` / ``--model`` name; an unknown ``--model`` fails naming the shipped ones."""
+  if getattr(args, "model", None) is None:
+    return args.workdir
+  from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  folder = workdir_lib.resolve(args.model)
+  if not workdir_lib.is_shipped(folder):
+    names = workdir_lib.shipped_names()
+    raise FlowposeError(f"--model {args.model}: no shipped model of that name or folder (shipped: "
+                        f"{', '.join(names) or 'none'}); a training workdir goes with --workdir")
+  if args.step is not None:
+    raise FlowposeError(f"--step applies to a --workdir's checkpoints; --model {args.model} has one set of weights")
+  return folder
+
+
 def _add_step(parser: argparse.ArgumentParser) -> None:
   """``--step``: the same meaning on every command that reads a workdir's weights."""
   parser.add_argument("--step", type=int, default=None, help="a checkpointed step (default: the latest intact)")
@@ -73,8 +103,7 @@ def _add_study_points(parser: argparse.ArgumentParser) -> None:
 
 def _add_predict_parser(sub) -> None:
   r = sub.add_parser("predict", help="joints + overlays for images, frame folders or videos")
-  r.add_argument("--workdir", required=True)
-  _add_step(r)
+  _add_model(r)
   r.add_argument("inputs", nargs="+", help="image files, folders of frames, video files")
   r.add_argument("--out", required=True)
   r.add_argument("--box", default=None,
@@ -161,13 +190,13 @@ def _parser() -> argparse.ArgumentParser:
   _add_distributed(t)
 
   e = sub.add_parser("evaluate", help="accuracy vs distance on a dataset split")
-  e.add_argument("--workdir", required=True)
+  _add_model(e)
   e.add_argument("--split", default=None,
                  help="default: the config's dataset.test_split (the run's held-out split); "
                       "\"test\" with another --dataset")
   e.add_argument("--dataset", default=None, help="TFDS name[/config] (default: the training set)")
   e.add_argument("--data_dir", default=None)
-  e.add_argument("--out", default=None, help="output folder (default: the workdir)")
+  e.add_argument("--out", default=None, help="output folder (default: the workdir; needed with --model)")
   e.add_argument("--crop", default=None, metavar="{frame,box,joints}",
                  help="network input: whole frame letterboxed, the record's person box, or the box of "
                       "its annotated joints grown by input.joints_margin (default: as trained)")
@@ -177,24 +206,35 @@ def _parser() -> argparse.ArgumentParser:
                  help="average each frame's maps with its mirror image's (twice the work)")
   e.add_argument("--maps", default=None, choices=MAPS,
                  help="score one model output (heatmap = conv8 alone); default: the final one")
-  _add_step(e)
 
   _add_predict_parser(sub)
 
   _add_study_parser(sub)
   x = sub.add_parser("export", help="trained weights for other runtimes: ONNX, StableHLO, "
                      "TF SavedModel/TFLite, safetensors (+ PyTorch)")
-  x.add_argument("--workdir", required=True)
+  _add_model(x)
   x.add_argument("--format", required=True, choices=("onnx", "stablehlo", "savedmodel", "tflite", "safetensors"),
                  help="savedmodel and tflite need the tf extra: pip install -c constraints.txt -e '.[tf]'")
   x.add_argument("--out", required=True, help="output folder: the model file(s) and <format>.json (how to feed them)")
   x.add_argument("--maps", default=None, choices=MAPS,
                  help="which map (heatmap = conv8 alone); default the final one (a flowing model: frame + pool parts)")
-  _add_step(x)
 
   i = sub.add_parser("inspect", help="a workdir's latest step, model/data, data position and params digest")
-  i.add_argument("--workdir", required=True)
-  _add_step(i)
+  _add_model(i)
+
+  pu = sub.add_parser("publish", help="a trained workdir -> a shipped model (weights, config, model card) that "
+                      "loads by name")
+  pu.add_argument("--workdir", required=True)
+  _add_step(pu)
+  pu.add_argument("--name", required=True, help="the model's name (its folder's)")
+  pu.add_argument("--out", default=None,
+                  help="folder to put NAME/ in (default: the package's flowpose_jax/pretrained, which ships)")
+  pu.add_argument("--command", default="", dest="train_command", help="the command that trained it (the card's)")
+  pu.add_argument("--notes", default=None, metavar="FILE.md",
+                  help="markdown for the card's Measured section: tables with the commands that made them")
+  pu.add_argument("--real_frame", default=None, metavar="IMAGE",
+                  help="an image whose joints the card records, for tests to check again")
+  pu.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
 
   da = sub.add_parser("data", help="dataset tools")
   dsub = da.add_subparsers(dest="data_command", required=True)
@@ -366,7 +406,7 @@ def _predict(args, jobs) -> int:
     raise FlowposeError(f"{given[0]} applies to flowing prediction: add --flow or drop it")
   with _sigterm_as_interrupt():  # a stopped predict removes its temp files, as Ctrl-C does
     written, skipped, partial = jobs.predict_paths(
-        args.workdir, args.inputs, args.out, box=box, flow=args.flow, flow_source=args.flow_source,
+        _model_source(args), args.inputs, args.out, box=box, flow=args.flow, flow_source=args.flow_source,
         flow_mode=args.flow_mode, flow_causal=args.flow_causal,
         shots="none" if args.flow_no_shot_cuts else "detect", max_frames=args.max_frames, runtime=args.runtime,
         coco=args.coco, coco_annotations=args.coco_annotations, passes=args.passes, flip_test=args.flip_test,
@@ -411,7 +451,10 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
     jobs.train(config, args.workdir, restart=args.restart)
     print(f"trained: {os.path.abspath(args.workdir)}")
   elif args.command == "evaluate":
-    result, table = jobs.evaluate_workdir(args.workdir, split=args.split, dataset=args.dataset,
+    if args.model is not None and args.out is None:
+      raise FlowposeError(f"--model {args.model}: give --out FOLDER for the results (a shipped model's folder "
+                          f"is not written to)")
+    result, table = jobs.evaluate_workdir(_model_source(args), split=args.split, dataset=args.dataset,
                                           data_dir=args.data_dir, out_dir=args.out, crop=args.crop,
                                           output=args.maps, passes=args.passes, flip_test=args.flip_test,
                                           step=args.step)
@@ -419,17 +462,22 @@ def _dispatch(args, overrides: list[str], jobs) -> int:
     split = result["split"]
     print(f"{result['dataset']}:{split}: wrote results_{split}.json/.md and accuracy_{split}.png to "
           f"{os.path.abspath(args.out or args.workdir)}")
+  elif args.command == "publish":
+    from flowpose_jax import publish, workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+    print(publish.publish(args.workdir, args.name, args.out or workdir_lib.SHIPPED_ROOT, step=args.step,
+                          command=args.train_command, notes_file=args.notes, real_frame=args.real_frame,
+                          overwrite=args.overwrite))
   elif args.command == "predict":
     return _predict(args, jobs)
   elif args.command == "study":
     _run_study(args, overrides)
   elif args.command == "export":
     from flowpose_jax import export  # pylint: disable=import-outside-toplevel
-    for path in export.export_workdir(args.workdir, args.format, args.out, args.maps, step=args.step):
+    for path in export.export_workdir(_model_source(args), args.format, args.out, args.maps, step=args.step):
       print(path)
   elif args.command == "inspect":
     from flowpose_jax import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
-    for key, value in workdir_lib.inspect(args.workdir, args.step).items():
+    for key, value in workdir_lib.inspect(_model_source(args), args.step).items():
       print(f"{key}: {value}")
   elif args.command == "data":
     root = jobs.build_dataset(args.name, args.data_dir, args.manual_dir)

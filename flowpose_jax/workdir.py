@@ -13,6 +13,15 @@ Layout::
   <workdir>/checkpoints_set_aside/<step>-<why>/   checkpoints training will not
                                   resume from (unreadable, or after a divergence)
 
+A shipped model (``flowpose publish``; the package's own in ``flowpose_jax/pretrained/NAME``)
+is a folder read the same way, by its path or, for the package's, by its name
+(``resolve``)::
+
+  <folder>/config.json            the run's config
+  <folder>/weights.safetensors    the params (``param_key`` names), float32
+  <folder>/model_card.json        params digest, step, data, command, commit, results
+  <folder>/README.md              the model card, for people
+
 A workdir is a local folder or a ``gs://`` path: every access goes through
 ``etils.epath`` (orbax too). A checkpoint that does not load, or whose params
 do not match the digest recorded at save time, is skipped with one logged line
@@ -46,7 +55,76 @@ log = logging.getLogger("flowpose")
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 SET_ASIDE_DIR = "checkpoints_set_aside"
-DIGEST_KEY = "params_sha256"  # in a checkpoint's meta
+DIGEST_KEY = "params_sha256"  # in a checkpoint's meta (and a shipped model's card)
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "model_card.json"
+SHIPPED_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
+
+def shipped_names() -> list[str]:
+  """Names of the models shipped in the package (``flowpose_jax/pretrained/NAME``), sorted."""
+  if not os.path.isdir(SHIPPED_ROOT):
+    return []
+  return sorted(n for n in os.listdir(SHIPPED_ROOT) if os.path.isfile(os.path.join(SHIPPED_ROOT, n, CARD_FILE)))
+
+
+def resolve(ref: str) -> str:
+  """A workdir or shipped-model folder to read: ``ref`` itself when it is a path that exists (or
+  a ``gs://`` URL), else the shipped model named ``ref``, else ``ref`` (whose reader then says
+  what is missing)."""
+  ref = os.fspath(ref)
+  if not fileio.is_local(ref) or os.path.exists(ref):
+    return ref
+  if ref in shipped_names():
+    return os.path.join(SHIPPED_ROOT, ref)
+  return ref
+
+
+def is_shipped(folder: str) -> bool:
+  """Whether ``folder`` (already ``resolve``d) holds a shipped model rather than checkpoints."""
+  return path(folder, CARD_FILE).exists() and path(folder, WEIGHTS_FILE).exists()
+
+
+def read_card(folder: str) -> dict:
+  """A shipped model's ``model_card.json``."""
+  p = path(folder, CARD_FILE)
+  try:
+    return json.loads(p.read_text(encoding="utf-8"))
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise InputError(f"{p} is unreadable ({type(e).__name__}: {e}); reinstall the package or "
+                     f"publish the model again (`flowpose publish`)") from None
+
+
+def param_key(key_path) -> str:
+  """A params leaf's tree path -> its tensor name: the pure-dict keys joined by "." ("convs.0.kernel")."""
+  return ".".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in key_path)
+
+
+def _restore_shipped(folder: str, abstract_params: dict) -> tuple[dict, dict, int]:
+  """(params on the first local device, model card, step) of a shipped model; its digest checked."""
+  import safetensors.numpy  # pylint: disable=import-outside-toplevel
+  card = read_card(folder)
+  weights = os.fspath(path(folder, WEIGHTS_FILE))
+  try:
+    flat = safetensors.numpy.load_file(weights)
+  except Exception as e:  # pylint: disable=broad-except  (safetensors raises its own errors for a bad file)
+    raise InputError(f"{weights} is unreadable ({_one_line(e)}); reinstall the package or publish the "
+                     f"model again") from None
+  device = jax.local_devices()[0]
+
+  def leaf(key_path, like):
+    key = param_key(key_path)
+    if key not in flat or tuple(flat[key].shape) != tuple(like.shape):
+      found = "absent" if key not in flat else tuple(flat[key].shape)
+      raise InputError(f"{weights}: tensor {key} is {found}, the model of its config.json needs "
+                       f"{tuple(like.shape)}; the folder mixes two models: publish it again")
+    return jax.device_put(flat[key].astype(like.dtype), device)
+
+  params = jax.tree_util.tree_map_with_path(leaf, abstract_params)
+  if card.get(DIGEST_KEY) and params_digest(params) != card[DIGEST_KEY]:
+    raise UnreadableCheckpoint(f"{weights}: its params differ from the digest in {CARD_FILE}; reinstall the "
+                               f"package or publish the model again")
+  return params, card, int(card.get("step", 0))
 
 
 def path(workdir: str, *parts: str) -> epath.Path:
@@ -77,8 +155,9 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict | None:
-  """The config a run wrote into ``workdir``, or None if it holds none yet."""
-  p = path(workdir, CONFIG_FILE)
+  """The config a run wrote into ``workdir`` (or a shipped model's, ``resolve``), or None if it
+  holds none yet."""
+  p = path(resolve(workdir), CONFIG_FILE)
   if not p.exists():
     return None
   try:
@@ -92,9 +171,11 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config of a trained workdir; a clear error when it is not one."""
   config = read_config(workdir)
   if config is None:
+    names = shipped_names()
+    shipped = f", or name a shipped model ({', '.join(names)})" if names else ""
     raise FlowposeError(f"{path(workdir, CONFIG_FILE)} not found: {workdir} is not a training "
                         f"workdir (train one with `flowpose train --config configs/demo.py "
-                        f"--workdir {workdir}`)")
+                        f"--workdir {workdir}`{shipped})")
   return config
 
 
@@ -219,7 +300,8 @@ def restore_params(workdir: str, abstract_params: dict, step: int | None = None)
   """Restores only the params of a checkpoint and its metadata.
 
   Args:
-    workdir: a training workdir.
+    workdir: a training workdir, or a shipped model's folder or name (``resolve``;
+      its one step, ``step`` ignored; meta = its model card).
     abstract_params: pure-dict tree of arrays or ShapeDtypeStructs giving shapes
       and dtypes; leaves without a sharding land on the first local device.
     step: a checkpointed step (default: the latest intact one: an unreadable
@@ -228,6 +310,9 @@ def restore_params(workdir: str, abstract_params: dict, step: int | None = None)
   Returns:
     (params, meta dict, step).
   """
+  workdir = resolve(workdir)
+  if is_shipped(workdir):
+    return _restore_shipped(workdir, abstract_params)
   manager = _reader(workdir)
   directory = checkpoint_dir(workdir)
   try:
@@ -275,11 +360,14 @@ def inspect(workdir: str, step: int | None = None) -> dict[str, str]:
   config = load_config(workdir)
   _, abstract = abstract_model(config)
   params, meta, step = restore_params(workdir, abstract, step)
-  manager = _reader(workdir)
-  try:
-    steps = sorted(manager.all_steps())
-  finally:
-    manager.close()
+  if is_shipped(resolve(workdir)):
+    steps = [step]
+  else:
+    manager = _reader(workdir)
+    try:
+      steps = sorted(manager.all_steps())
+    finally:
+      manager.close()
   model = config.model
   positions = data_positions(workdir, step)
   return {
@@ -314,14 +402,16 @@ class Trained:
 
 
 def load(workdir: str, step: int | None = None) -> Trained:
-  """The config of ``workdir``, its latest (or given) params and the model built from them."""
+  """The config of ``workdir`` (or of a shipped model's folder or name, ``resolve``), its latest
+  (or given) params and the model built from them."""
   config = load_config(workdir)
   graphdef, abstract = abstract_model(config)
   params, _, step = restore_params(workdir, abstract, step)
   return Trained(config=config, graphdef=graphdef, params=params, step=step)
 
 
-__all__ = ["CONFIG_FILE", "CHECKPOINT_DIR", "SET_ASIDE_DIR", "DIGEST_KEY", "Trained", "UnreadableCheckpoint",
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "CARD_FILE", "SHIPPED_ROOT", "shipped_names", "resolve", "is_shipped",
+           "read_card", "param_key", "CHECKPOINT_DIR", "SET_ASIDE_DIR", "DIGEST_KEY", "Trained", "UnreadableCheckpoint",
            "load", "load_config", "inspect", "data_positions", "read_config", "write_config", "ensure", "path", "checkpoint_dir",
            "params_digest", "first_intact", "quiet_closed_loop_callbacks", "restore_params", "make_model",
            "abstract_model"]

@@ -22,7 +22,10 @@ import os
 
 import jax
 import numpy as np
+import safetensors
+import safetensors.numpy
 
+from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import FlowposeError
 from flowpose_jax.export import spec as spec_lib
 
@@ -36,21 +39,13 @@ def flatten(params: dict) -> dict[str, np.ndarray]:
   """Pure-dict params -> {"a.b.0.kernel": float32 array}."""
   flat = {}
   for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-    flat[".".join(str(k.key) for k in path)] = np.ascontiguousarray(np.asarray(leaf, np.float32))
+    flat[workdir_lib.param_key(path)] = np.ascontiguousarray(np.asarray(leaf, np.float32))
   return flat
-
-
-def _safetensors():
-  try:
-    import safetensors.numpy  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    raise FlowposeError("safetensors export needs safetensors: pip install -c constraints.txt -e '.[export]'") from None
-  return safetensors
 
 
 def export(trained, out_dir: str, output: str | None = None) -> list[str]:
   """Writes ``weights.safetensors`` and ``<format>.json`` into ``out_dir``; returns their paths."""
-  save_file = _safetensors().numpy.save_file
+  save_file = safetensors.numpy.save_file
   parts = spec_lib.parts(trained, output)
   spec = spec_lib.runtime_spec(trained, output, "safetensors", parts, {p.name: FILE for p in parts})
   spec["tensors"] = {"naming": "pure-dict param paths joined by '.'", "dtype": "float32", "layouts": LAYOUTS}
@@ -62,7 +57,7 @@ def export(trained, out_dir: str, output: str | None = None) -> list[str]:
 
 def load(path: str) -> tuple[dict[str, np.ndarray], dict]:
   """A ``weights.safetensors`` -> (tensors by name, spec)."""
-  with _safetensors().safe_open(path, framework="numpy") as f:
+  with safetensors.safe_open(path, framework="numpy") as f:
     meta = f.metadata() or {}
     if METADATA_KEY not in meta:
       raise FlowposeError(f"{path} has no '{METADATA_KEY}' metadata: it was not written by "

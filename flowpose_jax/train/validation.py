@@ -145,12 +145,16 @@ def validate_config(config) -> None:
   if "flow" in config:
     windows.flow_settings(config)
   make_optimizer(config.optimizer, config.num_train_steps)  # refuses optimizer.name / schedule
-  if config.get("init_from") and not os.path.isdir(workdir_lib.checkpoint_dir(config.init_from)):
+  init_from = config.get("init_from") and workdir_lib.resolve(config.init_from)
+  if init_from and not (os.path.isdir(workdir_lib.checkpoint_dir(init_from)) or workdir_lib.is_shipped(init_from)):
     where = ("" if os.path.isabs(config.init_from)
              else f" (read from the current directory: {os.path.abspath(config.init_from)})")
     make = config.get("init_from_command", "")
-    fix = (f"make it with `{make}` (from this folder), or give another run's workdir with --config.init_from=DIR"
-           if make else "give the workdir of an earlier (single-frame) run, or run from the folder that holds it")
+    names = workdir_lib.shipped_names()
+    shipped = f", or a shipped model's name ({', '.join(names)})" if names else ""
+    fix = (f"make it with `{make}` (from this folder), or give another run's workdir with "
+           f"--config.init_from=DIR{shipped}" if make
+           else f"give the workdir of an earlier (single-frame) run{shipped}, or run from the folder that holds it")
     raise ConfigError(f"config.init_from={config.init_from!r} has no {workdir_lib.CHECKPOINT_DIR}/ folder{where}; "
                       f"{fix}")
 
