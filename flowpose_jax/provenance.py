@@ -3,10 +3,12 @@
 A builder that reads a user's files (``manual_dir``) gets, beside its records,
 ``<data_dir>/<name>/<config>/<version>/flowpose_source.json.gz``: the folders
 it read (``manual_dir``, plus any sibling folders its config names with
-``source_folders``), every file below them with its size and modification time
-(cheap: no file is read), and the flowpose_jax builder version. Comparing that
-listing with the folders as they are now says which file was added, removed or
-changed since the build.
+``source_folders``), every file below them with its size, modification time and
+SHA-256, and the flowpose_jax builder version. Comparing that listing with the
+folders as they are now says which file was added, removed or changed since the
+build: size and time first (no file read); a file whose time alone moved (a copy,
+a checkout, a restore from backup) is read and counts as changed only when its
+bytes differ.
 
 Synthetic sets read no user files and record nothing (TFDS already keeps one
 folder per builder version).
@@ -15,6 +17,7 @@ folder per builder version).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import time
@@ -22,7 +25,7 @@ import time
 from flowpose_jax import fileio
 
 SOURCE_FILE = "flowpose_source.json.gz"
-FORMAT = 1
+FORMAT = 2  # 1: [size, mtime_ns] per file; 2: [size, mtime_ns, sha256]
 
 
 def source_folders(builder_config, manual_dir: str) -> list[str]:
@@ -34,8 +37,17 @@ def source_folders(builder_config, manual_dir: str) -> list[str]:
   return folders
 
 
-def listing(folders: list[str]) -> dict[str, list[int]]:
-  """{"<folder>/<relative path>": [size, mtime_ns]} of every file below ``folders`` (symlinks followed)."""
+def file_sha256(path: str) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
+
+
+def listing(folders: list[str], hashes: bool = False) -> dict[str, list]:
+  """{"<folder>/<relative path>": [size, mtime_ns] (+ sha256 with ``hashes``)} of every file below
+  ``folders`` (symlinks followed)."""
   out = {}
   for folder in folders:
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -47,13 +59,18 @@ def listing(folders: list[str]) -> dict[str, list[int]]:
         except OSError:
           continue  # vanished while listing: the comparison reports it
         out[path] = [st.st_size, st.st_mtime_ns]
+        if hashes:
+          try:
+            out[path].append(file_sha256(path))
+          except OSError:
+            del out[path]
   return out
 
 
 def record(version_dir: str, folders: list[str], builder_version: str) -> None:
   """Writes the source listing of a finished build into its version folder."""
   doc = {"format": FORMAT, "folders": folders, "builder_version": builder_version,
-         "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "files": listing(folders)}
+         "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "files": listing(folders, hashes=True)}
   fileio.write_bytes(os.path.join(version_dir, SOURCE_FILE), gzip.compress(json.dumps(doc).encode()))
 
 
@@ -76,12 +93,25 @@ def changes(doc: dict) -> tuple[str, int] | None:
   if not all(os.path.isdir(f) for f in folders):
     return None
   then, now = doc["files"], listing(folders)
-  differ = sorted(set(then) ^ set(now) | {p for p in set(then) & set(now) if then[p] != now[p]})
+  differ = sorted(set(then) ^ set(now) | {p for p in set(then) & set(now) if _changed(p, then[p], now[p])})
   if not differ:
     return None
   first = differ[0]
   what = "was added" if first not in then else "was removed" if first not in now else "changed"
   return f"{first} {what}", len(differ)
+
+
+def _changed(path: str, then: list, now: list) -> bool:
+  """Whether a file differs from its recorded [size, mtime_ns(, sha256)]: the same size and time
+  is taken as unchanged; the same size at another time is read and compared when a hash was kept."""
+  if then[:2] == now[:2]:
+    return False
+  if then[0] != now[0] or len(then) < 3:
+    return True
+  try:
+    return file_sha256(path) != then[2]
+  except OSError:
+    return True
 
 
 __all__ = ["SOURCE_FILE", "changes", "listing", "record", "recorded", "source_folders"]

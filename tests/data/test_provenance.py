@@ -93,3 +93,19 @@ def test_a_build_whose_source_is_gone_stays_usable(tmp_path):
   datasets.ensure_dataset("coco_keypoints", str(data_dir))
   doc = provenance.recorded(str(next(p for p in data_dir.rglob(provenance.SOURCE_FILE)).parent))
   assert doc["folders"] == [str(manual)] and os.path.basename(next(iter(doc["files"]))) != ""
+
+
+def test_a_copy_that_moves_only_the_times_is_not_stale_but_new_bytes_are(tmp_path):
+  """A fresh copy of the same files (new modification times, as after a re-checkout or a restore) keeps
+  the build; the same size with other bytes is still refused."""
+  manual, data_dir = tmp_path / "coco", tmp_path / "tfds"
+  path = write_coco(manual)
+  datasets.build_dataset("coco_keypoints", str(data_dir), str(manual))
+  for f in manual.rglob("*"):
+    if f.is_file():
+      os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+  datasets.ensure_dataset("coco_keypoints", str(data_dir))  # accepted: the bytes are the same
+  data = path.read_bytes()
+  path.write_bytes(data.replace(b'"id": 1', b'"id": 7', 1))  # same size, other bytes
+  assert len(path.read_bytes()) == len(data) and path.read_bytes() != data
+  _refused("coco_keypoints", data_dir, path)
