@@ -26,6 +26,10 @@ def base_config() -> ml_collections.ConfigDict:
   # train_subset_seed, so smaller subsets lie inside larger ones (data-scaling studies set these).
   c.dataset.train_subset = 0
   c.dataset.train_subset_seed = 0
+  # Which set train_subset draws from: "" = train_split, or one extra_train entry "NAME:SPLIT" exactly as
+  # written there (train_split then stays whole, and train_subset 0 leaves that set and its train_shares
+  # entry out: a data-scaling study over added data, `flowpose study data-scaling --scale_set`).
+  c.dataset.subset_of = ""
   c.dataset.eval_split = "validation"
   c.dataset.test_split = "test"
 

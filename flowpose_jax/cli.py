@@ -147,15 +147,26 @@ def _add_study_parser(sub) -> None:
                        epilog="Override any config field with --config.KEY=VALUE (e.g. num_train_steps).")
   _add_study_points(ds)
   ds.add_argument("--out", required=True, help="study folder: one workdir per point, study.json/.csv/.png")
-  ds.add_argument("--sizes", required=True, help="clean training-set sizes in records, e.g. 250,500,1000")
+  ds.add_argument("--sizes", required=True, help="clean training-set sizes in records, e.g. 250,500,1000 "
+                                                  "(with --scale_set: records of that set added, 0 = none)")
   ds.add_argument("--noisy", default="", help="noisily labelled extra training data NAME:SPLIT, "
                                               "e.g. synthetic_signers/demo_noisy:train[1000:]")
-  ds.add_argument("--models", default="heatmap_net,coordinate_net")
+  ds.add_argument("--scale_set", default="", metavar="NAME:SPLIT",
+                  help="sizes count records of this dataset.extra_train entry (as written there, e.g. "
+                       "lsp/extended:train[:9500]; sets dataset.subset_of), added to train_split and the other "
+                       "extra sets, which stay whole")
+  ds.add_argument("--models", default=None,
+                  help="networks, default heatmap_net,coordinate_net (with --widths: heatmap_net)")
+  ds.add_argument("--widths", default="", help="model.width values, each network trained at every one, e.g. "
+                                               "0.25,0.5 (settings named heatmap_net-w0.5-n3000)")
+  ds.add_argument("--same_compute", action="store_true",
+                  help="with --widths: num_train_steps per width so that every width gets the training FLOPs "
+                       "of the config's model.width (XLA's cost analysis of the forward pass)")
   ds.add_argument("--no_predict", action="store_true",
                   help="do not fit the power law and train the next size (2x the largest)")
   ds.add_argument("--subset_seed", type=int, default=study_defaults.DEFAULT_SUBSET_SEED,
-                  help="draws each size's records at random from dataset.train_split, nested (the smaller "
-                       "sets lie inside the larger); recorded in point.json and study.json")
+                  help="draws each size's records at random from dataset.train_split (or --scale_set), nested "
+                       "(the smaller sets lie inside the larger); recorded in point.json and study.json")
   po = ssub.add_parser("pooling", help="accuracy vs window n per temporal pooling and flow source",
                        epilog="--config is a flowing-stage config with --config.init_from=<single-frame workdir>, "
                               "whose dataset, input and model width/fusion/final_relu it takes before the "
@@ -294,9 +305,16 @@ def _study_plan(args, config):
   if args.study_command == "pooling":
     return study.pooling_plan(config, args.out, _ints("--windows", args.windows), args.poolings.split(","),
                               args.flow_sources.split(","), seeds=args.seeds)
+  try:
+    widths = tuple(float(w) for w in args.widths.split(",") if w.strip())
+  except ValueError:
+    raise FlowposeError(f"--widths {args.widths}: give model.width multipliers separated by commas, "
+                        f"e.g. 0.25,0.5") from None
+  models = args.models or ("heatmap_net" if widths else "heatmap_net,coordinate_net")
   return study.data_scaling_plan(config, args.out, _ints("--sizes", args.sizes),
-                                 models=tuple(m for m in args.models.split(",") if m), noisy=args.noisy,
-                                 predict_next=not args.no_predict, seeds=args.seeds, subset_seed=args.subset_seed)
+                                 models=tuple(m for m in models.split(",") if m), noisy=args.noisy,
+                                 predict_next=not args.no_predict, seeds=args.seeds, subset_seed=args.subset_seed,
+                                 scale_set=args.scale_set, widths=widths, same_compute=args.same_compute)
 
 
 def _run_study(args, overrides: list[str]) -> None:
@@ -305,7 +323,8 @@ def _run_study(args, overrides: list[str]) -> None:
   plan = _study_plan(args, _study_config(args, overrides))
   if args.list_points:
     for p in study.list_points(plan):
-      print(f"{p['index']}\t{p['name']}\tseed={p['seed']}" + ("\tdone" if p["done"] else ""))
+      print(f"{p['index']}\t{p['name']}\tseed={p['seed']}" + (f"\tsteps={p['steps']}" if p["steps"] else "")
+            + ("\tdone" if p["done"] else ""))
     print(f"{len(plan.points)} points in {os.path.abspath(args.out)}", file=sys.stderr)
     return
   summary = study.run_study(plan, args.point)

@@ -19,6 +19,36 @@ or more the study also trains twice the largest size (when the split has the
 records) and reports predicted vs measured. Outputs: ``<out>/study.json``,
 ``study.csv`` and ``data_scaling.png``.
 
+  flowpose study data-scaling --config configs/realpose.py:lsp --config.init_from= \\
+      --out studies/lsp_scaling --scale_set lsp/extended:train[:9500] --sizes 0,1000,3000,9500 \\
+      --widths 0.25,0.5 --same_compute --seeds 2
+
+asks how much added data helps on real people: Buffy episode-4 accuracy vs
+the number N of LSP-extended images added to the training set. ``--scale_set``
+names one ``dataset.extra_train`` entry exactly as written there; a size-N
+point sets ``dataset.subset_of`` to it, so N counts records of that set
+(nested, drawn with ``subset_seed`` as above; N = 0: none added, and its
+``train_shares`` entry goes with it) while ``train_split`` and the other
+extra sets stay whole (Buffy's episodes 2 + 3 and PARSE here). With
+``train_shares`` ("5,1,4" in configs/realpose.py:lsp) the added set keeps its
+share of every epoch at each N > 0 (its N records repeat): N varies how many
+distinct images fill that share; ``--config.dataset.train_shares=`` mixes by
+record counts instead. ``--widths`` trains each network at every
+``model.width`` (``--models`` then defaults to HeatmapNet alone): the setting
+names the width, "heatmap_net-w0.5-n3000", and each width is its own curve
+(fit, table row, line of the figure). ``--same_compute`` gives every width
+the training FLOPs of the config's own width: ``num_train_steps`` x
+``forward_flops(config width) / forward_flops(w)``, rounded
+(``same_compute_steps``; ``--list_points`` prints each point's steps). A
+width other than the config's cannot start from ``config.init_from``'s
+weights, hence ``--config.init_from=`` (all widths from scratch).
+
+With ``--scale_set`` the power law is ``acc(N) = a - b (N + N0)^-c``, N0 the
+records always trained on (``train_split`` and the other extra sets, 552 for
+Buffy + PARSE): the same three parameters over all the distinct training
+records, so N = 0 is a point of the fit and of the figure's log axis, whose
+x is N + N0 (``study.json``'s "base_records" is N0).
+
   flowpose study pooling --config configs/flow.py --config.init_from=workdirs/demo \\
       --out studies/pooling --windows 1,3,7,15 --poolings sum,parametric,data_dependent \\
       --flow_sources gt,dis_medium --seeds 3
@@ -31,7 +61,7 @@ baselines; ``pooling.md`` and ``pooling_curves.png`` compare the baselines and
 each pooling at its largest n over every distance, and every parametric run
 draws its learned weights (``<out>/<run>/pooling_weights.png``).
 
-Points. Each setting (a model and size, or a pooling, n and flow source) is
+Points. Each setting (a model, width and size, or a pooling, n and flow source) is
 trained once per seed, ``config.seed + 0 .. K-1``; a point is one (setting,
 seed) run in ``<out>/<setting>-seed<S>/``. ``Study.points`` lists them in a
 fixed order, so ``run_study(study, i)`` trains point i alone (a Slurm array
@@ -51,13 +81,13 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ml_collections
 import numpy as np
 
 from flowpose_jax import fileio
-from flowpose_jax.data.sources import load_source
+from flowpose_jax.data.sources import extra_sets, load_source, subset_set
 from flowpose_jax.errors import ConfigError, FlowposeError
 from flowpose_jax.evaluate.pck import accuracy_at
 
@@ -106,14 +136,20 @@ class _Run:
 class Point(_Run):
   """One training run of the data-scaling study.
 
-  setting: the runs that differ only in ``seed`` share it ("heatmap_net-n250").
+  setting: the runs that differ only in ``seed`` share it ("heatmap_net-n250",
+    "heatmap_net-w0.5-n3000").
   model: ``config.model.name``.
-  frames: clean training records (the noisy extra not counted).
+  frames: clean training records (the noisy extra not counted); with
+    ``scale_set``, records of that set added to the rest (0: none).
   noisy: the extra training data "NAME:SPLIT", or "".
   loss: ``config.loss.kind``.
   role: "clean" | "noisy" | "predicted" (the power law's next size).
   seed: ``config.seed``.
   subset_seed: draws the ``frames`` records (``config.dataset.train_subset_seed``).
+  scale_set: the ``config.dataset.extra_train`` entry ``frames`` counts
+    (``config.dataset.subset_of``), or "": records of ``train_split``.
+  width: ``config.model.width`` (0: the config's).
+  steps: ``config.num_train_steps`` (0: the config's).
   """
   setting: str
   model: str
@@ -123,6 +159,9 @@ class Point(_Run):
   role: str = "clean"
   seed: int = 0
   subset_seed: int = DEFAULT_SUBSET_SEED
+  scale_set: str = ""
+  width: float = 0.0
+  steps: int = 0
 
   def configure(self, config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return point_config(config, self)
@@ -140,13 +179,26 @@ def model_config(config: ml_collections.ConfigDict, model: str) -> ml_collection
   return c
 
 
+def curve_name(model: str, width: float = 0.0) -> str:
+  """A network's name in settings, fits and figures: the model, and its width when the study
+  varies it ("heatmap_net", "heatmap_net-w0.5")."""
+  return f"{model}-w{width:g}" if width else model
+
+
 def point_config(config: ml_collections.ConfigDict, point: Point) -> ml_collections.ConfigDict:
-  """``config`` for one point: model, seed, ``frames`` random training records, extra data, loss."""
+  """``config`` for one point: model, width, steps, seed, ``frames`` random training records (of
+  ``train_split``, or of ``scale_set`` beside the config's other sets), extra data, loss."""
   c = model_config(config, point.model)
   c.seed = point.seed
+  if point.width:
+    c.model.width = point.width
+  if point.steps:
+    c.num_train_steps = point.steps
   c.dataset.train_subset = point.frames
   c.dataset.train_subset_seed = point.subset_seed
-  c.dataset.extra_train = point.noisy
+  c.dataset.subset_of = point.scale_set
+  if not point.scale_set:  # a scale_set is one of the config's extra_train sets: they stay
+    c.dataset.extra_train = point.noisy
   c.loss.kind = point.loss
   return c
 
@@ -165,23 +217,65 @@ def with_seeds(points: Sequence[_Run], seeds: Sequence[int]) -> list:
 
 def data_scaling_points(sizes: list[int], models: tuple[str, ...] = MODELS, noisy: str = "", *,
                         seeds: Sequence[int] = (0,), subset_seed: int = DEFAULT_SUBSET_SEED,
-                        predict_size: int = 0) -> list[Point]:
-  """The clean points (every model x size), with ``noisy`` the clean + noisy ones, with
-  ``predict_size`` the power law's next size per model; each once per seed."""
+                        predict_size: int = 0, scale_set: str = "", widths: Sequence[float] = (),
+                        steps: Mapping[tuple[str, float], int] | None = None) -> list[Point]:
+  """The clean points (every model x width x size), with ``noisy`` the clean + noisy ones, with
+  ``predict_size`` the power law's next size per network; each once per seed.
+
+  ``scale_set``: sizes count records of that extra set (0 allowed: none added).
+  ``widths``: ``model.width`` values, each network trained at every one (() = the config's).
+  ``steps``: {(model, width): num_train_steps} (``same_compute_steps``); absent = the config's.
+  """
   sizes = sorted(int(s) for s in sizes)
-  if not sizes or sizes[0] < 1:
-    raise ConfigError(f"--sizes {sizes}: give positive numbers of training records, e.g. 250,500,1000")
-  point = functools.partial(Point, subset_seed=subset_seed)
-  points = [point(f"{m}-n{n}", m, n) for m in models for n in sizes]
+  if not sizes or sizes[0] < (0 if scale_set else 1):
+    raise ConfigError(f"--sizes {sizes}: give positive numbers of training records, e.g. 250,500,1000"
+                      + (" (0 = none of the --scale_set added)" if scale_set else ""))
+  if any(w <= 0 for w in widths):
+    raise ConfigError(f"--widths {','.join(f'{w:g}' for w in widths)}: give positive model.width multipliers")
+  point = functools.partial(Point, subset_seed=subset_seed, scale_set=scale_set)
+  nets = [(m, float(w), curve_name(m, w), (steps or {}).get((m, float(w)), 0)) for m in models
+          for w in (widths or (0.0,))]
+  points = [point(f"{c}-n{n}", m, n, width=w, steps=k) for m, w, c, k in nets for n in sizes]
   if noisy:
-    for m in models:
-      points.append(point(f"{m}-n{sizes[-1]}-noisy-l2", m, sizes[-1], noisy=noisy, role="noisy"))
-    if "heatmap_net" in models:
-      points.append(point(f"heatmap_net-n{sizes[-1]}-noisy-{ROBUST_KIND}", "heatmap_net", sizes[-1],
-                          noisy=noisy, loss=ROBUST_KIND, role="noisy"))
+    for m, w, c, k in nets:
+      points.append(point(f"{c}-n{sizes[-1]}-noisy-l2", m, sizes[-1], noisy=noisy, role="noisy", width=w, steps=k))
+    for m, w, c, k in nets:
+      if m == "heatmap_net":
+        points.append(point(f"{c}-n{sizes[-1]}-noisy-{ROBUST_KIND}", m, sizes[-1], noisy=noisy, loss=ROBUST_KIND,
+                            role="noisy", width=w, steps=k))
   if predict_size:
-    points += [point(f"{m}-n{predict_size}", m, predict_size, role="predicted") for m in models]
+    points += [point(f"{c}-n{predict_size}", m, predict_size, role="predicted", width=w, steps=k)
+               for m, w, c, k in nets]
   return with_seeds(points, seeds)
+
+
+def forward_flops(config: ml_collections.ConfigDict) -> float:
+  """FLOPs of ``config``'s model on one ``config.input.size``² frame: XLA's cost analysis of
+  the jitted forward pass (``models.forward_fn``) over abstract params, nothing allocated."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from flowpose_jax import models, workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  graphdef, params = workdir_lib.abstract_model(config)
+  s = int(config.input.size)
+  frame = jax.ShapeDtypeStruct((1, s, s, 3), np.uint8)
+  compiled = jax.jit(models.forward_fn(graphdef)).lower(params, frame).compile()
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost  # one entry per program in older jax
+  return float(cost["flops"])
+
+
+def same_compute_steps(config: ml_collections.ConfigDict, model: str, widths: Sequence[float]) -> dict[float, int]:
+  """{width: num_train_steps} giving ``model`` at each width the training FLOPs of ``config``'s
+  width: ``round(config.num_train_steps * F(config width) / F(width))``, F = ``forward_flops``
+  (a training step's FLOPs taken as proportional to its forward pass's: same batch and input)."""
+  base = model_config(config, model)
+  reference = forward_flops(base)
+  steps = {}
+  for w in widths:
+    c = ml_collections.ConfigDict(base.to_dict())
+    c.model.width = float(w)
+    flops = reference if float(w) == float(base.model.width) else forward_flops(c)
+    steps[float(w)] = max(1, round(int(config.num_train_steps) * reference / flops))
+  return steps
 
 
 def power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
@@ -289,8 +383,9 @@ def run_point(config, point, out_dir: str) -> dict:
 
 
 def list_points(study: Study) -> list[dict]:
-  """[{"index", "name", "seed", "done"}] for every point, in ``run_study`` order."""
-  return [{"index": i, "name": p.name, "seed": p.seed,
+  """[{"index", "name", "seed", "steps", "done"}] for every point, in ``run_study`` order ("steps":
+  the point's own ``num_train_steps``, 0 = the config's)."""
+  return [{"index": i, "name": p.name, "seed": p.seed, "steps": getattr(p, "steps", 0),
            "done": os.path.exists(os.path.join(study.out_dir, p.name, POINT_FILE))}
           for i, p in enumerate(study.points)]
 
@@ -380,91 +475,147 @@ def _seeds_cell(row: dict) -> str:
   return " ".join(str(s) for s in row["point"]["seeds"])
 
 
-def _fits(rows: list[dict], models) -> dict:
-  """Power laws over the clean settings' mean accuracies, per "<model>/<type>"."""
+def _curve(point: dict) -> str:
+  """A table row's network (``curve_name``; records written before widths have none)."""
+  return curve_name(point["model"], point.get("width", 0.0))
+
+
+def _fits(rows: list[dict], base_records: int = 0) -> dict:
+  """Power laws over the clean settings' mean accuracies, per "<network>/<type>" (``curve_name``),
+  in N + ``base_records`` (the records every point trains on beside its N)."""
   fits = {}
-  for m in models:
+  for curve in dict.fromkeys(_curve(r["point"]) for r in rows):
     for t in (*TYPES, "average"):
-      points = [(r["point"]["frames"], r["accuracy"][t]) for r in rows
-                if r["point"]["model"] == m and r["point"]["role"] == "clean"]
+      points = [(r["point"]["frames"] + base_records, r["accuracy"][t]) for r in rows
+                if _curve(r["point"]) == curve and r["point"]["role"] == "clean"]
       fit = fit_power_law(*zip(*points)) if points else None
       if fit is not None:
-        fits[f"{m}/{t}"] = fit
+        fits[f"{curve}/{t}"] = fit
   return fits
+
+
+# Columns of study.csv beyond the paper's, written only when a setting sets them (--scale_set, --widths).
+OPTIONAL_COLUMNS = ("scale_set", "width", "steps")
 
 
 def write_outputs(summary: dict, out_dir: str, title: str) -> None:
   """``study.json`` (the summary), ``study.csv`` (one row per setting: mean and ``SPREAD`` over
-  its seeds) and ``data_scaling.png`` (means with error bars)."""
+  its seeds) and ``data_scaling.png`` (means with error bars, one curve per ``curve_name``, over
+  N + ``summary["base_records"]``)."""
   rows = summary["points"]
+  base = summary.get("base_records", 0)
   fileio.write_text(os.path.join(out_dir, "study.json"), json.dumps(summary, indent=1))
   types = (*TYPES, "average")
-  head = ["point", "model", "frames", "noisy", "loss", "role", "subset_seed", "seeds", "runs", "d"]
+  optional = [k for k in OPTIONAL_COLUMNS if any(r["point"].get(k) for r in rows)]
+  head = ["point", "model", "frames", "noisy", "loss", "role", "subset_seed", "seeds", "runs", "d", *optional]
   _write_csv(os.path.join(out_dir, "study.csv"), head,
              [([p["name"], p["model"], p["frames"], p["noisy"], p["loss"], p["role"], p["subset_seed"],
-                _seeds_cell(r), r["runs"], r["d"]], r["accuracy"], r[SPREAD])
+                _seeds_cell(r), r["runs"], r["d"], *(p.get(k) or "" for k in optional)], r["accuracy"], r[SPREAD])
               for r in rows for p in [r["point"]]], types)
   from flowpose_jax.evaluate import plots  # pylint: disable=import-outside-toplevel
-  plots.plot_data_scaling(rows, summary["fits"], os.path.join(out_dir, "data_scaling.png"), types,
+  # plots.plot_data_scaling draws a curve per point["model"] over point["frames"]: give it the network
+  # and the records trained on.
+  drawn = [dict(r, point=dict(r["point"], model=_curve(r["point"]), frames=r["point"]["frames"] + base))
+           for r in rows]
+  plots.plot_data_scaling(drawn, summary["fits"], os.path.join(out_dir, "data_scaling.png"), types,
                           title=title)
 
 
-def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, dataset: str, models,
-                          seeds: list[int], subset_seed: int) -> dict:
+def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, dataset: str,
+                          seeds: list[int], subset_seed: int, scale_set: str = "", base_records: int = 0) -> dict:
   """``Study.assemble`` of the data-scaling study: fits on the per-size means, the prediction."""
   rows = aggregate(records)
-  fits = _fits(rows, models)
+  fits = _fits(rows, base_records)
   prediction = {}
   for r in rows:
-    fit = fits.get(f"{r['point']['model']}/average")
+    fit = fits.get(f"{_curve(r['point'])}/average")
     if r["point"]["role"] == "predicted" and fit is not None:
       frames = r["point"]["frames"]
-      prediction[r["point"]["model"]] = {
-          "frames": frames, "predicted": float(power_law(frames, **fit)),
+      prediction[_curve(r["point"])] = {
+          "frames": frames, "predicted": float(power_law(frames + base_records, **fit)),
           "measured": r["accuracy"]["average"], f"measured_{SPREAD}": r[SPREAD]["average"], "runs": r["runs"]}
   summary = {"spread": SPREAD_NOTE, "subset_seed": subset_seed, "seeds": seeds, "finished": len(records),
              "total": total, "points": rows, "fits": fits, "prediction": prediction, "runs": records}
-  write_outputs(summary, out_dir, f"{dataset}: accuracy at d = {records[0]['d']:g} vs training records "
+  what = "training records"
+  if scale_set:
+    summary.update(scale_set=scale_set, base_records=base_records,
+                   fit="acc(N) = a - b (N + base_records)^-c, N records of scale_set added")
+    what = f"N + {base_records} training records (N of {scale_set} added)"
+  write_outputs(summary, out_dir, f"{dataset}: accuracy at d = {records[0]['d']:g} vs {what} "
                                   f"({len(records)} of {total} runs)")
   return summary
 
 
-def _train_records(config) -> int:
-  """Records in ``config.dataset.train_split`` (a missing synthetic set is built, as training would)."""
+def _records(config, name: str, split: str) -> int:
+  """Records in ``name:split`` (a missing synthetic set is built, as training would)."""
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
-  jobs.ensure_dataset(config.dataset.name, config.dataset.data_dir)
-  return len(load_source(config.dataset.name, config.dataset.train_split, config.dataset.data_dir))
+  jobs.ensure_dataset(name, config.dataset.data_dir)
+  return len(load_source(name, split, config.dataset.data_dir))
+
+
+def _scaled_records(config, scale_set: str) -> tuple[int, int, str]:
+  """(records the sizes draw from, records every point trains on beside them, the fix when a size
+  is too large): ``train_split`` and 0, or with ``scale_set`` that extra set and the others."""
+  d = config.dataset
+  if not scale_set:
+    return _records(config, d.name, d.train_split), 0, "or a larger split with --config.dataset.train_split"
+  try:
+    target = subset_set(ml_collections.ConfigDict({"extra_train": d.extra_train, "subset_of": scale_set}))
+  except ConfigError as e:
+    raise ConfigError(f"--scale_set {scale_set}: {e}") from None
+  counts = [_records(config, name, split) for name, split in [(d.name, d.train_split)] + extra_sets(d)]
+  return counts[target], sum(counts) - counts[target], "or a larger split of it in --config.dataset.extra_train"
 
 
 def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[str, ...] = MODELS,
                       noisy: str = "", predict_next: bool = True, seeds: int = 1,
-                      subset_seed: int = DEFAULT_SUBSET_SEED) -> Study:
+                      subset_seed: int = DEFAULT_SUBSET_SEED, scale_set: str = "",
+                      widths: Sequence[float] = (), same_compute: bool = False) -> Study:
   """The data-scaling study's points; ``run_study`` runs them.
 
   Args:
     config: the base training config (its dataset, input, budget; ``seed`` the first seed).
     out_dir: the study folder (one workdir per point).
-    sizes: clean training set sizes, in records of ``dataset.train_split``.
+    sizes: clean training set sizes, in records of ``dataset.train_split`` (of
+      ``scale_set`` when given: 0 allowed, none of it added).
     models: networks to compare (``MODELS``).
     noisy: "NAME:SPLIT" of noisily labelled extra training data, or "".
     predict_next: with ``MIN_FIT_POINTS`` sizes or more, also train the next
       size (2x the largest) when the split holds that many records.
     seeds: trainings per setting (``study_seeds``).
     subset_seed: draws each size's records (nested: a smaller set lies inside a larger).
+    scale_set: one ``dataset.extra_train`` entry "NAME:SPLIT" as written there
+      (``dataset.subset_of``), or "": ``train_split``.
+    widths: ``model.width`` values, each network at every one (() = the config's).
+    same_compute: ``num_train_steps`` per width at the config width's
+      training FLOPs (``same_compute_steps``).
   """
-  available = _train_records(config)
+  if scale_set and noisy:
+    raise ConfigError(f"--noisy {noisy} with --scale_set {scale_set}: the noisy points replace "
+                      f"dataset.extra_train, the scaled set is one of its entries; give one of them")
+  if same_compute and not widths:
+    raise ConfigError("--same_compute sets num_train_steps per --widths entry: give --widths, e.g. 0.25,0.5")
+  width = float(config.model.width)
+  if config.get("init_from") and any(float(w) != width for w in widths):
+    raise ConfigError(f"--widths {','.join(f'{w:g}' for w in widths)}: config.init_from={config.init_from!r} "
+                      f"fits only the config's model.width {width:g}; train every width from scratch "
+                      f"(--config.init_from=) or give --widths {width:g}")
+  available, base_records, fix = _scaled_records(config, scale_set)
   if max(sizes, default=0) > available:
-    raise ConfigError(f"--sizes {','.join(map(str, sizes))}: {config.dataset.name}:"
-                      f"{config.dataset.train_split} has only {available} records; give sizes up to {available}, "
-                      f"or a larger split with --config.dataset.train_split")
+    where = scale_set or f"{config.dataset.name}:{config.dataset.train_split}"
+    raise ConfigError(f"--sizes {','.join(map(str, sizes))}: {where} has only {available} records; "
+                      f"give sizes up to {available}, {fix}")
   next_size = 2 * max(sizes, default=0)
-  predict = predict_next and len(set(sizes)) >= MIN_FIT_POINTS and next_size <= available
+  predict = predict_next and len(set(sizes)) >= MIN_FIT_POINTS and 0 < next_size <= available
   seed_list = study_seeds(config, seeds)
+  steps = ({(m, w): k for m in models for w, k in same_compute_steps(config, m, widths).items()}
+           if same_compute else None)
   points = data_scaling_points(sizes, models, noisy, seeds=seed_list, subset_seed=subset_seed,
-                               predict_size=next_size if predict else 0)
+                               predict_size=next_size if predict else 0, scale_set=scale_set, widths=widths,
+                               steps=steps)
   return Study(config, out_dir, tuple(points), functools.partial(
-      _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, models=models, seeds=seed_list,
-      subset_seed=subset_seed))
+      _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, seeds=seed_list,
+      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records))
 
 
 def data_scaling(config, out_dir: str, sizes: list[int], **kwargs) -> dict:
@@ -646,7 +797,8 @@ def pooling_study(config, out_dir: str, windows: list[int], poolings: list[str],
   return run_study(pooling_plan(config, out_dir, windows, poolings, flow_sources, seeds=seeds))
 
 
-__all__ = ["Point", "PoolingPoint", "Study", "aggregate", "assemble", "data_scaling", "data_scaling_plan",
-           "data_scaling_points", "finished_records", "fit_power_law", "inherit_stage1", "list_points",
-           "model_config", "point_config", "pooling_plan", "pooling_points", "pooling_study", "power_law",
-           "run_name", "run_point", "run_study", "study_seeds", "with_seeds"]
+__all__ = ["Point", "PoolingPoint", "Study", "aggregate", "assemble", "curve_name", "data_scaling",
+           "data_scaling_plan", "data_scaling_points", "finished_records", "fit_power_law", "forward_flops",
+           "inherit_stage1", "list_points", "model_config", "point_config", "pooling_plan", "pooling_points",
+           "pooling_study", "power_law", "run_name", "run_point", "run_study", "same_compute_steps",
+           "study_seeds", "with_seeds"]

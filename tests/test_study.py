@@ -251,3 +251,135 @@ def test_sizes_above_the_training_split_name_its_size(tiny_config, tmp_path):
   from flowpose_jax.errors import ConfigError  # pylint: disable=import-outside-toplevel
   with pytest.raises(ConfigError, match=r"has only 48 records; give sizes up to 48"):
     study.data_scaling_plan(tiny_config, str(tmp_path), [10, 10000])
+
+
+# ----------------------------------------------------------------- added data (--scale_set) x widths
+
+SCALE_SET = "synthetic_signers/tiny:validation"  # 24 records beside tiny's 48 training records
+
+
+def _scale_config(data_dir):
+  config = _tiny(data_dir)  # width 0.125, 40 steps
+  config.dataset.extra_train = SCALE_SET
+  return config
+
+
+def test_scale_set_widths_same_compute_plan_points_names_and_steps(tiny_data_dir, tmp_path):
+  from flowpose_jax.data import sources
+  config = _scale_config(tiny_data_dir)
+  plan = study.data_scaling_plan(config, str(tmp_path / "s"), [12, 0, 6], models=("heatmap_net",), seeds=2,
+                                 scale_set=SCALE_SET, widths=(0.125, 0.25, 0.5), same_compute=True)
+  names = [p.name for p in plan.points]
+  widths = ("0.125", "0.25", "0.5")
+  settings = [f"heatmap_net-w{w}-n{n}" for w in widths for n in (0, 6, 12)]
+  settings += [f"heatmap_net-w{w}-n24" for w in widths]  # 2 x 12: the power law's next size, last
+  assert names == [f"{s}-seed{k}" for s in settings for k in (0, 1)]
+  assert [p.role for p in plan.points[-6:]] == ["predicted"] * 6
+  assert plan.assemble.keywords["base_records"] == 48  # tiny's train split, always in
+  steps = {p.width: p.steps for p in plan.points}
+  assert steps[0.125] == 40 and steps[0.125] > steps[0.25] > steps[0.5] >= 1  # wider: fewer steps
+  flops = {w: study.forward_flops(dict_config(config, w)) for w in steps}
+  for w, k in steps.items():  # the same training FLOPs as the config's width, to the step
+    assert abs(k * flops[w] - 40 * flops[0.125]) <= flops[w] / 2, (w, k)
+  point = next(p for p in plan.points if p.name == "heatmap_net-w0.25-n6-seed1")
+  c = point.configure(config)
+  assert (c.model.width, c.num_train_steps, c.seed) == (0.25, steps[0.25], 1)
+  assert (c.dataset.subset_of, c.dataset.extra_train, c.dataset.train_subset) == (SCALE_SET, SCALE_SET, 6)
+  assert c.dataset.train_split == "train" and len(sources.load_train_source(c.dataset)) == 48 + 6
+  none = plan.points[0].configure(config)
+  assert len(sources.load_train_source(none.dataset)) == 48  # n0: none of the scale set
+  assert not sources.overlaps_training(none.dataset, "synthetic_signers/tiny", "validation")
+  # Without --same_compute every width keeps the config's steps; without --widths names are as before.
+  plain = study.data_scaling_plan(config, str(tmp_path / "s"), [0, 6], models=("heatmap_net",),
+                                  scale_set=SCALE_SET, widths=(0.25,))
+  assert [(p.name, p.steps, p.configure(config).num_train_steps) for p in plain.points] == [
+      ("heatmap_net-w0.25-n0-seed0", 0, 40), ("heatmap_net-w0.25-n6-seed0", 0, 40)]
+  assert [p.name for p in study.data_scaling_plan(config, str(tmp_path), [6], scale_set=SCALE_SET).points] == [
+      "heatmap_net-n6-seed0", "coordinate_net-n6-seed0"]
+
+
+def dict_config(config, width):
+  c = study.model_config(config, "heatmap_net")
+  c.model.width = width
+  return c
+
+
+def test_scale_set_and_widths_refuse_what_cannot_work(tiny_data_dir, tmp_path):
+  from flowpose_jax.errors import ConfigError
+  config = _scale_config(tiny_data_dir)
+  out = str(tmp_path / "s")
+  with pytest.raises(ConfigError, match=r"--scale_set synthetic_signers/tiny:train: config.dataset.subset_of="
+                                        r"'synthetic_signers/tiny:train' is not an entry of config.dataset.extra_train"):
+    study.data_scaling_plan(config, out, [0, 6], scale_set="synthetic_signers/tiny:train")
+  with pytest.raises(ConfigError, match=r"--sizes 6,30: synthetic_signers/tiny:validation has only 24 records"):
+    study.data_scaling_plan(config, out, [6, 30], scale_set=SCALE_SET)
+  with pytest.raises(ConfigError, match=r"--sizes \[0, 6\]: give positive numbers"):
+    study.data_scaling_plan(config, out, [0, 6])  # 0 means "none added": only with --scale_set
+  with pytest.raises(ConfigError, match="--same_compute sets num_train_steps per --widths entry"):
+    study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, same_compute=True)
+  with pytest.raises(ConfigError, match="--noisy .* with --scale_set"):
+    study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, noisy="synthetic_signers/tiny:test")
+  config.init_from = "workdirs/somewhere"
+  with pytest.raises(ConfigError, match=r"--widths 0.125,0.25: config.init_from='workdirs/somewhere' fits only "
+                                        r"the config's model.width 0.125; train every width from scratch"):
+    study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, widths=(0.125, 0.25))
+  assert len(study.data_scaling_plan(config, out, [6], models=("heatmap_net",), scale_set=SCALE_SET,
+                                    widths=(0.125,)).points) == 1
+
+
+def test_cli_scale_set_widths_list_points_with_steps(tmp_path, tiny_data_dir, fake_training, capsys):
+  common = ["study", "data-scaling", "--config", TINY_CONFIG, "--data_dir", tiny_data_dir,
+            f"--config.dataset.extra_train={SCALE_SET}", "--out", str(tmp_path / "s"), "--scale_set", SCALE_SET,
+            "--sizes", "0,12", "--seeds", "2", "--list_points"]
+  assert cli.run([*common, "--widths", "0.125,0.25", "--same_compute"]) == 0
+  lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+  assert [line[:3] for line in lines] == [
+      [str(i), f"heatmap_net-w{w}-n{n}-seed{k}", f"seed={k}"]
+      for i, (w, n, k) in enumerate((w, n, k) for w in ("0.125", "0.25") for n in (0, 12) for k in (0, 1))]
+  steps = [int(line[3].removeprefix("steps=")) for line in lines]
+  assert steps[:4] == [40] * 4 and len(set(steps[4:])) == 1 and 1 <= steps[4] < 40
+  assert fake_training == [] and not (tmp_path / "s").exists()
+  assert cli.run([*common, "--widths", "0.125,0.25"]) == 0  # no --same_compute: the config's steps
+  assert all(len(line.split("\t")) == 3 for line in capsys.readouterr().out.splitlines())
+  with pytest.raises(FlowposeError, match=r"--widths 0.25,wide: give model.width multipliers"):
+    cli.run([*common, "--widths", "0.25,wide"])
+
+
+def test_scale_set_study_fits_n_plus_the_records_always_in(tmp_path, tiny_data_dir, fake_training, monkeypatch):
+  base = 48  # tiny's train split, in every point
+
+  def accuracy(config):
+    bonus = 0.05 if config.model.width == 0.25 else 0.0
+    return float(study.power_law(config.dataset.train_subset + base, 0.8, 0.5, 0.5)) + bonus + 0.1 * config.seed
+
+  def score(workdir, config):
+    acc = accuracy(config)
+    return {"d": 6.0, "accuracy": {"wrists": acc, "elbows": acc, "average": acc}}
+
+  monkeypatch.setattr(study, "_score", score)
+  out = tmp_path / "s"
+  summary = study.data_scaling(_scale_config(tiny_data_dir), str(out), [0, 6, 12], models=("heatmap_net",),
+                               seeds=2, scale_set=SCALE_SET, widths=(0.125, 0.25))
+  assert fake_training[0][:3] == ("heatmap_net-w0.125-n0-seed0", 0, 0)
+  assert summary["base_records"] == base and summary["scale_set"] == SCALE_SET
+  for width, bonus in (("0.125", 0.0), ("0.25", 0.05)):
+    fit = summary["fits"][f"heatmap_net-w{width}/average"]  # through the means at N + 48, N = 0 among them
+    means = [study.power_law(n + base, 0.85 + bonus, 0.5, 0.5) for n in (0, 6, 12)]
+    np.testing.assert_allclose(study.power_law(np.array([0, 6, 12]) + base, **fit), means, rtol=1e-4)
+    prediction = summary["prediction"][f"heatmap_net-w{width}"]
+    assert prediction["frames"] == 24
+    assert prediction["predicted"] == pytest.approx(prediction["measured"], rel=1e-3)
+  rows = _csv(out / "study.csv")
+  assert list(rows) == [*(f"heatmap_net-w{w}-n{n}" for w in ("0.125", "0.25") for n in (0, 6, 12)),
+                        "heatmap_net-w0.125-n24", "heatmap_net-w0.25-n24"]
+  assert (rows["heatmap_net-w0.25-n0"]["scale_set"], rows["heatmap_net-w0.25-n0"]["width"]) == (SCALE_SET, "0.25")
+  assert "steps" not in rows["heatmap_net-w0.25-n0"]  # no --same_compute: no point sets its own
+  assert os.path.getsize(out / "data_scaling.png") > 0
+
+
+def test_csv_keeps_the_paper_columns_without_scale_set_or_widths(tmp_path, tiny_data_dir, fake_training):
+  assert cli.run(_scaling(tmp_path / "s", tiny_data_dir, "--point", "0")) == 0
+  with open(tmp_path / "s" / "study.csv") as f:
+    head = next(csv.reader(f))
+  assert head[:10] == ["point", "model", "frames", "noisy", "loss", "role", "subset_seed", "seeds", "runs", "d"]
+  assert head[10] == "wrists" and not set(study.OPTIONAL_COLUMNS) & set(head)

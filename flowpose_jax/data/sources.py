@@ -154,20 +154,56 @@ def extra_sets(dataset_cfg) -> list[tuple[str, str]]:
   return [split_extra(e.strip()) for e in dataset_cfg.get("extra_train", "").split(",") if e.strip()]
 
 
+def subset_set(dataset_cfg) -> int:
+  """The training set ``train_subset`` draws from, as its index main first: 0 = ``train_split``
+  (``dataset_cfg.subset_of`` "" or absent), p = the p-th ``extra_train`` entry, the one
+  ``subset_of`` names exactly as written there ("lsp/extended:train[:9500]")."""
+  target = str(dataset_cfg.get("subset_of", "")).strip()
+  if not target:
+    return 0
+  entries = [e.strip() for e in dataset_cfg.get("extra_train", "").split(",") if e.strip()]
+  if target not in entries:
+    raise ConfigError(f"config.dataset.subset_of={target!r} is not an entry of config.dataset.extra_train="
+                      f"{dataset_cfg.get('extra_train', '')!r}: give one of its NAME:SPLIT entries exactly as "
+                      f"written there, or '' to draw train_subset from train_split")
+  return 1 + entries.index(target)
+
+
+def left_out_set(dataset_cfg) -> int | None:
+  """The set (index main first) a run leaves out: ``subset_of``'s set when ``train_subset`` is 0
+  (none of it added); None otherwise (with ``subset_of`` "", 0 means the whole ``train_split``)."""
+  target = subset_set(dataset_cfg)
+  return target if target and not int(dataset_cfg.get("train_subset", 0)) else None
+
+
+def training_sets(dataset_cfg) -> list[tuple[str, str]]:
+  """[(NAME, SPLIT)] a run of ``dataset_cfg`` trains on, main first: ``train_split``, then each
+  ``extra_train`` entry, less the one ``left_out_set`` names."""
+  sets = [(dataset_cfg.name, dataset_cfg.train_split)] + extra_sets(dataset_cfg)
+  dropped = left_out_set(dataset_cfg)
+  return [s for p, s in enumerate(sets) if p != dropped]
+
+
 def train_shares(dataset_cfg, sizes: Sequence[int]) -> np.ndarray:
-  """``config.dataset.train_shares`` ("" or one number per training set, main first) -> [P] float64
-  summing to 1; "" gives each set its share of the records (plain concatenation)."""
+  """``config.dataset.train_shares`` ("" or one number per configured training set, main first) ->
+  [P] float64 summing to 1 over the ``training_sets`` (sizes [P], their records): a set
+  ``left_out_set`` drops takes its share with it; "" gives each set its share of the records
+  (plain concatenation)."""
   text = dataset_cfg.get("train_shares", "")
   if not text:
     return np.asarray(sizes, np.float64) / max(sum(sizes), 1)
+  configured = 1 + len(extra_sets(dataset_cfg))
   try:
     shares = np.asarray([float(x) for x in text.split(",")], np.float64)
   except ValueError:
     shares = np.zeros(0)
-  if len(shares) != len(sizes) or not np.all(shares > 0):
-    raise ConfigError(f"config.dataset.train_shares={text!r}: give {len(sizes)} positive numbers, one per "
+  if len(shares) != configured or not np.all(shares > 0):
+    raise ConfigError(f"config.dataset.train_shares={text!r}: give {configured} positive numbers, one per "
                       f"training set (train_split first, then each extra_train entry), e.g. "
-                      f"{','.join(['1'] * len(sizes))}")
+                      f"{','.join(['1'] * configured)}")
+  dropped = left_out_set(dataset_cfg)
+  if dropped is not None:
+    shares = np.delete(shares, dropped)
   return shares / shares.sum()
 
 
@@ -175,11 +211,12 @@ def overlaps_training(dataset_cfg, name: str, split: str) -> bool:
   """Whether ``name:split`` holds records the run of ``dataset_cfg`` trained on.
 
   True for the training split itself (``dataset_cfg.train_split``, or
-  ``extra_train``'s), or for one of them and a slice of it ("train" vs
+  ``extra_train``'s, less a set ``subset_of`` with ``train_subset`` 0 leaves
+  out: ``training_sets``), or for one of them and a slice of it ("train" vs
   "train[:50%]"); two different slices of one split ("validation[:50%]",
   "validation[50%:]") are taken as disjoint.
   """
-  trained = [(dataset_cfg.name, dataset_cfg.train_split)] + extra_sets(dataset_cfg)
+  trained = training_sets(dataset_cfg)
   def base(s):
     return s.partition("[")[0]
 
@@ -202,19 +239,21 @@ class SubsetSource(Sequence):
     return self.parent[int(self.indices[index])]
 
 
-def subset_indices(num_records: int, size: int, seed: int) -> np.ndarray:
+def subset_indices(num_records: int, size: int, seed: int, *, of: str = "") -> np.ndarray:
   """A seeded random subset of ``size`` of ``num_records`` records.
 
   The first ``size`` entries of one permutation of ``range(num_records)``
   drawn from ``seed``: the same seed gives the same subset, and with one seed
   a smaller subset lies inside every larger one (nested training sets).
+  ``of`` (``config.dataset.subset_of``, "" = the training split) only words the error.
 
   Returns:
     [size] int64 record indices, ascending.
   """
   if not 0 < size <= num_records:
-    raise ConfigError(f"config.dataset.train_subset={size}: the training split has {num_records} records; "
-                     f"give 1..{num_records}, or 0 for all of them")
+    where, zero = (f"config.dataset.subset_of={of!r}", "none of it") if of else ("the training split", "all of them")
+    raise ConfigError(f"config.dataset.train_subset={size}: {where} has {num_records} records; "
+                      f"give 1..{num_records}, or 0 for {zero}")
   if seed < 0:
     raise ConfigError(f"config.dataset.train_subset_seed={seed} must be >= 0")
   order = np.random.default_rng(int(seed)).permutation(num_records)
@@ -255,17 +294,27 @@ def load_train_source(dataset_cfg):
   """The training records of ``config.dataset``: ``train_split`` of ``name``, then each
   ``extra_train`` set ("NAME:SPLIT[,NAME:SPLIT...]", e.g. BBC Pose Extended's noisy videos).
 
-  ``dataset_cfg.train_subset`` N > 0 (absent or 0: the whole split) keeps N
-  records of ``train_split`` drawn with ``train_subset_seed`` (``subset_indices``:
-  nested across N for one seed); the extra records are all kept.
+  ``dataset_cfg.train_subset`` N > 0 keeps N records of one set drawn with
+  ``train_subset_seed`` (``subset_indices``: nested across N for one seed), the
+  others whole: of ``train_split`` (``subset_of`` "" or absent; N absent or 0:
+  the whole split), or of the ``extra_train`` entry ``subset_of`` names (N = 0:
+  none of it, ``left_out_set``).
   ``dataset_cfg.train_shares`` (e.g. "1,1") sets each set's share of an epoch's
-  records (main first): smaller sets repeat (``RepeatSource``), none is cut.
+  records (main first; a left-out set's share goes with it): smaller sets
+  repeat (``RepeatSource``), none is cut.
   """
-  main = load_source(dataset_cfg.name, dataset_cfg.train_split, dataset_cfg.data_dir)
+  sets = [(dataset_cfg.name, dataset_cfg.train_split)] + extra_sets(dataset_cfg)
+  target, dropped = subset_set(dataset_cfg), left_out_set(dataset_cfg)
   size = int(dataset_cfg.get("train_subset", 0))
-  if size:
-    main = SubsetSource(main, subset_indices(len(main), size, int(dataset_cfg.get("train_subset_seed", 0))))
-  parts = [main] + [load_source(name, split, dataset_cfg.data_dir) for name, split in extra_sets(dataset_cfg)]
+  parts = []
+  for p, (name, split) in enumerate(sets):
+    if p == dropped:
+      continue
+    source = load_source(name, split, dataset_cfg.data_dir)
+    if p == target and size:
+      source = SubsetSource(source, subset_indices(len(source), size, int(dataset_cfg.get("train_subset_seed", 0)),
+                                                   of=dataset_cfg.get("subset_of", "")))
+    parts.append(source)
   if dataset_cfg.get("train_shares", ""):
     sizes = [len(p) for p in parts]
     lengths = repeat_lengths(sizes, train_shares(dataset_cfg, sizes))

@@ -1,7 +1,10 @@
+import re
+
+import numpy as np
 import pytest
 
 from flowpose_jax.data import sources
-from flowpose_jax.errors import InputError
+from flowpose_jax.errors import ConfigError, InputError
 
 
 def test_missing_dataset_names_the_build_command(tmp_path):
@@ -105,3 +108,73 @@ def test_train_shares_repeat_the_smaller_sets_and_cut_none(monkeypatch):
     records("1,0,1")
   assert sources.overlaps_training(ml_collections.ConfigDict(
       {"name": "main", "train_split": "train", "extra_train": "a:train[:90],b:train"}), "b", "train")
+
+
+def _three_sets(monkeypatch) -> dict:
+  """load_source faked: "main" 10 records, "a" 100, "b" 30, each record {"set", "i"}."""
+  sets = {"main": [{"set": "main", "i": i} for i in range(10)],
+          "a": [{"set": "a", "i": i} for i in range(100)], "b": [{"set": "b", "i": i} for i in range(30)]}
+  monkeypatch.setattr(sources, "load_source", lambda name, split, data_dir: sets[name])
+  return sets
+
+
+def _dataset(**fields):
+  import ml_collections
+  return ml_collections.ConfigDict({"name": "main", "train_split": "train", "data_dir": "",
+                                    "extra_train": "a:train,b:train[:30]", "train_shares": "", **fields})
+
+
+def test_subset_of_draws_records_of_that_extra_set_only_nested_and_seeded(monkeypatch):
+  sets = _three_sets(monkeypatch)
+
+  def drawn(size, seed, of="b:train[:30]"):
+    records = list(sources.load_train_source(_dataset(subset_of=of, train_subset=size, train_subset_seed=seed)))
+    assert [r for r in records if r["set"] != "b"] == sets["main"] + sets["a"]  # the other sets whole
+    return [r["i"] for r in records if r["set"] == "b"]
+
+  small, large = drawn(5, 3), drawn(12, 3)
+  assert len(small) == 5 and len(large) == 12 and set(small) < set(large)  # nested
+  assert small == sorted(small) and small == list(sources.subset_indices(30, 5, 3))  # seeded, order kept
+  assert drawn(5, 3) == small and drawn(5, 4) != small
+  assert drawn(30, 3) == list(range(30))
+  assert drawn(7, 3, of=" b:train[:30] ") == drawn(7, 3)  # spaces around an entry, as extra_train allows
+  with pytest.raises(ConfigError, match=r"train_subset=31: config.dataset.subset_of='b:train\[:30\]' has 30 "
+                                        r"records; give 1..30, or 0 for none of it"):
+    drawn(31, 3)
+  # subset_of "" (or absent): train_subset draws from train_split, as before.
+  records = list(sources.load_train_source(_dataset(subset_of="", train_subset=4, train_subset_seed=3)))
+  assert [len([r for r in records if r["set"] == k]) for k in ("main", "a", "b")] == [4, 100, 30]
+
+
+def test_subset_of_with_no_records_leaves_the_set_and_its_share_out(monkeypatch):
+  _three_sets(monkeypatch)
+
+  def counts(**fields):
+    records = list(sources.load_train_source(_dataset(**fields)))
+    return {k: len([r for r in records if r["set"] == k]) for k in ("main", "a", "b")}
+
+  assert counts(subset_of="b:train[:30]", train_subset=0) == {"main": 10, "a": 100, "b": 0}
+  # "2,1,1": b's share goes with it, main and "a" share the epoch 2:1 (main repeats to 200).
+  assert counts(subset_of="b:train[:30]", train_subset=0, train_shares="2,1,1") == {"main": 200, "a": 100, "b": 0}
+  assert counts(subset_of="a:train", train_subset=0, train_shares="2,1,1") == {"main": 60, "a": 0, "b": 30}
+  assert counts(subset_of="b:train[:30]", train_subset=10, train_shares="2,1,1") == {"main": 200, "a": 100, "b": 100}
+  assert counts(subset_of="", train_subset=0) == {"main": 10, "a": 100, "b": 30}  # "" and 0: everything
+  cfg = _dataset(subset_of="b:train[:30]", train_subset=0, train_shares="2,1,1")
+  np.testing.assert_allclose(sources.train_shares(cfg, [10, 100]), [2 / 3, 1 / 3])
+  assert sources.training_sets(cfg) == [("main", "train"), ("a", "train")]
+  assert not sources.overlaps_training(cfg, "b", "train[:30]")  # never trained on
+  assert sources.overlaps_training(_dataset(subset_of="b:train[:30]", train_subset=5), "b", "train[:30]")
+  assert sources.overlaps_training(cfg, "main", "train") and sources.overlaps_training(cfg, "a", "train")
+  with pytest.raises(ConfigError, match="train_shares='1,1': give 3 positive numbers"):
+    counts(subset_of="b:train[:30]", train_subset=0, train_shares="1,1")  # still one per configured set
+
+
+def test_subset_of_must_name_an_extra_train_entry_as_written(monkeypatch):
+  _three_sets(monkeypatch)
+  for bad in ("c:train", "b:train", "main:train"):  # unknown; another slice than written; the main split
+    with pytest.raises(ConfigError, match=rf"config.dataset.subset_of='{re.escape(bad)}' is not an entry of "
+                                          r"config.dataset.extra_train='a:train,b:train\[:30\]': give one of its "
+                                          r"NAME:SPLIT entries exactly as written there"):
+      sources.load_train_source(_dataset(subset_of=bad, train_subset=5))
+  with pytest.raises(ConfigError, match="subset_of='a:train' is not an entry"):
+    sources.overlaps_training(_dataset(subset_of="a:train", extra_train="", train_subset=0), "main", "train")
