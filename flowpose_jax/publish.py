@@ -57,12 +57,9 @@ def data_terms(name: str) -> str:
 
 
 def training_sets(config) -> list[dict]:
-  """[{"name", "split", "share", "terms"}] of the sets a config trains on (``data.sources``'s reading)."""
+  """[{"name", "split", "terms"}] of the sets a config trains on (``data.sources.training_sets``)."""
   from flowpose_jax.data import sources  # pylint: disable=import-outside-toplevel
-  sets = [(config.dataset.name, config.dataset.train_split)] + sources.extra_sets(config.dataset)
-  shares = str(config.dataset.get("train_shares", "")).split(",") if config.dataset.get("train_shares") else []
-  return [{"name": n, "split": s, "share": shares[i] if i < len(shares) else "by size", "terms": data_terms(n)}
-          for i, (n, s) in enumerate(sets)]
+  return [{"name": n, "split": s, "terms": data_terms(n)} for n, s in sources.training_sets(config.dataset)]
 
 
 def git_commit(folder: str) -> str:
@@ -110,6 +107,7 @@ def _card(trained, predictor, workdir: str, name: str, *, command: str, notes: s
                 "input_size": int(config.input.size), "stride": int(config.input.stride),
                 "params": int(sum(np.asarray(x).size for x in _leaves(trained.params)))},
       "data": training_sets(config),
+      "train_shares": str(config.dataset.get("train_shares", "")) or "in proportion to their records",
       "init_from": config.get("init_from", ""),
       "reference": {"render": dict(REFERENCE_RENDER), **reference_joints(predictor, reference_frame())},
       "notes": notes,
@@ -134,9 +132,10 @@ def render_readme(card: dict) -> str:
            "```", f"flowpose predict --model {card['name']} VIDEO_OR_IMAGES --out OUT",
            f"python -c \"import flowpose_jax; p = flowpose_jax.load('{card['name']}')\"",
            f"flowpose train --config CONFIG --workdir W --config.init_from={card['name']}   # continue from it",
-           "```", "", "## Training data", "", "| set | split | share of an epoch | terms |", "|---|---|---|---|"]
-  lines += [f"| {d['name']} | {d['split']} | {d['share']} | {d['terms']} |" for d in card["data"]]
-  lines += ["", f"Weights started from: `{card['init_from'] or 'random'}`.", "",
+           "```", "", "## Training data", "", "| set | split | terms |", "|---|---|---|"]
+  lines += [f"| {d['name']} | {d['split']} | {d['terms']} |" for d in card["data"]]
+  lines += ["", f"Shares of an epoch (in that order): {card['train_shares']}. Weights started from: "
+            f"`{card['init_from'] or 'random'}`.", "",
             "## How it was trained", "", "```", card["command"] or "(not recorded)", "```", "",
             f"Commit: `{card['commit'] or 'not a git checkout'}`; params SHA-256 `{card[workdir_lib.DIGEST_KEY]}`.",
             ""]

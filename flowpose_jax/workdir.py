@@ -155,9 +155,9 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict | None:
-  """The config a run wrote into ``workdir`` (or a shipped model's, ``resolve``), or None if it
-  holds none yet."""
-  p = path(resolve(workdir), CONFIG_FILE)
+  """The config a run wrote into ``workdir``, or None if it holds none yet (the path as given:
+  training reads its own workdir with it; readers of weights go through ``load_config``)."""
+  p = path(workdir, CONFIG_FILE)
   if not p.exists():
     return None
   try:
@@ -168,8 +168,8 @@ def read_config(workdir: str) -> ml_collections.ConfigDict | None:
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config of a trained workdir; a clear error when it is not one."""
-  config = read_config(workdir)
+  """The config of a trained workdir or a shipped model (``resolve``); a clear error when it is neither."""
+  config = read_config(resolve(workdir))
   if config is None:
     names = shipped_names()
     shipped = f", or name a shipped model ({', '.join(names)})" if names else ""

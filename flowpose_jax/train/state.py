@@ -93,7 +93,7 @@ def load_pretrained(params: dict, workdir: str) -> dict:
 def _check_fits(target: dict, workdir: str) -> None:
   """Refuses an ``init_from`` run whose params (from its config.json, nothing read) differ from ``target``'s
   in structure or shape, naming the first difference: a model mismatch, not a damaged checkpoint."""
-  source = workdir_lib.read_config(workdir)
+  source = workdir_lib.read_config(workdir_lib.resolve(workdir))
   if source is None:
     return  # no config.json: the checkpoint read below says what is wrong
   _, theirs = workdir_lib.abstract_model(source)

@@ -67,6 +67,13 @@ def test_a_key_new_to_the_config_counts_as_a_change():
   assert resume_conflicts({"model": {}}, {"model": {"pooling": "sum"}}) == ["model.pooling: '<unset>' -> 'sum'"]
 
 
+def test_a_field_added_since_the_run_started_is_no_change_at_its_default():
+  old = {"dataset": {"name": "a"}}  # a run from before dataset.train_shares and subset_of existed
+  assert resume_conflicts(old, {"dataset": {"name": "a", "train_shares": "", "subset_of": ""}}) == []
+  assert resume_conflicts(old, {"dataset": {"name": "a", "train_shares": "1,1"}}) == [
+      "dataset.train_shares: '<unset>' -> '1,1'"]
+
+
 def test_init_from_a_model_of_another_width_is_a_model_mismatch_not_corruption(started, tmp_path):
   workdir, config = started
   config = _short(config, 2)
