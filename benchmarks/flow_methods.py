@@ -139,7 +139,8 @@ def run(sizes, methods, num_videos, num_frames, seed):
 def main():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
-  p.add_argument("--methods", nargs="+", default=list(compute.METHODS), choices=compute.METHODS)
+  p.add_argument("--methods", nargs="+", default=list(compute.available_methods()),
+                 choices=compute.available_methods())
   p.add_argument("--videos", type=int, default=3)
   p.add_argument("--frames", type=int, default=31)
   p.add_argument("--seed", type=int, default=100)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from flowpose_jax import fileio
+from flowpose_jax.errors import FlowposeError
 
 # Bump when anything here changes the numbers a cached flow would hold.
 FLOW_CODE_VERSION = 1
@@ -35,7 +36,22 @@ _DIS_PRESETS = {
 # OpenCV's documented example settings (samples/python/opt_flow.py).
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5,
                         poly_sigma=1.2, flags=0)
-METHODS: tuple[str, ...] = (*_DIS_PRESETS, "farneback")
+# "dis_fine": the medium preset run down to the full-resolution pyramid level (medium stops at
+# scale 1, half resolution, and upsamples its flow). Keys are cv2.DISOpticalFlow setters without
+# "set". Chosen at the joints of synthetic signers (benchmarks/flow_joints.py,
+# results/flow_joints.md): on 128² inputs scale 0 cuts the wrists' median error from 1.96 to 0.55
+# frame px (k = 1). In side runs (seeds 400-402) 10 variational refinement iterations (medium: 5)
+# or 50 gradient-descent iterations (medium: 25) gained nothing more, and patch stride 2
+# (medium: 3) a little on large motion only, for 1.5x the time.
+DIS_FINE_SETTINGS = {"FinestScale": 0}
+# opencv-contrib's dense methods (``cv2.optflow``), each at OpenCV's defaults: DeepFlow
+# (Weinzaepfel et al. 2013), dual TV-L1 (Zach et al. 2007), dense RLOF (Senst et al., sparse RLOF
+# + geodesic interpolation) and PCAFlow (Wulff & Black 2015). Present only with
+# opencv-contrib-python(-headless) of the same version as OpenCV, which ``FLOW_EXTRA_INSTALL`` installs.
+CONTRIB_METHODS: tuple[str, ...] = ("deepflow", "tvl1", "rlof", "pcaflow")
+FLOW_EXTRA_INSTALL = "pip install -c constraints.txt -e '.[flow]'"
+# Append new methods at the end: configs, caches and results name them, and their order is stable.
+METHODS: tuple[str, ...] = (*_DIS_PRESETS, "farneback", "dis_fine", *CONTRIB_METHODS)
 # The flow vocabulary of configs (``config.flow``), training and inference, defined once here.
 # Flow source: a synthetic set's exact flow, or computed by one of METHODS.
 GT_SOURCE = "gt"
@@ -63,29 +79,68 @@ def _gray(frame: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(frame)
 
 
+def contrib_available() -> bool:
+  """Whether OpenCV's contrib module ``cv2.optflow`` (``CONTRIB_METHODS``) is installed."""
+  return hasattr(cv2, "optflow")
+
+
+def available_methods() -> tuple[str, ...]:
+  """The ``METHODS`` that ``flow_between`` can run here (in ``METHODS`` order)."""
+  return tuple(m for m in METHODS if m not in CONTRIB_METHODS or contrib_available())
+
+
+def _dis(preset: int, settings: dict | None = None):
+  def flow(a, b):
+    dis = cv2.DISOpticalFlow_create(preset)
+    for name, value in (settings or {}).items():
+      getattr(dis, f"set{name}")(value)
+    return dis.calc(a, b, None)
+  return flow
+
+
+# Each takes two [H, W] uint8 grey frames and returns [H, W, 2] flow a -> b. Dense RLOF's default
+# (cross-shaped support region) asserts 3-channel input: it gets the grey frame thrice, so every
+# method sees the same luminance.
+_FLOWS = {
+    **{name: _dis(preset) for name, preset in _DIS_PRESETS.items()},
+    "farneback": lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK_PARAMS),
+    "dis_fine": _dis(cv2.DISOpticalFlow_PRESET_MEDIUM, DIS_FINE_SETTINGS),
+    "deepflow": lambda a, b: cv2.optflow.createOptFlow_DeepFlow().calc(a, b, None),
+    "tvl1": lambda a, b: cv2.optflow.DualTVL1OpticalFlow_create().calc(a, b, None),
+    "rlof": lambda a, b: cv2.optflow.calcOpticalFlowDenseRLOF(
+        cv2.cvtColor(a, cv2.COLOR_GRAY2BGR), cv2.cvtColor(b, cv2.COLOR_GRAY2BGR), None),
+    "pcaflow": lambda a, b: cv2.optflow.createOptFlow_PCAFlow().calc(a, b, None),
+}
+
+
 def flow_between(frame_a: np.ndarray, frame_b: np.ndarray, method: str = DEFAULT_METHOD) -> np.ndarray:
   """Dense flow a -> b (see the module docstring for the convention).
 
   Args:
     frame_a, frame_b: [H, W, 3] uint8 RGB (or [H, W] grey) of the same size.
     method: one of ``METHODS``: "dis_ultrafast" | "dis_fast" | "dis_medium"
-      (OpenCV DIS presets) | "farneback" (``FARNEBACK_PARAMS``).
+      (OpenCV DIS presets) | "farneback" (``FARNEBACK_PARAMS``) | "dis_fine"
+      (``DIS_FINE_SETTINGS``) | "deepflow" | "tvl1" | "rlof" | "pcaflow"
+      (``CONTRIB_METHODS``: need ``cv2.optflow``).
 
   Returns:
     [H, W, 2] float32 (dx, dy) px: pixel (x, y) of a is at (x + dx, y + dy) in b.
+
+  Raises:
+    ValueError: an unknown method or frames of different sizes.
+    FlowposeError: a contrib method without ``cv2.optflow`` (names the install command).
   """
   if method not in METHODS:
     raise ValueError(f"flow method {method!r} is unknown; choose one of {list(METHODS)}")
+  if method in CONTRIB_METHODS and not contrib_available():
+    raise FlowposeError(f"flow method {method!r} needs OpenCV's contrib module cv2.optflow, which this "
+                        f"OpenCV lacks: {FLOW_EXTRA_INSTALL} (or pick one of {list(available_methods())})")
   a, b = _gray(frame_a), _gray(frame_b)
   if a.shape != b.shape:
     raise ValueError(f"frames differ in size: {a.shape} vs {b.shape}")
   if np.array_equal(a, b):  # repeated frames (clipped windows): exactly no motion.
     return np.zeros((*a.shape, 2), np.float32)
-  if method == "farneback":
-    flow = cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK_PARAMS)
-  else:
-    flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[method]).calc(a, b, None)
-  return np.asarray(flow, np.float32)
+  return np.asarray(_FLOWS[method](a, b), np.float32)
 
 
 def bilinear_taps(h: int, w: int, x: np.ndarray, y: np.ndarray):
@@ -160,6 +215,56 @@ def compose_flows(f_ab: np.ndarray, f_bc: np.ndarray) -> np.ndarray:
     raise ValueError(f"flows must both be [H, W, 2]; got {f_ab.shape} and {f_bc.shape}")
   xs, ys = _grid(*f_ab.shape[:2])
   return (f_ab + sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])).astype(np.float32)
+
+
+# Forward-backward consistency (Sundaram, Brox & Keutzer, ECCV 2010): a round trip a -> b -> a, f
+# forward and g backward at the landing point, is consistent where
+# |f + g|^2 < FB_REL * (|f|^2 + |g|^2) + FB_ABS_PX2; the tolerance grows with the motion because
+# flow errors do.
+FB_REL = 0.01
+FB_ABS_PX2 = 0.5  # px^2, at the flows' own grid
+
+
+def fb_confidence(flow_ab: np.ndarray, flow_ba: np.ndarray, rel: float = FB_REL,
+                  abs_px2: float = FB_ABS_PX2) -> np.ndarray:
+  """Forward-backward confidence of ``flow_ab``: how well b -> a undoes it, per pixel of a.
+
+  For pixel x of a, ``f = flow_ab(x)`` lands at ``x + f`` in b, where
+  ``g = flow_ba(x + f)`` (exact bilinear sample) should bring it back:
+  the round-trip error is ``e = |f + g|``. With Sundaram et al.'s tolerance
+  ``tau^2 = rel * (|f|^2 + |g|^2) + abs_px2``, the confidence is
+  ``2^(-e^2 / tau^2) = exp(-e^2 / (2 sigma^2))``, ``sigma = tau / sqrt(2 ln 2)``
+  (about 0.85 tau): 1 for an exact round trip, 0.5 exactly at their
+  threshold (so ``conf > 0.5`` is their consistency test), 1/16 at 2 tau.
+  Pixels whose landing point leaves b's frame (the pixels' area,
+  ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``), or where either flow is NaN, get
+  0. Pixels of a that b hides fail the test: b's flow where they land
+  belongs to whatever covers them.
+
+  Args:
+    flow_ab: [H, W, 2] float flow a -> b, (dx, dy) px.
+    flow_ba: [H, W, 2] float flow b -> a, same grid.
+    rel: tolerance growth with the squared motion (``FB_REL``).
+    abs_px2: tolerance for no motion, px^2 on this grid (``FB_ABS_PX2``).
+
+  Returns:
+    [H, W] float32 in [0, 1].
+  """
+  flow_ab = np.asarray(flow_ab, np.float64)
+  flow_ba = np.asarray(flow_ba, np.float64)
+  if flow_ab.shape != flow_ba.shape or flow_ab.ndim != 3 or flow_ab.shape[-1] != 2:
+    raise ValueError(f"flows must both be [H, W, 2]; got {flow_ab.shape} and {flow_ba.shape}")
+  h, w = flow_ab.shape[:2]
+  xs, ys = _grid(h, w)
+  x, y = xs + flow_ab[..., 0], ys + flow_ab[..., 1]
+  # Pixels cover [-0.5, W - 0.5] x [-0.5, H - 0.5]: a landing point on the border pixels' outer
+  # halves is still in b's frame (and reads the border's flow).
+  inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+  back = sample_bilinear(flow_ba, x, y, outside="edge").astype(np.float64)
+  err2 = np.sum((flow_ab + back) ** 2, -1)
+  tau2 = rel * (np.sum(flow_ab ** 2, -1) + np.sum(back ** 2, -1)) + abs_px2
+  conf = np.exp2(-err2 / tau2)
+  return np.where(inside & np.isfinite(conf), conf, 0.0).astype(np.float32)
 
 
 def track_points(steps, x: np.ndarray, y: np.ndarray):

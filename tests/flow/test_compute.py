@@ -33,6 +33,8 @@ def _epe(a, b, mask=None):
 
 @pytest.mark.parametrize("method", compute.METHODS)
 def test_flow_between_recovers_translation_with_remap_convention(method):
+  if method in compute.CONTRIB_METHODS and not compute.contrib_available():
+    pytest.skip(f"{method} needs cv2.optflow: {compute.FLOW_EXTRA_INSTALL}")
   a = _textured(0)
   d = np.array([2.5, -1.5], np.float32)
   yy, xx = np.mgrid[0:128, 0:128].astype(np.float32)
