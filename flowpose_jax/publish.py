@@ -198,6 +198,8 @@ def publish(workdir: str, name: str, out_root: str = workdir_lib.SHIPPED_ROOT, *
       json.dump(card, f, indent=1)
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
       f.write(render_readme(card))
+    for f in os.listdir(tmp):
+      fileio.plain_permissions(os.path.join(tmp, f))
     fileio.plain_permissions(tmp)
     if os.path.exists(dest):
       shutil.rmtree(dest)

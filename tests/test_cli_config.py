@@ -105,7 +105,7 @@ def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
-  assert "configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', got 'mixed'" in err
+  assert "configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', 'lsp', got 'mixed'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"
@@ -149,7 +149,7 @@ def test_overrides_in_both_forms_are_typed_and_saved(tmp_path, tiny_data_dir, ca
 @pytest.mark.parametrize("arg", realpose_config.ARGS)
 def test_every_realpose_arg_is_a_valid_config(arg):
   config = realpose_config.get_config(arg)
-  assert config.dataset.extra_train == realpose_config.PARSE
+  assert config.dataset.extra_train.split(",")[0] == realpose_config.PARSE
   assert config.init_from == ("" if arg == "scratch" else realpose_config.PRETRAINED)
   config.init_from = ""  # the demo run is not on a test machine
   validate_config(config)

@@ -35,7 +35,6 @@ import numpy as np
 from tqdm import tqdm
 
 from flowpose_jax import parallel, workdir as workdir_lib
-from flowpose_jax.configs import common
 from flowpose_jax.data import pipeline
 from flowpose_jax.data.sources import load_source, load_train_source, resolve_data_dir
 from flowpose_jax.errors import ConfigError, TrainingDivergedError
@@ -64,6 +63,9 @@ RESUME_MAY_CHANGE = (
     "eval.", "dataset.eval_split", "dataset.test_split", "dataset.data_dir", "flow.cache_dir",
     "init_from",  # read only when a run starts
 )
+# Fields added to configs/common.py after runs had started, each with the value that keeps the
+# behaviour those runs had: a run resumed without the field in its config.json holds that value.
+ADDED_FIELDS = {"dataset.train_shares": "", "dataset.subset_of": ""}
 # After a divergence the error asks for a lower learning rate, clip or longer warmup: then these may change.
 RESUME_MAY_CHANGE_AFTER_DIVERGENCE = ("optimizer.",)
 
@@ -82,9 +84,8 @@ def _flat(tree: dict, prefix: str = "") -> dict:
 def resume_conflicts(old: dict, new: dict, *, diverged: bool = False) -> list[str]:
   """Config keys whose change refuses a resume, as "key: old -> new" (sorted).
 
-  A key the old config lacks is no conflict when the new one holds its
-  ``configs/common.py`` default: fields are added with defaults that keep the
-  behaviour runs had before them (``dataset.train_shares`` "", ...).
+  A key the old config lacks is no conflict when it is one of ``ADDED_FIELDS``
+  at the value that keeps the behaviour runs had before it existed.
 
   Args:
     old, new: configs as plain dicts (``config.json`` of the workdir; this run's).
@@ -92,10 +93,9 @@ def resume_conflicts(old: dict, new: dict, *, diverged: bool = False) -> list[st
   """
   allowed = RESUME_MAY_CHANGE + (RESUME_MAY_CHANGE_AFTER_DIVERGENCE if diverged else ())
   old, new = _flat(old), _flat(new)
-  defaults = _flat(common.base_config().to_dict())
   changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "<unset>") != new.get(k, "<unset>")
                    # a field added since the run started, at its default (which keeps the old behaviour)
-                   and not (k not in old and k in defaults and new.get(k) == defaults[k]))
+                   and not (k not in old and k in ADDED_FIELDS and new.get(k) == ADDED_FIELDS[k]))
   return [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed
           if not any(k == a or (a.endswith(".") and k.startswith(a)) for a in allowed)]
 
