@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -62,6 +64,38 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[str]:
+  """Yields a new local temp folder beside ``path``; on success it replaces ``path`` whole (an
+  earlier folder there is removed only then), its files given plain permissions. On any exception
+  the temp folder is removed and ``path`` is left as it was."""
+  path = os.path.abspath(path)
+  parent = os.path.dirname(path)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-")
+  try:
+    yield tmp
+    for root, dirs, files in os.walk(tmp):
+      for name in dirs + files:
+        plain_permissions(os.path.join(root, name))
+    plain_permissions(tmp)
+    if os.path.exists(path):
+      shutil.rmtree(path)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+  """SHA-256 (hex) of a local file's bytes, read in 1 MiB blocks."""
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
@@ -121,5 +155,5 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     f.write(data)
 
 
-__all__ = ["is_local", "plain_permissions", "atomic_output", "output_errors", "remove_stale_temps", "write_text",
-           "write_bytes"]
+__all__ = ["is_local", "plain_permissions", "atomic_output", "atomic_folder", "file_sha256", "output_errors",
+           "remove_stale_temps", "write_text", "write_bytes"]

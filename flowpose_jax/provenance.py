@@ -17,7 +17,6 @@ folder per builder version).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import time
@@ -37,14 +36,6 @@ def source_folders(builder_config, manual_dir: str) -> list[str]:
   return folders
 
 
-def file_sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      h.update(block)
-  return h.hexdigest()
-
-
 def listing(folders: list[str], hashes: bool = False) -> dict[str, list]:
   """{"<folder>/<relative path>": [size, mtime_ns] (+ sha256 with ``hashes``)} of every file below
   ``folders`` (symlinks followed)."""
@@ -61,7 +52,7 @@ def listing(folders: list[str], hashes: bool = False) -> dict[str, list]:
         out[path] = [st.st_size, st.st_mtime_ns]
         if hashes:
           try:
-            out[path].append(file_sha256(path))
+            out[path].append(fileio.file_sha256(path))
           except OSError:
             del out[path]
   return out
@@ -109,7 +100,7 @@ def _changed(path: str, then: list, now: list) -> bool:
   if then[0] != now[0] or len(then) < 3:
     return True
   try:
-    return file_sha256(path) != then[2]
+    return fileio.file_sha256(path) != then[2]
   except OSError:
     return True
 

@@ -14,13 +14,11 @@ SHA-256, so the test finds and verifies it wherever the frames are kept).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
+import jax
 import numpy as np
 
 from flowpose_jax import fileio, media, workdir as workdir_lib
@@ -74,11 +72,6 @@ def git_commit(folder: str) -> str:
   return head + (" (modified)" if dirty else "")
 
 
-def file_sha256(path: str) -> str:
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
-
-
 def reference_joints(predictor, frame: np.ndarray) -> dict:
   """A frame [H, W, 3] uint8 -> {"joints": [7, 2] px (x, y), "confidence": [7]}, default passes, no flip."""
   joints, confidence = predictor.joints(frame[None])
@@ -105,7 +98,7 @@ def _card(trained, predictor, workdir: str, name: str, *, command: str, notes: s
       "commit": git_commit(os.path.dirname(os.path.abspath(__file__))),
       "model": {"name": config.model.name, "width": float(config.model.get("width", 1.0)),
                 "input_size": int(config.input.size), "stride": int(config.input.stride),
-                "params": int(sum(np.asarray(x).size for x in _leaves(trained.params)))},
+                "params": int(sum(np.size(x) for x in jax.tree.leaves(trained.params)))},
       "data": training_sets(config),
       "train_shares": str(config.dataset.get("train_shares", "")) or "in proportion to their records",
       "init_from": config.get("init_from", ""),
@@ -113,14 +106,9 @@ def _card(trained, predictor, workdir: str, name: str, *, command: str, notes: s
       "notes": notes,
   }
   if real_frame:
-    card["reference_real"] = {"file": os.path.basename(real_frame), "sha256": file_sha256(real_frame),
+    card["reference_real"] = {"file": os.path.basename(real_frame), "sha256": fileio.file_sha256(real_frame),
                               **reference_joints(predictor, media.read_image(real_frame))}
   return card
-
-
-def _leaves(tree):
-  import jax  # pylint: disable=import-outside-toplevel
-  return jax.tree.leaves(tree)
 
 
 def render_readme(card: dict) -> str:
@@ -182,9 +170,7 @@ def publish(workdir: str, name: str, out_root: str = workdir_lib.SHIPPED_ROOT, *
   digest = workdir_lib.params_digest(trained.params)
   card = _card(trained, predictor, workdir, name, command=command, notes=notes, real_frame=real_frame,
                digest=digest)
-  os.makedirs(out_root, exist_ok=True)
-  tmp = tempfile.mkdtemp(dir=out_root, prefix=f".{name}{fileio.TEMP_MARK}{os.getpid()}-")
-  try:
+  with fileio.atomic_folder(dest) as tmp:
     safetensors.numpy.save_file(weights.flatten(trained.params), os.path.join(tmp, workdir_lib.WEIGHTS_FILE),
                                 metadata={workdir_lib.DIGEST_KEY: digest})
     size = os.path.getsize(os.path.join(tmp, workdir_lib.WEIGHTS_FILE))
@@ -198,15 +184,6 @@ def publish(workdir: str, name: str, out_root: str = workdir_lib.SHIPPED_ROOT, *
       json.dump(card, f, indent=1)
     with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
       f.write(render_readme(card))
-    for f in os.listdir(tmp):
-      fileio.plain_permissions(os.path.join(tmp, f))
-    fileio.plain_permissions(tmp)
-    if os.path.exists(dest):
-      shutil.rmtree(dest)
-    os.replace(tmp, dest)
-  finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp)
   return dest
 
 

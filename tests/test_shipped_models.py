@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from flowpose_jax import cli, inference, publish, workdir as workdir_lib
+from flowpose_jax import cli, fileio, inference, publish, workdir as workdir_lib
 from flowpose_jax.errors import FlowposeError, InputError
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
@@ -57,7 +57,7 @@ def test_shipped_model_gives_its_recorded_joints_on_a_real_frame(name):
            if os.path.isfile(os.path.join(SHARED_DATA, d, ref["file"]))]
   if not found:
     pytest.skip(f"{ref['file']} is not here (../shared/data/realpose: the developers' real frames)")
-  assert publish.file_sha256(found[0]) == ref["sha256"]
+  assert fileio.file_sha256(found[0]) == ref["sha256"]
   from flowpose_jax import media
   got = publish.reference_joints(inference.load(name), media.read_image(found[0]))
   np.testing.assert_allclose(got["joints"], ref["joints"], atol=JOINT_TOLERANCE_PX)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import tempfile
 
 from flowpose_jax import fileio
@@ -76,17 +75,8 @@ def _save(part: spec_lib.Part, path: str, platforms) -> None:
   """Writes the SavedModel folder ``path``; an earlier one there is replaced only once the new one is whole."""
   tf, _ = _tensorflow()
   module = _module(part, platforms)
-  parent = os.path.dirname(os.path.abspath(path))
-  tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
-  fileio.plain_permissions(tmp)
-  try:
+  with fileio.atomic_folder(path) as tmp:
     tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve.get_concrete_function()})
-    if os.path.exists(path):
-      shutil.rmtree(path)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp)
 
 
 def _tflite(part: spec_lib.Part, path: str) -> None:
