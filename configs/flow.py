@@ -54,6 +54,10 @@ def get_config(arg=None):
   # Motion spread (input px): each heatmap pixel takes the largest known flow within this radius, so
   # a thin fast limb's map moves with it (windows.flows_to_heatmap); 0 = the pixel's own flow.
   c.flow.spread = 0.0
+  # What the pooling learns about each warped pixel (data_dependent pooling reads it): "valid" (1
+  # where the flow is known and stays in the frame) or "fb" (that times the forward-backward
+  # consistency of computed flow, so a pooling trained on it can learn to distrust bad flow).
+  c.flow.confidence = "valid"
   c.model.name = "flowing_net"
   c.model.num_frames = n * 2 + 1
   c.model.pooling = arg or "parametric"

@@ -89,6 +89,7 @@ import numpy as np
 from flowpose_jax import fileio
 from flowpose_jax.data.sources import extra_sets, load_source, subset_set
 from flowpose_jax.errors import ConfigError, FlowposeError
+from flowpose_jax.flow.compute import FB_CONFIDENCE, GT_SOURCE, VALID_CONFIDENCE
 from flowpose_jax.evaluate.pck import accuracy_at
 
 log = logging.getLogger("flowpose")
@@ -644,6 +645,8 @@ class PoolingPoint(_Run):
     c.flow.n = self.n
     c.model.num_frames = 2 * self.n + 1
     c.flow.source = self.flow_source
+    if self.flow_source == GT_SOURCE and c.flow.get("confidence") == FB_CONFIDENCE:
+      c.flow.confidence = VALID_CONFIDENCE  # exact flow has no error for a forward-backward test to find
     return c
 
   def extras(self, workdir: str) -> dict:

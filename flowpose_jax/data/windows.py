@@ -17,7 +17,9 @@ S = ``input.size``, h = S // ``input.stride``:
     onto the centre (``flowpose_jax.flow.compute`` convention). 0 where
     unknown (and then ``confidence`` 0);
   ``confidence`` [T, h, h, 1] float32: 1 where the flow is known (finite), the
-    centre point A⁻¹(u) lies inside the frame and its target x + f(x) too;
+    centre point A⁻¹(u) lies inside the frame and its target x + f(x) too
+    (else 0); with ``config.flow.confidence = "fb"`` that times the flow's
+    forward-backward confidence in [0, 1] (``compute.window_flows``);
   and, for the centre frame, exactly the keys of ``frames`` (``image`` =
   ``images[n]``, ``targets``, ``weights``, ``joints``, ``matrix``,
   ``frame_joints``, ``frame_visible``, ``flipped``, ``video_id``,
@@ -27,8 +29,9 @@ Flow source (``config.flow``: ``source``, ``n``, ``mode``, ``cache_dir``, all
 required; ``configs/flow.py`` sets them): ``source`` "gt" composes the records' exact forward flows ``flow``
 (t -> t+1); backward steps t -> t-1 invert f_{t-1 -> t} by fixed-point
 iteration (``invert_flow``). ``source`` one of ``compute.METHODS`` computes
-flow on the host with ``compute.window_flows`` (``mode`` "direct" | "composed"),
-cached per (video_id, centre frame_index, n) under ``cache_dir`` when set.
+flow on the host with ``compute.window_flows`` (``mode`` "direct" | "composed";
+optional ``confidence`` "valid" | "fb", default "valid"), cached per (video_id,
+centre frame_index, n) under ``cache_dir`` when set. "fb" needs a computed source.
 
 Precomputed maps (``config.flow.maps = "precomputed"``; default "network"):
 the HeatmapNet is frozen in the flowing stage, so its maps of every record
@@ -61,11 +64,13 @@ from flowpose_jax import heatmaps
 from flowpose_jax.data import augment, frames, sources
 from flowpose_jax.errors import ConfigError, InputError
 from flowpose_jax.flow import compute
-from flowpose_jax.flow.compute import GT_SOURCE, MAP_SOURCES, NETWORK_MAPS, PRECOMPUTED_MAPS, SOURCES
+from flowpose_jax.flow.compute import (CONFIDENCES, FB_CONFIDENCE, GT_SOURCE, MAP_SOURCES, NETWORK_MAPS,
+                                       PRECOMPUTED_MAPS, SOURCES, VALID_CONFIDENCE)
 from flowpose_jax.flow.runs import frame_runs, window_indices
 
 FLOW_KEYS: tuple[str, ...] = ("source", "n", "mode", "cache_dir")
-# config.flow.maps (optional, default NETWORK_MAPS) is one of MAP_SOURCES (flowpose_jax.flow.compute).
+# Optional keys: config.flow.maps (default NETWORK_MAPS, one of MAP_SOURCES), config.flow.spread
+# (default 0) and config.flow.confidence (default VALID_CONFIDENCE, one of CONFIDENCES).
 MAP_VIEWS = 2  # frame_maps views: the evaluation view and its mirror image
 SPREAD_SPACING = 2.0  # input px between motion-spread samples (flows_to_heatmap)
 # Fixed-point iterations inverting a forward flow (see ``invert_flow``).
@@ -101,6 +106,13 @@ def flow_settings(config: ml_collections.ConfigDict) -> ml_collections.FrozenCon
   cfg["maps"] = section.get("maps", NETWORK_MAPS)
   if cfg["maps"] not in MAP_SOURCES:
     raise ConfigError(f"config.flow.maps={cfg['maps']!r} is not one of {list(MAP_SOURCES)}")
+  cfg["confidence"] = section.get("confidence", VALID_CONFIDENCE)
+  if cfg["confidence"] not in CONFIDENCES:
+    raise ConfigError(f"config.flow.confidence={cfg['confidence']!r} is not one of {list(CONFIDENCES)}")
+  if cfg["confidence"] == FB_CONFIDENCE and cfg["source"] == GT_SOURCE:
+    raise ConfigError("config.flow.confidence='fb' tests computed flow against its reverse; the exact flow "
+                      f"(source 'gt') has no error to find: set config.flow.source to one of {list(compute.METHODS)} "
+                      "or config.flow.confidence='valid'")
   return ml_collections.FrozenConfigDict(cfg)
 
 
@@ -239,14 +251,19 @@ def _gt_window_flows(records: list[dict], idx: np.ndarray, n: int,
 
 
 def _computed_window_flows(records: list[dict], images: np.ndarray, n: int, flow_cfg) -> np.ndarray:
+  """[T, H, W, C] ``compute.window_flows`` of a window (C = 3 with "fb" confidence), cached when
+  ``flow_cfg.cache_dir`` is set."""
   def run():
-    return compute.window_flows(images, n, n, method=flow_cfg.source, mode=flow_cfg.mode)
+    return compute.window_flows(images, n, n, method=flow_cfg.source, mode=flow_cfg.mode,
+                                confidence=flow_cfg.confidence)
 
   if not flow_cfg.cache_dir:
     return run()
   centre = records[n]
+  # "valid" windows keep the key they had before confidence existed, so their caches stay valid.
+  extra = {} if flow_cfg.confidence == VALID_CONFIDENCE else {"confidence": flow_cfg.confidence}
   key = compute.flow_config_key(flow_cfg.source, flow_cfg.mode, images.shape[1], images.shape[2],
-                                window=True)
+                                window=True, **extra)
   cache = compute.FlowCache(flow_cfg.cache_dir, key)
   return cache.get_or_compute(str(int(centre.get("video_id", -1))),
                               compute.window_key(int(centre.get("frame_index", -1)), n), run)
@@ -275,17 +292,22 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   ``flowpose study pooling`` measures its effect, benchmarks/flows_to_heatmap.py its cost).
 
   Args:
-    flows: [T, H, W, 2] float (dx, dy) frame px, centre -> frame t (NaN unknown).
+    flows: [T, H, W, C] float (dx, dy) frame px, centre -> frame t (NaN
+      unknown); C = 3 adds a confidence channel in [0, 1] (e.g.
+      ``compute.window_flows(..., confidence="fb")``), sampled with the flow.
     matrix: [2, 3] frame -> input affine A (the window's, flip included).
     size: S, the input side; stride: input px per heatmap px (h = S // stride).
     spread: radius in input px (0: the pixel centre's flow alone).
 
   Returns:
     flows [T, h, h, 2] float32 heatmap px (0 where unknown) and confidence
-    [T, h, h, 1] float32 (1 where known, the heatmap pixel's frame point lies
-    inside the frame and its flow target too, else 0).
+    [T, h, h, 1] float32: 1 where known, the heatmap pixel's frame point lies
+    inside the frame and its flow target too, else 0; times the sampled
+    confidence channel when there is one.
   """
   flows = np.asarray(flows, np.float32)
+  if flows.ndim != 4 or flows.shape[-1] not in (2, 3):
+    raise ValueError(f"flows must be [T, H, W, 2] or [T, H, W, 3] (with confidence), got {flows.shape}")
   _, fh, fw = flows.shape[:3]
   h = size // stride
   lin = np.asarray(matrix, np.float64)[:, :2]
@@ -295,7 +317,7 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
   # unknown or leads outside the frame is NaN, and a NaN tap makes the sample unknown.
   (x0, y0, x1, y1), (ax, ay), inside = compute.bilinear_taps(fh, fw, p_frame[..., 0], p_frame[..., 1])
 
-  def tap(yy, xx):  # [T, K, h*h, 2] float32 flows of one tap, NaN where unknown or leaving the frame
+  def tap(yy, xx):  # [T, K, h*h, C] float32 of one tap, NaN where the flow is unknown or leaves the frame
     v = flows[:, yy, xx]
     tx, ty = xx.astype(np.float32) + v[..., 0], yy.astype(np.float32) + v[..., 1]
     with np.errstate(invalid="ignore"):
@@ -303,18 +325,23 @@ def flows_to_heatmap(flows: np.ndarray, matrix: np.ndarray, size: int, stride: i
     return np.where(ok[..., None], v, np.nan)
 
   sampled = compute.blend_taps(tap(y0, x0), tap(y0, x1), tap(y1, x0), tap(y1, x1), ax, ay)
-  sampled = np.where(inside[..., None], sampled, np.nan).astype(np.float32)  # [T, K, h*h, 2]
+  sampled = np.where(inside[..., None], sampled, np.nan).astype(np.float32)  # [T, K, h*h, C]
   if len(offsets) > 1:
-    centre_known = np.isfinite(sampled[:, len(offsets) // 2]).all(-1)  # the pixel's own point
-    magnitude = np.where(np.isfinite(sampled).all(-1), np.hypot(sampled[..., 0], sampled[..., 1]), -1.0)
+    known = np.isfinite(sampled[..., :2]).all(-1)
+    centre_known = known[:, len(offsets) // 2]  # the pixel's own point
+    magnitude = np.where(known, np.hypot(sampled[..., 0], sampled[..., 1]), -1.0)
     best = np.argmax(magnitude, axis=1)  # [T, h*h]
     sampled = np.take_along_axis(sampled, best[:, None, :, None], axis=1)[:, 0]
     sampled = np.where(centre_known[..., None], sampled, np.nan)
   else:
     sampled = sampled[:, 0]
-  out = ((sampled.astype(np.float64) @ lin.T) / stride).astype(np.float32).reshape(len(flows), h, h, 2)
-  conf = np.all(np.isfinite(out), -1, keepdims=True)
-  return np.where(conf, out, 0.0).astype(np.float32), conf.astype(np.float32)
+  out = ((sampled[..., :2].astype(np.float64) @ lin.T) / stride).astype(np.float32).reshape(len(flows), h, h, 2)
+  known = np.all(np.isfinite(out), -1, keepdims=True)
+  conf = known.astype(np.float32)
+  if flows.shape[-1] == 3:
+    extra = sampled[..., 2:].reshape(len(flows), h, h, 1)
+    conf = np.where(known, np.clip(np.nan_to_num(extra, nan=0.0), 0.0, 1.0), 0.0).astype(np.float32)
+  return np.where(known, out, 0.0).astype(np.float32), conf
 
 
 # ---------------------------------------------------------------- precomputed maps

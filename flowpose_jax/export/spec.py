@@ -164,7 +164,9 @@ def runtime_spec(trained, output: str | None, fmt: str, exported: list[Part], fi
         "flows": ("OpenCV dense flow centre frame t -> frame t+k between the S x S network inputs, mapped to "
                   "the heatmap grid by flowpose_jax.data.windows.flows_to_heatmap (heatmap px, 0 where "
                   "unknown), zero for the centre"),
-        "confidence": "1 where the flow is known and stays inside the frame, else 0 (flows_to_heatmap)",
+        "confidence": ("1 where the flow is known and stays inside the frame, else 0 (flows_to_heatmap); "
+                       "with flow_confidence 'fb' times the forward-backward consistency in [0, 1]"),
+        "flow_confidence": str(config.get("flow", {}).get("confidence", "valid")),
         "spread": float(config.get("flow", {}).get("spread", 0.0)),
         "spread_doc": ("motion spread in input px: each heatmap pixel takes, of the flows sampled on a grid "
                        "within this radius of its point (spacing <= 2 px), the known one of largest magnitude "

@@ -11,6 +11,11 @@ t+k's heatmaps to frame t use ``flow_between(frame_t, frame_tk)``.
 Coordinates are (x, y) px, pixel centres at integers (``flowpose_jax.heatmaps``).
 Out-of-frame samples while composing are NaN ("unknown"); ``warp.warp`` turns
 NaN vectors into output 0 / valid 0.
+
+Flow with confidence: a field [..., 3] = (dx, dy, c), c in [0, 1] how far the
+flow is trusted (``with_fb_confidence``: forward-backward consistency).
+``compose_flows``, ``track_points`` and ``window_flows`` carry it: along a chain
+the confidences multiply, each read where the chain has arrived.
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ DEFAULT_MODE = "direct"
 NETWORK_MAPS = "network"
 PRECOMPUTED_MAPS = "precomputed"
 MAP_SOURCES: tuple[str, ...] = (NETWORK_MAPS, PRECOMPUTED_MAPS)
+# config.flow.confidence: what the pooling is told about each warped pixel. "valid": 1 where the
+# flow is known and stays in the frame, else 0; "fb": that times the forward-backward confidence
+# (``fb_confidence``), which costs a second flow per pair in direct mode (the reverse one) and
+# none in composed mode (a video's consecutive flows are computed both ways anyway).
+VALID_CONFIDENCE = "valid"
+FB_CONFIDENCE = "fb"
+CONFIDENCES: tuple[str, ...] = (VALID_CONFIDENCE, FB_CONFIDENCE)
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
@@ -202,19 +214,25 @@ def compose_flows(f_ab: np.ndarray, f_bc: np.ndarray) -> np.ndarray:
   """Chains two flows: ``f_ac(x) = f_ab(x) + f_bc(x + f_ab(x))``.
 
   Args:
-    f_ab: [H, W, 2] flow a -> b.
-    f_bc: [H, W, 2] flow b -> c.
+    f_ab: [H, W, C] flow a -> b, C = 2, or 3 with a confidence channel.
+    f_bc: [H, W, C] flow b -> c, the same C.
 
   Returns:
-    [H, W, 2] float32 flow a -> c; NaN where ``x + f_ab(x)`` leaves frame b
-    (or ``f_ab`` is already NaN).
+    [H, W, C] float32 flow a -> c; NaN where ``x + f_ab(x)`` leaves frame b
+    (or ``f_ab`` is already NaN). With C = 3 the confidence is
+    ``c_ab(x) * c_bc(x + f_ab(x))``.
   """
   f_ab = np.asarray(f_ab, np.float32)
   f_bc = np.asarray(f_bc, np.float32)
-  if f_ab.shape != f_bc.shape or f_ab.shape[-1] != 2:
-    raise ValueError(f"flows must both be [H, W, 2]; got {f_ab.shape} and {f_bc.shape}")
+  if f_ab.shape != f_bc.shape or f_ab.shape[-1] not in (2, 3):
+    raise ValueError(f"flows must both be [H, W, 2] or both [H, W, 3] (with confidence); got {f_ab.shape} "
+                     f"and {f_bc.shape}")
   xs, ys = _grid(*f_ab.shape[:2])
-  return (f_ab + sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])).astype(np.float32)
+  landed = sample_bilinear(f_bc, xs + f_ab[..., 0], ys + f_ab[..., 1])
+  out = f_ab + landed
+  if f_ab.shape[-1] == 3:
+    out[..., 2] = f_ab[..., 2] * landed[..., 2]
+  return out.astype(np.float32)
 
 
 # Forward-backward consistency (Sundaram, Brox & Keutzer, ECCV 2010): a round trip a -> b -> a, f
@@ -267,6 +285,12 @@ def fb_confidence(flow_ab: np.ndarray, flow_ba: np.ndarray, rel: float = FB_REL,
   return np.where(inside & np.isfinite(conf), conf, 0.0).astype(np.float32)
 
 
+def with_fb_confidence(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+  """``flow_ab`` [H, W, 2] with its ``fb_confidence`` against ``flow_ba`` as a third channel -> [H, W, 3]."""
+  flow_ab = np.asarray(flow_ab, np.float32)
+  return np.concatenate([flow_ab, fb_confidence(flow_ab, flow_ba)[..., None]], -1)
+
+
 def track_points(steps, x: np.ndarray, y: np.ndarray):
   """Follows points through a chain of flows, one step at a time.
 
@@ -277,22 +301,30 @@ def track_points(steps, x: np.ndarray, y: np.ndarray):
   where a step samples it becomes NaN from there on (as in ``compose_flows``).
 
   Args:
-    steps: iterable of [H, W, 2] flows, frame i -> frame i+1.
+    steps: iterable of [H, W, C] flows, frame i -> frame i+1; C = 2, or 3
+      with a confidence channel (then every step has one).
     x, y: [P] float start points in frame 0 (pixel centres at integers).
 
   Yields:
-    after each step, [P, 2] float32 displacement (dx, dy) px start -> frame i+1
-    (NaN where unknown).
+    after each step, [P, C] float32: displacement (dx, dy) px start -> frame
+    i+1 (NaN where unknown) and, with C = 3, the product of the confidences
+    read at each point of the chain so far.
   """
   start = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], -1)
   pos = start
+  conf = np.ones(len(start), np.float64)
   for step in steps:
-    pos = pos + sample_bilinear(step, pos[:, 0], pos[:, 1]).astype(np.float64)
-    yield (pos - start).astype(np.float32)
+    sampled = sample_bilinear(step, pos[:, 0], pos[:, 1]).astype(np.float64)
+    pos = pos + sampled[:, :2]
+    disp = pos - start
+    if sampled.shape[-1] == 3:
+      conf = conf * sampled[:, 2]
+      disp = np.concatenate([disp, conf[:, None]], -1)
+    yield disp.astype(np.float32)
 
 
 def window_flows(frames: np.ndarray, centre: int, n: int, method: str = DEFAULT_METHOD,
-                 mode: str = DEFAULT_MODE) -> np.ndarray:
+                 mode: str = DEFAULT_MODE, confidence: str = VALID_CONFIDENCE) -> np.ndarray:
   """Flows from the centre frame to every frame of the window [centre-n, centre+n].
 
   Args:
@@ -305,28 +337,42 @@ def window_flows(frames: np.ndarray, centre: int, n: int, method: str = DEFAULT_
     mode: "direct" (``flow_between(centre, centre+k)``) or "composed" (chain
       of k consecutive flows with ``compose_flows``; NaN where a chain leaves
       the frame).
+    confidence: one of ``CONFIDENCES``; "fb" adds the forward-backward
+      confidence channel (direct: of each pair against its reverse flow;
+      composed: the product along the chain of each step's against its
+      reverse step).
 
   Returns:
-    [2n+1, H, W, 2] float32; entry i is the flow centre -> centre + i - n
-    (zero at i = n).
+    [2n+1, H, W, C] float32, C = 2 ("valid") or 3 ("fb"); entry i is the flow
+    centre -> centre + i - n (zero, confidence 1, at i = n).
   """
   frames = np.asarray(frames)
   t_len = frames.shape[0]
   if mode not in MODES:
     raise ValueError(f"flow mode {mode!r} is unknown; choose one of {list(MODES)}")
+  if confidence not in CONFIDENCES:
+    raise ValueError(f"flow confidence {confidence!r} is unknown; choose one of {list(CONFIDENCES)}")
   if n < 0 or centre - n < 0 or centre + n >= t_len:
     raise ValueError(f"window [{centre - n}, {centre + n}] is outside the {t_len} frames given; "
                      f"clip the window (repeat edge frames) before calling window_flows")
+  fb = confidence == FB_CONFIDENCE
+
+  def pair(a: int, b: int) -> np.ndarray:
+    flow = flow_between(frames[a], frames[b], method)
+    return with_fb_confidence(flow, flow_between(frames[b], frames[a], method)) if fb else flow
+
   h, w = frames.shape[1:3]
-  out = np.zeros((2 * n + 1, h, w, 2), np.float32)
+  out = np.zeros((2 * n + 1, h, w, 3 if fb else 2), np.float32)
+  if fb:
+    out[n, ..., 2] = 1.0
   for sign in (1, -1):
     chain = None
     for k in range(1, n + 1):
       target = centre + sign * k
       if mode == "direct":
-        flow = flow_between(frames[centre], frames[target], method)
+        flow = pair(centre, target)
       else:
-        step = flow_between(frames[target - sign], frames[target], method)
+        step = pair(target - sign, target)
         flow = step if chain is None else compose_flows(chain, step)
         chain = flow
       out[n + sign * k] = flow

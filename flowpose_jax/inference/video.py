@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from flowpose_jax.errors import FlowposeError, InputError
-from flowpose_jax.flow import runs, shots as shots_lib
+from flowpose_jax.flow import compute, runs, shots as shots_lib
 from flowpose_jax.inference.batching import bucket_chunks, pad_rows
 from flowpose_jax.inference.inputs import as_frames
 from flowpose_jax.inference.stopwatch import Stopwatch
@@ -113,9 +113,10 @@ def flowing_maps(model, frames, boxes=None, *, source: str | None = None, mode: 
   flow_frames, flow_mats = (inputs, np.broadcast_to(IDENTITY, mats.shape)) if flow_on == "input" else (frames, mats)
   workers = (os.cpu_count() or 1) if flow_workers is None else flow_workers
   executor = InlineExecutor() if workers == 0 else concurrent.futures.ThreadPoolExecutor(workers)
-  spread = float((model.config.get("flow") or {}).get("spread", 0.0))  # as the model was trained
+  trained = model.config.get("flow") or {}  # spread and confidence as the model was trained
   flows = WindowFlows(flow_frames, flow_mats, indices, source=source, mode=mode, size=model.input_size,
-                      stride=model.stride, spread=spread, executor=executor, stopwatch=watch)
+                      stride=model.stride, spread=float(trained.get("spread", 0.0)), executor=executor,
+                      stopwatch=watch, confidence=trained.get("confidence", compute.VALID_CONFIDENCE))
   return _pool_video(model, inputs, indices, flows, watch), mats
 
 

@@ -5,6 +5,11 @@ Flow mode "direct": a window's 2n flows t -> t+k (``windows.flows_to_heatmap``);
 window at the heatmap points (``composed_window_flows``): fewer flows, drift
 over long chains (benchmarks/flow_inference.py and flow_mode_accuracy.py
 measure both). OpenCV releases the GIL, so flow threads overlap the network.
+
+Confidence "fb" (``compute.CONFIDENCES``, as the model was trained): direct
+mode computes each pair's reverse flow too (twice the flows); composed mode
+tests each consecutive flow against the reverse one it computes anyway, and a
+chain's confidence is the product of its steps' at the points it passes.
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ def composed_window_flows(centre: int, indices: np.ndarray, forward, backward, p
   Args:
     centre: the window's centre frame t.
     indices: [T] int, the window's frames (clipped; repeats of t get zero flow).
-    forward: [H, W, 2] flows t -> t+1, t+1 -> t+2, ... up to ``indices.max()``.
-    backward: [H, W, 2] flows t -> t-1, t-1 -> t-2, ... down to ``indices.min()``.
+    forward: [H, W, C] flows t -> t+1, t+1 -> t+2, ... up to ``indices.max()``;
+      C = 2, or 3 with a confidence channel (``compute.with_fb_confidence``).
+    backward: [H, W, C] flows t -> t-1, t-1 -> t-2, ... down to ``indices.min()``.
     points: [h*h, 2] ``heatmaps.heatmap_points`` of the window's matrix.
     frame_hw: (H, W) of the frames the flows are on.
     matrix: [2, 3] frame -> input affine; stride: input px per heatmap px.
@@ -54,22 +60,30 @@ def composed_window_flows(centre: int, indices: np.ndarray, forward, backward, p
   Returns:
     flows [T, h, h, 2] float32 heatmap px, centre -> frame (0 where unknown),
     confidence [T, h, h, 1] float32: 1 where the point, every point of its
-    chain and its target lie inside the frame (as ``flows_to_heatmap``).
+    chain and its target lie inside the frame (as ``flows_to_heatmap``),
+    else 0; with C = 3 times the product of the steps' confidences.
   """
-  disp = {centre: np.zeros(points.shape, np.float32)}
+  channels = (forward[0] if forward else backward[0] if backward else np.zeros((1, 1, 2))).shape[-1]
+  start = np.zeros((len(points), channels), np.float32)
+  start[:, 2:] = 1.0
+  disp = {centre: start}
   for sign, steps in ((1, forward), (-1, backward)):
     for k, d in enumerate(compute.track_points(steps, points[:, 0], points[:, 1]), 1):
       disp[centre + sign * k] = d
-  out = np.stack([disp[int(j)] for j in indices]).astype(np.float64)  # [T, h*h, 2] frame px
+  tracked = np.stack([disp[int(j)] for j in indices]).astype(np.float64)  # [T, h*h, C]
+  out = tracked[..., :2]  # frame px
   height, width = frame_hw
   with np.errstate(invalid="ignore"):
     known = np.isfinite(out).all(-1)
     for p in (points, points + out):
       known &= (p[..., 0] >= 0) & (p[..., 0] <= width - 1) & (p[..., 1] >= 0) & (p[..., 1] <= height - 1)
   grid = np.where(known[..., None], out @ np.asarray(matrix, np.float64)[:, :2].T / stride, 0.0)
+  conf = known.astype(np.float64)
+  if channels == 3:
+    conf = np.where(known, np.clip(tracked[..., 2], 0.0, 1.0), 0.0)
   h = int(round(np.sqrt(len(points))))
   return (grid.reshape(len(indices), h, h, 2).astype(np.float32),
-          known.reshape(len(indices), h, h, 1).astype(np.float32))
+          conf.reshape(len(indices), h, h, 1).astype(np.float32))
 
 
 class WindowFlows:
@@ -82,16 +96,22 @@ class WindowFlows:
     source: an OpenCV flow method (``compute.METHODS``); mode: ``compute.MODES``.
     size, stride: network input side and input px per heatmap px.
     spread: motion spread, input px (direct mode; ``windows.flows_to_heatmap``).
+    confidence: ``compute.CONFIDENCES``: "valid", or "fb" (module docstring).
     executor: runs the jobs (a thread pool, or ``InlineExecutor``).
     stopwatch: the flow jobs' seconds are added under "flow_s" (summed over threads).
   """
 
   def __init__(self, frames, matrices, indices, *, source: str, mode: str, size: int, stride: int,
-               spread: float, executor, stopwatch):
+               spread: float, executor, stopwatch, confidence: str = compute.VALID_CONFIDENCE):
+    if confidence not in compute.CONFIDENCES:
+      raise ValueError(f"flow confidence {confidence!r} is unknown; choose one of {list(compute.CONFIDENCES)}")
     self.frames, self.matrices, self.indices = frames, matrices, indices
     self.source, self.mode, self.size, self.stride, self.spread = source, mode, size, stride, spread
+    self.fb = confidence == compute.FB_CONFIDENCE
     self.executor, self.stopwatch = executor, stopwatch
-    self._jobs, self._steps = {}, {}  # t -> future of window t; (t, ±1) -> future of flow t -> t±1
+    # t -> future of window t; (t, ±1) -> future of flow t -> t±1; with fb, (t, ±1) -> that flow
+    # with its confidence against t±1 -> t.
+    self._jobs, self._steps, self._checked = {}, {}, {}
 
   def __enter__(self) -> WindowFlows:
     return self
@@ -107,8 +127,9 @@ class WindowFlows:
       return
     # Every step is queued before the windows that wait on it, and a thread pool starts jobs in
     # order: a waiting window's steps are already running or done, so it cannot deadlock.
-    chains = {t: ([self._step(j, 1) for j in range(t, int(self.indices[t].max()))],
-                  [self._step(j, -1) for j in range(t, int(self.indices[t].min()), -1)])
+    step = self._checked_step if self.fb else self._step
+    chains = {t: ([step(j, 1) for j in range(t, int(self.indices[t].max()))],
+                  [step(j, -1) for j in range(t, int(self.indices[t].min()), -1)])
               for t in range(start, stop)}
     for t, (forward, backward) in chains.items():
       self._jobs[t] = self.executor.submit(self._composed, t, forward, backward)
@@ -117,14 +138,23 @@ class WindowFlows:
     """Waits for windows ``start .. stop - 1``: flows [N, T, h, h, 2], confidence [N, T, h, h, 1]."""
     grids, confs = zip(*[self._jobs.pop(t).result() for t in range(start, stop)])
     n = (len(self.indices[0]) - 1) // 2
-    for key in [k for k in self._steps if k[0] < stop - n]:  # no window still to come chains from these
-      del self._steps[key]
+    for steps in (self._steps, self._checked):
+      for key in [k for k in steps if k[0] < stop - n]:  # no window still to come chains from these
+        del steps[key]
     return np.stack(grids), np.stack(confs)
 
-  def _direct(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+  def _pair(self, t: int, j: int) -> np.ndarray:
+    """[H, W, C] flow t -> j (with fb, and its confidence against j -> t)."""
     frames = self.frames
-    flows = np.stack([np.zeros(frames[t].shape[:2] + (2,), np.float32) if j == t
-                      else compute.flow_between(frames[t], frames[j], self.source) for j in self.indices[t]])
+    if j == t:
+      still = np.zeros(frames[t].shape[:2] + (3 if self.fb else 2,), np.float32)
+      still[..., 2:] = 1.0
+      return still
+    flow = compute.flow_between(frames[t], frames[j], self.source)
+    return compute.with_fb_confidence(flow, compute.flow_between(frames[j], frames[t], self.source)) if self.fb else flow
+
+  def _direct(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+    flows = np.stack([self._pair(t, int(j)) for j in self.indices[t]])
     return windows.flows_to_heatmap(flows, self.matrices[t], self.size, self.stride, self.spread)
 
   def _composed(self, t: int, forward, backward) -> tuple[np.ndarray, np.ndarray]:
@@ -138,3 +168,13 @@ class WindowFlows:
       self._steps[t, sign] = self.executor.submit(self.stopwatch.timed, "flow_s", compute.flow_between,
                                                   self.frames[t], self.frames[t + sign], self.source)
     return self._steps[t, sign]
+
+  def _checked_step(self, t: int, sign: int) -> concurrent.futures.Future:
+    """Future of flow t -> t+sign with its fb confidence; queued after the two flows it waits on."""
+    if (t, sign) not in self._checked:
+      ahead, back = self._step(t, sign), self._step(t + sign, -sign)
+      def check():  # the wait is not flow time; the test is
+        return self.stopwatch.timed("flow_s", compute.with_fb_confidence, ahead.result(), back.result())
+
+      self._checked[t, sign] = self.executor.submit(check)
+    return self._checked[t, sign]

@@ -299,6 +299,42 @@ def test_computed_flow_cached(tmp_path, monkeypatch):
   np.testing.assert_array_equal(a["flows"], b["flows"])
 
 
+def test_fb_confidence_reaches_the_window_and_keeps_its_own_cache(tmp_path):
+  """config.flow.confidence="fb": the example's confidence is the valid mask times a forward-backward
+  test in [0, 1] (not only 0/1), the flows are those of "valid", and its cache is apart from "valid"'s;
+  the exact flow refuses it."""
+  common = {"flow.source": "dis_ultrafast", "flow.cache_dir": str(tmp_path), "flow.n": 1}
+  valid = windows.WindowExamples(_config(**common), SOURCE).example(4)
+  fb = windows.WindowExamples(_config(**common, **{"flow.confidence": "fb"}), SOURCE).example(4)
+  np.testing.assert_array_equal(fb["flows"], valid["flows"])
+  assert np.all(fb["confidence"] <= valid["confidence"])
+  assert np.all((fb["confidence"] >= 0) & (fb["confidence"] <= 1))
+  np.testing.assert_array_equal(fb["confidence"][1], valid["confidence"][1])  # the centre (n = 1): trusted
+  between = (fb["confidence"] > 0.01) & (fb["confidence"] < 0.99)
+  assert between.any(), "a forward-backward test gives graded confidence, not only the valid mask"
+  assert len({p.parent.parent.name for p in tmp_path.rglob("*.npz")}) == 2  # two flow-<hash> folders
+  with pytest.raises(ConfigError, match="confidence='fb'"):
+    windows.flow_settings(_config(**{"flow.source": "gt", "flow.confidence": "fb"}))
+  with pytest.raises(ConfigError, match="flow.confidence"):
+    windows.flow_settings(_config(**{"flow.source": "dis_fast", "flow.confidence": "high"}))
+
+
+def test_flows_to_heatmap_samples_a_confidence_channel():
+  """A third channel is sampled with the flow: uniform 0.25 gives 0.25 where the flow is known, 0 elsewhere;
+  the flows are those of the two channels alone, with and without motion spread."""
+  rng = np.random.default_rng(0)
+  flows = rng.normal(0, 3, (3, FRAME, FRAME, 2)).astype(np.float32)
+  flows[1, :10] = np.nan
+  with_conf = np.concatenate([flows, np.full(flows.shape[:3] + (1,), 0.25, np.float32)], -1)
+  matrix = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+  for spread in (0.0, 4.0):
+    grid, conf = windows.flows_to_heatmap(flows, matrix, FRAME, 4, spread)
+    grid3, conf3 = windows.flows_to_heatmap(with_conf, matrix, FRAME, 4, spread)
+    np.testing.assert_array_equal(grid3, grid)
+    np.testing.assert_allclose(conf3, 0.25 * conf, atol=1e-6)
+    assert 0 < conf.mean() < 1
+
+
 def test_workers_match_in_process(take, assert_same_batches):
   plain = take(pipeline.make_train_iterator(SOURCE, _config(), shard_index=0, shard_count=1), 2)
   it = pipeline.make_train_iterator(SOURCE, _config(**{"input.workers": 1}),

@@ -111,6 +111,30 @@ def test_track_points_follows_affine_steps_exactly():
   assert 0.5 < known.mean() < 1.0  # some points left the frame, most stayed
 
 
+def test_compose_and_track_multiply_confidence_where_the_chain_lands():
+  """Flows with a confidence channel: composing gives c_ab(x) * c_bc(x + f_ab(x)) (a linear field, so the
+  bilinear sample is exact), and tracking multiplies each step's confidence at the point reached."""
+  yy, xx = np.mgrid[0:40, 0:50].astype(np.float32)
+  f_ab = np.stack([np.full_like(xx, 2.0), np.full_like(xx, -1.0), 0.5 + 0.01 * xx], -1)
+  f_bc = np.stack([np.full_like(xx, 1.0), np.full_like(xx, 0.5), 0.2 + 0.012 * xx + 0.004 * yy], -1)
+  f_ac = compose_flows(f_ab, f_bc)
+  assert f_ac.shape == (40, 50, 3)
+  known = np.isfinite(f_ac).all(-1)
+  expected = (0.5 + 0.01 * xx) * (0.2 + 0.012 * (xx + 2.0) + 0.004 * (yy - 1.0))
+  np.testing.assert_allclose(f_ac[..., 2][known], expected[known], atol=1e-5)
+  np.testing.assert_allclose(f_ac[..., :2][known], np.array([3.0, -0.5]) + 0 * f_ac[..., :2][known], atol=1e-5)
+  np.testing.assert_allclose(compose_flows(f_ab[..., :2], f_bc[..., :2]), f_ac[..., :2], atol=1e-6)
+  with pytest.raises(ValueError, match="both"):
+    compose_flows(f_ab, f_bc[..., :2])
+  start = np.array([[10.0, 10.0], [20.5, 30.25]])
+  tracked = list(compute.track_points([f_ab, f_bc], start[:, 0], start[:, 1]))
+  assert tracked[0].shape == (2, 3)
+  np.testing.assert_allclose(tracked[0][:, 2], 0.5 + 0.01 * start[:, 0], atol=1e-6)
+  x, y = start[:, 0], start[:, 1]
+  np.testing.assert_allclose(tracked[1][:, 2], (0.5 + 0.01 * x) * (0.2 + 0.012 * (x + 2) + 0.004 * (y - 1)), atol=1e-6)
+  np.testing.assert_allclose(tracked[1][:, :2], [[3.0, -0.5]] * 2, atol=1e-5)
+
+
 def test_composed_ground_truth_tracks_joints_two_frames(video):
   f02 = compose_flows(video["flow"][0], video["flow"][1])
   ids = video["part_ids"]
@@ -144,6 +168,32 @@ def test_window_flows_shapes_centre_and_direction(video, mode):
     np.testing.assert_array_equal(flows[0], direct)
   with pytest.raises(ValueError, match="clip the window"):
     window_flows(video["image"], centre=1, n=2, mode=mode)
+
+
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_window_flows_fb_confidence_channel(video, mode):
+  """confidence="fb" adds a channel and changes no flow: direct pairs are tested against their reverse
+  flow, composed chains multiply their steps' tests; the centre is trusted fully."""
+  plain = window_flows(video["image"], centre=2, n=2, method="dis_fast", mode=mode)
+  fb = window_flows(video["image"], centre=2, n=2, method="dis_fast", mode=mode, confidence="fb")
+  assert fb.shape == (5, 128, 128, 3)
+  np.testing.assert_array_equal(fb[..., :2], plain)
+  np.testing.assert_array_equal(fb[2, ..., 2], 1.0)
+  conf = fb[..., 2]
+  assert np.isfinite(conf[[0, 1, 3, 4]]).mean() > 0.8
+  assert np.nanmin(conf) >= 0.0 and np.nanmax(conf) <= 1.0
+  one_step = compute.with_fb_confidence(flow_between(video["image"][2], video["image"][3], "dis_fast"),
+                                        flow_between(video["image"][3], video["image"][2], "dis_fast"))
+  np.testing.assert_array_equal(fb[3], one_step)  # one step: both modes test the same pair
+  if mode == "direct":
+    pair = compute.fb_confidence(plain[0], flow_between(video["image"][0], video["image"][2], "dis_fast"))
+    np.testing.assert_array_equal(fb[0, ..., 2], pair)
+  else:  # two steps compound: never more trusted than the first step alone
+    first = window_flows(video["image"], centre=2, n=1, method="dis_fast", mode=mode, confidence="fb")
+    known = np.isfinite(fb[4, ..., 2])
+    assert np.all(fb[4, ..., 2][known] <= first[2, ..., 2][known] + 1e-6)
+  with pytest.raises(ValueError, match="confidence"):
+    window_flows(video["image"], centre=2, n=2, confidence="exact")
 
 
 def test_flow_cache_round_trip_and_config_isolation(tmp_path):

@@ -131,6 +131,33 @@ def test_each_stage_is_timed_once_and_the_stages_fit_in_the_wall_time(monkeypatc
   assert sum(timings.values()) <= wall, (timings, wall)
 
 
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_fb_trained_model_gets_fb_confidence_on_video(monkeypatch, mode):
+  """A model trained with config.flow.confidence="fb" is given each window's forward-backward confidence:
+  direct mode the pair's test (as compute.window_flows computes it), composed mode the product of its
+  steps'; flows whose reverse disagrees get confidence near 0 there."""
+  predictor = flowing_predictor(n=1, source="dis_fast", confidence="fb", mode=mode)
+  clip = textured_clip(4)
+
+  def lopsided(a, b, method):  # still on the right half (consistent); 2 px right both ways on the left
+    del b, method
+    flow = np.zeros(a.shape[:2] + (2,), np.float32)
+    flow[:, : a.shape[1] // 2, 0] = 2.0
+    return flow
+
+  seen = []
+  real_pool = type(predictor).pool_windows
+  monkeypatch.setattr(type(predictor), "pool_windows",
+                      lambda self, maps, flows, conf: seen.append(np.asarray(conf)) or real_pool(self, maps, flows, conf))
+  monkeypatch.setattr(compute, "flow_between", lopsided)
+  predictor.flowing_heatmaps(clip, flow_workers=2)
+  conf = np.concatenate(seen)  # [T (padded), 3, h, h, 1]
+  assert conf.shape[1] == 3
+  np.testing.assert_array_equal(conf[:4, 1], 1.0)  # the centre
+  graded = conf[:4][:, [0, 2]]
+  assert graded.min() < 0.05 and graded.max() > 0.95  # bad round trips distrusted, good ones trusted
+
+
 def test_flowing_heatmaps_run_the_trained_flow(monkeypatch):
   predictor = flowing_predictor(n=1, source="dis_fast")
   methods = []
