@@ -85,6 +85,19 @@ def reference_frame() -> np.ndarray:
   return render_video(r["seed"], 1, r["height"], r["width"])["image"][0]
 
 
+def init_record(config) -> dict:
+  """What ``config.init_from`` named, for the card: {"init_from": the name or path} and, for a shipped
+  model, the digest, step and date of the one there now ("init_from_params_sha256", "init_from_step",
+  "init_from_published"): a name outlives the weights it names once a newer model is published over it."""
+  init = config.get("init_from", "")
+  record = {"init_from": init}
+  if init and workdir_lib.is_shipped(workdir_lib.resolve(init)):
+    shipped = workdir_lib.read_card(workdir_lib.resolve(init))
+    record.update(init_from_params_sha256=shipped.get(workdir_lib.DIGEST_KEY, ""),
+                  init_from_step=shipped.get("step"), init_from_published=shipped.get("published", ""))
+  return record
+
+
 def _card(trained, predictor, workdir: str, name: str, *, command: str, notes: str, real_frame: str | None,
           digest: str) -> dict:
   config = trained.config
@@ -101,7 +114,7 @@ def _card(trained, predictor, workdir: str, name: str, *, command: str, notes: s
                 "params": int(sum(np.size(x) for x in jax.tree.leaves(trained.params)))},
       "data": training_sets(config),
       "train_shares": str(config.dataset.get("train_shares", "")) or "in proportion to their records",
-      "init_from": config.get("init_from", ""),
+      **init_record(config),
       "reference": {"render": dict(REFERENCE_RENDER), **reference_joints(predictor, reference_frame())},
       "notes": notes,
   }
@@ -122,8 +135,11 @@ def render_readme(card: dict) -> str:
            f"flowpose train --config CONFIG --workdir W --config.init_from={card['name']}   # continue from it",
            "```", "", "## Training data", "", "| set | split | terms |", "|---|---|---|"]
   lines += [f"| {d['name']} | {d['split']} | {d['terms']} |" for d in card["data"]]
-  lines += ["", f"Shares of an epoch (in that order): {card['train_shares']}. Weights started from: "
-            f"`{card['init_from'] or 'random'}`.", "",
+  started = f"`{card['init_from'] or 'random'}`"
+  if card.get("init_from_params_sha256"):
+    started += (f" (the shipped model of {card.get('init_from_published', '?')}, step {card.get('init_from_step')}, "
+                f"params SHA-256 `{card['init_from_params_sha256']}`)")
+  lines += ["", f"Shares of an epoch (in that order): {card['train_shares']}. Weights started from: {started}.", "",
             "## How it was trained", "", "```", card["command"] or "(not recorded)", "```", "",
             f"Commit: `{card['commit'] or 'not a git checkout'}`; params SHA-256 `{card[workdir_lib.DIGEST_KEY]}`.",
             ""]
@@ -187,5 +203,5 @@ def publish(workdir: str, name: str, out_root: str = workdir_lib.SHIPPED_ROOT, *
   return dest
 
 
-__all__ = ["publish", "render_readme", "reference_frame", "reference_joints", "training_sets", "data_terms",
+__all__ = ["init_record", "publish", "render_readme", "reference_frame", "reference_joints", "training_sets", "data_terms",
            "REFERENCE_RENDER", "SIZE_LIMIT_BYTES"]

@@ -158,3 +158,18 @@ def test_init_from_a_shipped_model_starts_from_its_weights(published, tiny_confi
   tiny_config.init_from = str(tmp_path / "missing")
   with pytest.raises(FlowposeError, match="has no checkpoints/ folder"):
     validation.validate_config(tiny_config)
+
+
+def test_a_card_records_the_shipped_weights_a_run_started_from(published, tiny_config):
+  """init_from a shipped model: the card keeps that model's digest, step and date beside its name (the name
+  will later mean newer weights); init_from a workdir or nothing records the path alone."""
+  workdir, folder = published
+  tiny_config.init_from = folder
+  record = publish.init_record(tiny_config)
+  card = workdir_lib.read_card(folder)
+  assert record == {"init_from": folder, "init_from_params_sha256": card[workdir_lib.DIGEST_KEY],
+                    "init_from_step": card["step"], "init_from_published": card["published"]}
+  tiny_config.init_from = workdir
+  assert publish.init_record(tiny_config) == {"init_from": workdir}
+  text = publish.render_readme(dict(card, **record))
+  assert card[workdir_lib.DIGEST_KEY] in text.split("Weights started from:")[1].splitlines()[0]
