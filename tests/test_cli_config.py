@@ -149,7 +149,11 @@ def test_overrides_in_both_forms_are_typed_and_saved(tmp_path, tiny_data_dir, ca
 @pytest.mark.parametrize("arg", realpose_config.ARGS)
 def test_every_realpose_arg_is_a_valid_config(arg):
   config = realpose_config.get_config(arg)
-  assert config.dataset.extra_train.split(",")[0] == realpose_config.PARSE
+  if arg == "lsp_only":  # public data alone, validated on LSP-extended's held-out images
+    assert (config.dataset.name, config.dataset.extra_train) == (realpose_config.LSP, "")
+    assert config.dataset.eval_split == realpose_config.LSP_HELD_OUT != config.dataset.train_split
+  else:
+    assert config.dataset.extra_train.split(",")[0] == realpose_config.PARSE
   assert config.init_from == ("" if arg == "scratch" else realpose_config.PRETRAINED)
   config.init_from = ""  # the demo run is not on a test machine
   validate_config(config)
