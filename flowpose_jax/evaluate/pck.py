@@ -166,6 +166,73 @@ class PCKAccumulator:
     }
 
 
+BOOTSTRAP_DRAWS = 2000
+BOOTSTRAP_LEVEL = 0.95
+
+
+def bootstrap_difference(errors_a: np.ndarray, errors_b: np.ndarray, d: float, *,
+                         joint_names: tuple[str, ...] = JOINT_NAMES,
+                         joint_types: dict[str, tuple[int, ...]] | None = None,
+                         draws: int = BOOTSTRAP_DRAWS, level: float = BOOTSTRAP_LEVEL, seed: int = 0) -> dict:
+  """Accuracy of B minus accuracy of A at distance ``d``, with a paired bootstrap interval.
+
+  Both methods are scored on the same frames; each of S runs (e.g. training
+  seeds) has its own errors. A draw resamples the runs with replacement and,
+  independently, the frames with replacement (the same frames for every run
+  and both methods: the comparison stays paired), then takes the mean over the
+  drawn runs of B's accuracy minus A's. The interval is the draws' central
+  ``level`` percentile range. With one run it is the usual frame bootstrap.
+
+  Args:
+    errors_a, errors_b: [S, N, J] (or [N, J]) float per-joint errors (``joint_errors``: NaN masked,
+      inf a counted miss); the same joints must be masked in both.
+    d: the distance, same unit.
+    joint_names, joint_types: as ``PCKAccumulator`` (types pool their joints).
+    draws: bootstrap draws; level: interval coverage; seed: the draws' numpy seed.
+
+  Returns:
+    {"d", "runs", "frames", "level", "draws", "rows": {name: {"a", "b", "difference", "low", "high",
+    "includes_zero"}}} in % points; rows: each joint, then each type, then "average" (all joints pooled).
+  """
+  a = np.asarray(errors_a, np.float64)
+  b = np.asarray(errors_b, np.float64)
+  if a.ndim == 2:
+    a, b = a[None], b[None]
+  if a.shape != b.shape or a.ndim != 3 or a.shape[-1] != len(joint_names):
+    raise ValueError(f"errors must both be [S, N, J={len(joint_names)}], got {a.shape} and {b.shape}")
+  counted = ~np.isnan(a)
+  if not np.array_equal(counted, ~np.isnan(b)):
+    raise ValueError("errors_a and errors_b mask different joints: score both on the same annotations")
+  if not 0 < level < 1 or draws < 1:
+    raise ValueError(f"level must be in (0, 1) and draws >= 1, got {level} and {draws}")
+  runs, frames, _ = a.shape
+  with np.errstate(invalid="ignore"):
+    hit_a, hit_b = (a <= d) & counted, (b <= d) & counted  # [S, N, J]
+  groups = {name: [j] for j, name in enumerate(joint_names)}
+  groups.update({name: list(idx) for name, idx in (JOINT_TYPES if joint_types is None else joint_types).items()})
+  groups[AVERAGE] = list(range(len(joint_names)))
+
+  def accuracy(hits, run_idx, frame_idx, joints):  # mean over the drawn runs of pooled accuracy
+    h = hits[run_idx][:, frame_idx][..., joints].sum((1, 2))
+    c = counted[run_idx][:, frame_idx][..., joints].sum((1, 2))
+    return np.mean(_ratio(h, c))
+
+  rng = np.random.default_rng(seed)
+  picks = [(rng.integers(0, runs, runs), rng.integers(0, frames, frames)) for _ in range(draws)]
+  every = (np.arange(runs), np.arange(frames))
+  tail = 100.0 * (1.0 - level) / 2.0
+  rows = {}
+  for name, joints in groups.items():
+    acc_a, acc_b = accuracy(hit_a, *every, joints), accuracy(hit_b, *every, joints)
+    diffs = np.array([accuracy(hit_b, r, f, joints) - accuracy(hit_a, r, f, joints) for r, f in picks])
+    diffs = diffs[np.isfinite(diffs)]
+    low, high = (np.percentile(diffs, [tail, 100.0 - tail]) if diffs.size else (np.nan, np.nan))
+    rows[name] = {"a": 100 * acc_a, "b": 100 * acc_b, "difference": 100 * (acc_b - acc_a),
+                  "low": 100 * float(low), "high": 100 * float(high),
+                  "includes_zero": bool(low <= 0 <= high) if diffs.size else True}
+  return {"d": float(d), "runs": runs, "frames": frames, "level": level, "draws": draws, "rows": rows}
+
+
 def accuracy_at(result: dict, d: float) -> dict[str, float]:
   """Headline accuracies at one distance.
 

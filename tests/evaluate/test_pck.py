@@ -143,3 +143,31 @@ def test_bad_inputs_raise():
   acc.update(gt, gt, np.ones((2, J), bool))
   with pytest.raises(ValueError, match="not among"):
     pck.accuracy_at(acc.result(), 5.0)
+
+
+def test_bootstrap_difference_is_paired_over_frames_and_runs():
+  """Same errors: a zero difference with a zero-width interval. B fixing one joint on 5 of 40 frames where A
+  and B otherwise agree: +12.5 points on that joint with an interval above zero (paired: the frames both
+  get right or wrong cancel). Two runs gaining 0 and 20 points: +10 with an interval spanning the runs."""
+  rng = np.random.default_rng(0)
+  a = rng.uniform(0, 20, (40, 7))
+  a[3, 2] = np.nan  # a masked joint, masked in both
+  same = pck.bootstrap_difference(a, a.copy(), 10.0, draws=300)
+  for row in same["rows"].values():
+    assert row["difference"] == 0 and row["low"] == row["high"] == 0 and row["includes_zero"]
+  b = a.copy()
+  fixed = np.flatnonzero(a[:, 1] > 10)[:5]
+  b[fixed, 1] = 1.0
+  got = pck.bootstrap_difference(a, b, 10.0, draws=500)
+  wrist = got["rows"]["right_wrist"]
+  assert wrist["difference"] == pytest.approx(12.5) and wrist["low"] > 0 and not wrist["includes_zero"]
+  assert got["rows"]["left_wrist"]["difference"] == 0
+  assert got["rows"]["wrists"]["difference"] == pytest.approx(100 * 5 / 79)  # left wrist: one masked
+  assert got["rows"][pck.AVERAGE]["difference"] == pytest.approx(100 * 5 / (40 * 7 - 1))
+  assert (got["runs"], got["frames"]) == (1, 40)
+  runs_b = np.stack([a, b])  # run 0 gains nothing, run 1 +12.5 on the right wrist
+  both = pck.bootstrap_difference(np.stack([a, a]), runs_b, 10.0, draws=500)["rows"]["right_wrist"]
+  assert both["difference"] == pytest.approx(12.5 / 2)
+  assert both["low"] <= 0 + 1e-9 and both["high"] >= 12.5 - 1e-9 and both["includes_zero"]
+  with pytest.raises(ValueError, match="mask different joints"):
+    pck.bootstrap_difference(a, np.where(np.isnan(a), 1.0, a), 10.0)
