@@ -34,6 +34,9 @@ arg:
   "lsp": the same with 9,500 LSP-extended images (``lsp/extended``, build it
     with ``flowpose data build lsp/extended --manual_dir DIR``) in every batch:
     half of each epoch Buffy, 10 % PARSE, 40 % LSP-extended.
+  "stride2": the same with the stride-2 refine head (``model.output_stride=2``,
+    ``flowpose_jax.models.heatmap_net``): 64x64 maps from the 128 px input, for
+    finer localisation; from the demo model (its maps upsampled to start).
   "lsp_only": the same on LSP-extended's 9,500 training images alone (no
     Buffy, no PARSE), validated on its 500 held-out ones: what public data
     alone gives on episode 4 (score it with ``flowpose evaluate --dataset
@@ -46,7 +49,7 @@ reproduce it.
 
 from flowpose_jax.configs import common
 
-ARGS = ("", "scratch", "lsp", "lsp_only")
+ARGS = ("", "scratch", "lsp", "lsp_only", "stride2")
 PRETRAINED = "workdirs/demo"
 PRETRAINED_COMMAND = "flowpose demo --workdir workdirs/demo"
 PARSE = "realpose/parse:train"  # PARSE's own 100 training images
@@ -93,6 +96,9 @@ def get_config(arg=None):
   if arg == "lsp":
     c.dataset.extra_train = f"{PARSE},{LSP_TRAIN}"
     c.dataset.train_shares = "5,1,4"
+  if arg == "stride2":
+    c.model.output_stride = c.input.stride = 2
+    c.input.sigma = 2 * c.input.sigma  # the same Gaussian width in input px
   if arg == "lsp_only":
     c.dataset.name, c.dataset.train_split, c.dataset.extra_train = LSP, LSP_TRAIN_SPLIT, ""
     c.dataset.eval_split = c.dataset.test_split = LSP_HELD_OUT

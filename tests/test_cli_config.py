@@ -105,7 +105,7 @@ def test_config_file_errors_are_one_line(tmp_path, tiny_data_dir, capsys):
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/tiny.py:big"))
   assert "configs/tiny.py takes no arg, got 'big'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config="configs/realpose.py:mixed"))
-  assert "configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', 'lsp', got 'mixed'" in err
+  assert "configs/realpose.py takes arg '' (synthetic -> real) or one of 'scratch', 'lsp', 'lsp_only', 'stride2', got 'mixed'" in err
   err = _refused(capsys, _train(tmp_path / "w", tiny_data_dir, config=str(tmp_path / "nope.py")))
   assert "nope.py not found" in err
   broken = tmp_path / "broken.py"

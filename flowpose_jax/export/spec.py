@@ -29,7 +29,8 @@ from flowpose_jax import fileio, joints as joints_lib
 from flowpose_jax.errors import ConfigError
 from flowpose_jax.models import flowing_parts
 from flowpose_jax.models import FUSION_VARIANTS, forward_fn
-from flowpose_jax.models.heatmap_net import FUSION_INPUTS, PIXEL_CENTRE, PIXEL_SCALE, SPATIAL_LAYERS
+from flowpose_jax.models.heatmap_net import (FUSION_INPUTS, OUTPUT_STRIDE, PIXEL_CENTRE, PIXEL_SCALE, REFINE_FEATURES,
+                                           REFINE_KEY, SPATIAL_LAYERS)
 
 SPEC_VERSION = 1
 BATCH = "B"  # the symbolic (dynamic) batch dimension of every input and output
@@ -121,6 +122,13 @@ def architecture(config) -> dict:
           "inputs": [names.index(n) for n in FUSION_INPUTS],  # post-ReLU (and post-pool) layer outputs, concatenated
           "hidden": [f"{prefix}fusion.hidden.{i}" for i in range(len(FUSION_VARIANTS[fusion]))],  # conv + ReLU
           "out": f"{prefix}fusion.out"},  # linear
+      "refine": None if int(config.model.get("output_stride", OUTPUT_STRIDE)) == OUTPUT_STRIDE else {
+          "upsample": ("every output 2x bilinear, half-pixel centres, border repeated (PyTorch interpolate "
+                       "bilinear, align_corners=False)"),
+          "features": names.index(REFINE_FEATURES),  # post-ReLU, post-pool layer output (stride 2)
+          "hidden": f"{prefix}{REFINE_KEY}.0",  # conv + ReLU on [upsampled final maps, features]
+          "out": f"{prefix}{REFINE_KEY}.1",  # linear, added to the upsampled final maps
+          "final": "fusion" if fusion != "none" else "heatmap"},
       "padding": "SAME: stride 1, pad (k - 1) // 2 before and k // 2 after, zeros",
   }}
 

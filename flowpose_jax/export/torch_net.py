@@ -28,11 +28,14 @@ def _torch():
 
 def build(tensors: dict[str, np.ndarray], spec: dict):
   """A torch ``nn.Module`` of the HeatmapNet in ``spec["architecture"]`` with ``tensors``' weights."""
-  torch = _torch()
-  functional = torch.nn.functional
   arch = spec.get("architecture", {}).get("heatmap_net")
   if arch is None:
     raise FlowposeError(f"torch_net rebuilds HeatmapNets only; this export is a {spec.get('model')!r}")
+  if arch.get("refine") is not None:
+    raise FlowposeError("torch_net rebuilds stride-4 HeatmapNets; this export has the stride-2 refine head "
+                        "(model.output_stride=2): run its ONNX, StableHLO or TensorFlow export instead")
+  torch = _torch()
+  functional = torch.nn.functional
   output = spec.get("output")
   pixels = spec["pixels"]
 

@@ -12,6 +12,7 @@ import optax
 
 from flowpose_jax import workdir as workdir_lib
 from flowpose_jax.errors import ConfigError
+from flowpose_jax.models.heatmap_net import REFINE_KEY
 
 log = logging.getLogger("flowpose")
 
@@ -74,20 +75,38 @@ def load_pretrained(params: dict, workdir: str) -> dict:
 
   Staged training: a flowing model (params {"spatial", "pool"}) takes a
   single-frame run's params as its "spatial" part; a model of the same kind
-  takes them whole. Shapes must match (same width/fusion).
+  takes them whole. Shapes must match (same width/fusion). A stride-2
+  HeatmapNet (``model.output_stride=2``) also takes a stride-4 run's params:
+  its refine head, which that run lacks, keeps its initialisation (a zero
+  residual, so it starts from that run's maps, upsampled).
   """
   target = params["spatial"] if "spatial" in params else params
+  fresh = {}
+  if REFINE_KEY in target and not _source_has(workdir, REFINE_KEY):
+    fresh = {REFINE_KEY: target[REFINE_KEY]}
+    target = {k: v for k, v in target.items() if k != REFINE_KEY}
   _check_fits(target, workdir)
   try:
     loaded, _, step = workdir_lib.restore_params(workdir, target)
   except (ValueError, KeyError) as e:
     raise ConfigError(f"config.init_from={workdir!r}: its params do not fit this model "
                       f"({str(e).splitlines()[0]}); use the same model.width/fusion as that run") from None
-  log.info("weights from %s, step %d%s", workdir, step,
-           " (the flowing model's single-frame part)" if "spatial" in params else "")
+  loaded = dict(loaded, **fresh)
+  log.info("weights from %s, step %d%s%s", workdir, step,
+           " (the flowing model's single-frame part)" if "spatial" in params else "",
+           "; the stride-2 refine head starts from its initialisation" if fresh else "")
   if "spatial" in params:
     return dict(params, spatial=loaded)
   return loaded
+
+
+def _source_has(workdir: str, key: str) -> bool:
+  """Whether ``init_from``'s model (its config.json; nothing read) has top-level params ``key``."""
+  source = workdir_lib.read_config(workdir_lib.resolve(workdir))
+  if source is None:
+    return True  # unknown: restore the whole tree, and let the checkpoint say what is missing
+  _, theirs = workdir_lib.abstract_model(source)
+  return key in (theirs["spatial"] if "spatial" in theirs else theirs)
 
 
 def _check_fits(target: dict, workdir: str) -> None:

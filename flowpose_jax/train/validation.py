@@ -20,7 +20,7 @@ from flowpose_jax.data import windows
 from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.errors import ConfigError
 from flowpose_jax.models import FUSION_VARIANTS, MODELS, POOLING, PRECOMPUTED_MAPS, model_inputs
-from flowpose_jax.models.heatmap_net import DTYPES
+from flowpose_jax.models.heatmap_net import DTYPES, OUTPUT_STRIDE
 from flowpose_jax.parallel import split_batch
 from flowpose_jax.train.state import make_optimizer
 
@@ -67,6 +67,11 @@ def _check_model(config) -> None:
     _check_choice("model.fusion", model.fusion, (*FUSION_VARIANTS, NO_FUSION))
   _check_choice("model.dtype", model.dtype, DTYPES)
   _check_choice("loss.kind", config.loss.kind, losses.LOSSES)
+  if model.name != "coordinate_net" and int(model.get("output_stride", OUTPUT_STRIDE)) != int(config.input.stride):
+    raise ConfigError(f"config.input.stride={config.input.stride} (the targets' grid) differs from the "
+                      f"network's output stride {model.get('output_stride', OUTPUT_STRIDE)} "
+                      f"(config.model.output_stride): set both to 4, or both to 2 (the refine head; also "
+                      f"double config.input.sigma to keep the Gaussians' width in input px)")
   temporal = "flows" in model_inputs(model)
   if temporal != (config.get("flow") is not None):
     raise ConfigError(f"config.model.name={model.name!r} " + (

@@ -283,3 +283,31 @@ def test_savedmodel_export_replaces_an_old_one_only_when_the_new_one_is_whole(tr
   export(model, "savedmodel", str(tmp_path))  # and a second export over the first one works
   assert tensorflow_format.load_savedmodel(str(tmp_path / "frame.savedmodel"))(
       image=np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, 16, 16, 7)
+
+
+def test_stride_2_model_exports_to_onnx_and_torch_net_refuses_it(tmp_path):
+  """model.output_stride=2 (the refine head, here with a non-zero last layer): ONNX (symbolic batch) gives
+  the Predictor's 2x finer maps; the spec names the head; torch_net, which does not rebuild it, says so."""
+  from flowpose_jax.configs import tiny
+  from flowpose_jax.models.heatmap_net import REFINE_KEY
+  config = tiny.get_config()
+  config.model.output_stride = config.input.stride = 2
+  graphdef, params = workdir_lib.make_model(config)
+  rng = np.random.default_rng(0)
+  params[REFINE_KEY][1]["kernel"] = rng.normal(0, 0.1, params[REFINE_KEY][1]["kernel"].shape).astype(np.float32)
+  model = workdir_lib.Trained(config=config, graphdef=graphdef, params=params, step=0)
+  predictor = inference.Predictor(config, graphdef, params)
+  frames = render_video(seed=11, num_frames=3, height=96, width=128)["image"]
+  inputs, _ = predictor.preprocess(frames)
+  expected = predictor.heatmaps(frames)
+  assert expected.shape[1:3] == (32, 32)
+  export(model, "safetensors", str(tmp_path / "st"))
+  spec = spec_lib.read_spec(str(tmp_path / "st"), "safetensors")
+  assert spec["output_stride"] == 2 and spec["architecture"]["heatmap_net"]["refine"]["out"] == f"{REFINE_KEY}.1"
+  with pytest.raises(FlowposeError, match="refine head"):
+    torch_net.build(*weights.load(str(tmp_path / "st" / "weights.safetensors")))
+  ort = _onnxruntime()
+  export(model, "onnx", str(tmp_path / "onnx"))
+  session = ort.InferenceSession(str(tmp_path / "onnx" / "frame.onnx"))
+  maps = session.run(None, {"image": inputs})[0]
+  assert np.abs(maps - expected).max() <= TOLERANCES["onnx"][0] * max(1.0, np.abs(expected).max())

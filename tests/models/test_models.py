@@ -91,3 +91,56 @@ def test_remat_changes_neither_outputs_nor_gradients(name):
   np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
   for a, b in zip(jax.tree.leaves(results[0][1]), jax.tree.leaves(results[1][1])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("fusion", ["release", "none"])
+def test_stride_2_head_starts_as_the_stride_4_maps_upsampled_and_learns(fusion):
+  """output_stride=2: every output at S/2; with the stride-4 model's params and the refine head as
+  initialised (zero last kernel) the outputs are exactly the stride-4 ones, bilinearly upsampled; the
+  refine head's first layer gets a gradient once its last is not zero."""
+  from flowpose_jax.models.heatmap_net import REFINE_KEY, upsample2
+  coarse = HeatmapNet(width=0.125, fusion=fusion, rngs=nnx.Rngs(0))
+  fine = HeatmapNet(width=0.125, fusion=fusion, output_stride=2, rngs=nnx.Rngs(1))
+  images = jax.random.randint(jax.random.key(1), (2, 32, 32, 3), 0, 255).astype(jnp.uint8)
+  graphdef, params = nnx.split(fine)
+  params = nnx.to_pure_dict(params)
+  coarse_params = nnx.to_pure_dict(nnx.state(coarse))
+  assert set(params) - set(coarse_params) == {REFINE_KEY}
+  params = dict(coarse_params, **{REFINE_KEY: params[REFINE_KEY]})
+  abstract = nnx.state(fine)
+  nnx.replace_by_pure_dict(abstract, params)
+  out = nnx.merge(graphdef, abstract)(images)
+  reference = coarse(images)
+  assert set(out) == set(reference)
+  for key, maps in out.items():
+    assert maps.shape == (2, 16, 16, 7)
+    np.testing.assert_allclose(maps, upsample2(reference[key]), atol=1e-5)
+  nudged = jax.tree.map(lambda x: x + 0.01, nnx.to_pure_dict(abstract))
+
+  def loss(p):
+    state = nnx.state(fine)
+    nnx.replace_by_pure_dict(state, p)
+    return sum(jnp.mean(jnp.square(v - 0.5)) for v in nnx.merge(graphdef, state)(images).values())
+
+  grads = jax.grad(loss)(nudged)
+  for path, g in jax.tree_util.tree_leaves_with_path(grads[REFINE_KEY]):
+    assert float(jnp.abs(g).max()) > 0, f"no gradient for refine{jax.tree_util.keystr(path)}"
+  with pytest.raises(ValueError, match="output_stride"):
+    HeatmapNet(width=0.125, output_stride=3, rngs=nnx.Rngs(0))
+
+
+def test_upsample2_keeps_pixel_centres_aligned():
+  """A Gaussian peak at stride-4 heatmap px u decodes at 2u + 0.5 after upsample2 (the same input px)."""
+  from flowpose_jax import heatmaps
+  from flowpose_jax.models.heatmap_net import upsample2
+  joints = np.array([[[5.3, 7.6]]], np.float32)
+  maps = heatmaps.encode(joints, np.ones((1, 1), bool), 16, sigma=2.0)
+  up = np.asarray(upsample2(jnp.asarray(maps)))
+  found, _ = heatmaps.decode(up)
+  np.testing.assert_allclose(found[0, 0], 2 * joints[0, 0] + 0.5, atol=0.1)
+
+
+def test_upsample2_is_jax_linear_resize():
+  from flowpose_jax.models.heatmap_net import upsample2
+  x = jax.random.normal(jax.random.key(0), (2, 5, 7, 3))
+  np.testing.assert_allclose(upsample2(x), jax.image.resize(x, (2, 10, 14, 3), "linear"), atol=1e-6)

@@ -82,3 +82,42 @@ def test_init_from_a_model_of_another_width_is_a_model_mismatch_not_corruption(s
   with pytest.raises(ConfigError, match=r"holds another model \(heatmap_net, width 0.125.*: params\[.*\] "
                                         r"is \(.*\) there, \(.*\) here"):
     train_and_evaluate(config, str(tmp_path / "second"), show_progress=False)
+
+
+def test_a_stride_2_run_starts_from_a_stride_4_run_and_trains(started, tmp_path):
+  """init_from a stride-4 run into model.output_stride=2: every param it has is taken, the refine head keeps
+  its zero start, and two steps train at 2x the map resolution; a stride mismatch is one ConfigError."""
+  import numpy as np
+  from flowpose_jax import workdir as workdir_lib
+  from flowpose_jax.models.heatmap_net import REFINE_KEY
+  from flowpose_jax.train import state as state_lib
+  from flowpose_jax.train.validation import validate_config
+  workdir, config = started
+  config = _short(config, 2)
+  config.model.output_stride = 2
+  with pytest.raises(ConfigError, match=r"config.input.stride=4 .* output stride 2"):
+    validate_config(config)
+  config.input.stride = 2
+  config.input.sigma = 2 * config.input.sigma
+  config.init_from = workdir
+  validate_config(config)
+  params = workdir_lib.make_model(config)[1]
+  loaded = state_lib.load_pretrained(params, workdir)
+  coarse = workdir_lib.load(workdir).params
+  assert workdir_lib.params_digest({k: v for k, v in loaded.items() if k != REFINE_KEY}) == \
+      workdir_lib.params_digest(coarse)
+  assert not np.any(np.asarray(loaded[REFINE_KEY][1]["kernel"]))
+  second = str(tmp_path / "stride2")
+  train_and_evaluate(config, second, show_progress=False)
+  trained = workdir_lib.load(second)
+  assert np.any(np.asarray(trained.params[REFINE_KEY][1]["kernel"]))  # the head learnt
+  maps = _frame_maps(trained)
+  assert maps.shape[1:3] == (config.input.size // 2, config.input.size // 2)
+
+
+def _frame_maps(trained):
+  """The trained model's maps of one rendered frame, through the Predictor."""
+  import numpy as np
+  from flowpose_jax import inference
+  predictor = inference.Predictor(trained.config, trained.graphdef, trained.params)
+  return predictor.heatmaps(np.zeros((1, 96, 128, 3), np.uint8))
