@@ -105,15 +105,22 @@ def test_flow_stage_starts_from_stage_one_and_keeps_it_frozen(tiny_config, tmp_p
 
 
 def test_computed_flow_is_cached_beside_the_data(tiny_config, tmp_path):
+  """A data-dependent pooling trained on computed flow with forward-backward confidence: its windows
+  (flow + confidence channel) are cached beside the data under a key that names the confidence."""
   import os
   stage1, wd1 = _stage1(tiny_config, tmp_path, steps=1)
-  c = _flow_stage_config(stage1, wd1, "sum", steps=2)
+  c = _flow_stage_config(stage1, wd1, "data_dependent", steps=2)
   c.flow.source = "dis_fast"
+  c.flow.confidence = "fb"
   c.timelapse_frames = 0
   train_and_evaluate(c, str(tmp_path / "flow"), show_progress=False)
   cache = os.path.join(stage1.dataset.data_dir, "flow_cache")
-  files = [f for _, _, fs in os.walk(cache) for f in fs if f.endswith(".npz")]
+  files = [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs if f.endswith(".npz")]
   assert len(files) >= 16  # one per window centre seen (2 steps x 8)
+  with np.load(files[0]) as cached:
+    assert cached["flow"].shape[-1] == 3  # dx, dy, confidence
+  keys = [json.load(open(os.path.join(d, "config.json"))) for d, _, fs in os.walk(cache) if "config.json" in fs]
+  assert [k.get("confidence") for k in keys] == ["fb"]
 
 
 def test_precomputed_maps_train_and_score_the_same_model_as_the_network_path(tiny_config, tmp_path):
