@@ -88,13 +88,17 @@ def reference_frame() -> np.ndarray:
 def init_record(config) -> dict:
   """What ``config.init_from`` named, for the card: {"init_from": the name or path} and, for a shipped
   model, the digest, step and date of the one there now ("init_from_params_sha256", "init_from_step",
-  "init_from_published"): a name outlives the weights it names once a newer model is published over it."""
+  "init_from_published": a name outlives the weights it names once a newer model is published over it)
+  and the data it and its own starting weights learnt from ("init_from_data", whose terms apply)."""
   init = config.get("init_from", "")
   record = {"init_from": init}
   if init and workdir_lib.is_shipped(workdir_lib.resolve(init)):
     shipped = workdir_lib.read_card(workdir_lib.resolve(init))
+    inherited = [d for d in shipped.get("data", []) + shipped.get("init_from_data", [])]
     record.update(init_from_params_sha256=shipped.get(workdir_lib.DIGEST_KEY, ""),
-                  init_from_step=shipped.get("step"), init_from_published=shipped.get("published", ""))
+                  init_from_step=shipped.get("step"), init_from_published=shipped.get("published", ""),
+                  # the data those weights learnt from (and theirs before them): their terms apply here too
+                  init_from_data=[d for i, d in enumerate(inherited) if d not in inherited[:i]])
   return record
 
 
@@ -135,6 +139,8 @@ def render_readme(card: dict) -> str:
            f"flowpose train --config CONFIG --workdir W --config.init_from={card['name']}   # continue from it",
            "```", "", "## Training data", "", "| set | split | terms |", "|---|---|---|"]
   lines += [f"| {d['name']} | {d['split']} | {d['terms']} |" for d in card["data"]]
+  lines += [f"| {d['name']} | {d['split']} (through the weights it started from) | {d['terms']} |"
+            for d in card.get("init_from_data", []) if d not in card["data"]]
   started = f"`{card['init_from'] or 'random'}`"
   if card.get("init_from_params_sha256"):
     started += (f" (the shipped model of {card.get('init_from_published', '?')}, step {card.get('init_from_step')}, "

@@ -168,8 +168,20 @@ def test_a_card_records_the_shipped_weights_a_run_started_from(published, tiny_c
   record = publish.init_record(tiny_config)
   card = workdir_lib.read_card(folder)
   assert record == {"init_from": folder, "init_from_params_sha256": card[workdir_lib.DIGEST_KEY],
-                    "init_from_step": card["step"], "init_from_published": card["published"]}
+                    "init_from_step": card["step"], "init_from_published": card["published"],
+                    "init_from_data": card["data"]}
   tiny_config.init_from = workdir
   assert publish.init_record(tiny_config) == {"init_from": workdir}
-  text = publish.render_readme(dict(card, **record))
+  text = publish.render_readme(dict(card, **record, data=[]))
   assert card[workdir_lib.DIGEST_KEY] in text.split("Weights started from:")[1].splitlines()[0]
+  assert f"| {card['data'][0]['name']} | {card['data'][0]['split']} (through the weights it started from) |" in text
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_models_card_lists_the_data_behind_its_starting_weights(name):
+  """A model that started from another shipped model lists that model's training data with its terms."""
+  card = _card(name)
+  if not card.get("init_from_params_sha256"):
+    pytest.skip(f"{name} did not start from a shipped model")
+  assert card.get("init_from_data"), "the data behind the starting weights are missing from the card"
+  assert all(d.get("terms") for d in card["init_from_data"])
