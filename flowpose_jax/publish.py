@@ -92,9 +92,10 @@ def init_record(config) -> dict:
   and the data it and its own starting weights learnt from ("init_from_data", whose terms apply)."""
   init = config.get("init_from", "")
   record = {"init_from": init}
-  if init and workdir_lib.is_shipped(workdir_lib.resolve(init)):
-    shipped = workdir_lib.read_card(workdir_lib.resolve(init))
-    inherited = [d for d in shipped.get("data", []) + shipped.get("init_from_data", [])]
+  folder = workdir_lib.resolve(init) if init else ""
+  if folder and workdir_lib.is_shipped(folder):
+    shipped = workdir_lib.read_card(folder)
+    inherited = shipped.get("data", []) + shipped.get("init_from_data", [])
     record.update(init_from_params_sha256=shipped.get(workdir_lib.DIGEST_KEY, ""),
                   init_from_step=shipped.get("step"), init_from_published=shipped.get("published", ""),
                   # the data those weights learnt from (and theirs before them): their terms apply here too

@@ -81,11 +81,12 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   residual, so it starts from that run's maps, upsampled).
   """
   target = params["spatial"] if "spatial" in params else params
+  source = _source_model(workdir)
   fresh = {}
-  if REFINE_KEY in target and not _source_has(workdir, REFINE_KEY):
+  if REFINE_KEY in target and source is not None and REFINE_KEY not in source[1].get("spatial", source[1]):
     fresh = {REFINE_KEY: target[REFINE_KEY]}
     target = {k: v for k, v in target.items() if k != REFINE_KEY}
-  _check_fits(target, workdir)
+  _check_fits(target, workdir, source)
   try:
     loaded, _, step = workdir_lib.restore_params(workdir, target)
   except (ValueError, KeyError) as e:
@@ -100,22 +101,20 @@ def load_pretrained(params: dict, workdir: str) -> dict:
   return loaded
 
 
-def _source_has(workdir: str, key: str) -> bool:
-  """Whether ``init_from``'s model (its config.json; nothing read) has top-level params ``key``."""
+def _source_model(workdir: str):
+  """``init_from``'s (config, abstract params) from its config.json (no weights read), or None without one."""
   source = workdir_lib.read_config(workdir_lib.resolve(workdir))
   if source is None:
-    return True  # unknown: restore the whole tree, and let the checkpoint say what is missing
-  _, theirs = workdir_lib.abstract_model(source)
-  return key in (theirs["spatial"] if "spatial" in theirs else theirs)
+    return None
+  return source, workdir_lib.abstract_model(source)[1]
 
 
-def _check_fits(target: dict, workdir: str) -> None:
-  """Refuses an ``init_from`` run whose params (from its config.json, nothing read) differ from ``target``'s
+def _check_fits(target: dict, workdir: str, source) -> None:
+  """Refuses an ``init_from`` run whose params (``source``: ``_source_model``) differ from ``target``'s
   in structure or shape, naming the first difference: a model mismatch, not a damaged checkpoint."""
-  source = workdir_lib.read_config(workdir_lib.resolve(workdir))
   if source is None:
-    return  # no config.json: the checkpoint read below says what is wrong
-  _, theirs = workdir_lib.abstract_model(source)
+    return  # no config.json: the checkpoint read says what is wrong
+  source, theirs = source
   ours = {jax.tree_util.keystr(k): v.shape for k, v in jax.tree_util.tree_leaves_with_path(target)}
   found = {jax.tree_util.keystr(k): v.shape for k, v in jax.tree_util.tree_leaves_with_path(theirs)}
   for key in sorted(ours.keys() | found.keys()):
