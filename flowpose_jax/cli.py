@@ -292,6 +292,14 @@ def _study_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
   """The study's base config; the pooling study's first takes its single-frame run's data and
   network shape (``study.inherit_stage1``), then the overrides."""
   from flowpose_jax import study, workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  if args.study_command == "pooling":
+    # Every point sets flow.source from --flow_sources; validate the base against a studied source
+    # (a computed one where there is one), not the file's default (exact flow refuses confidence=fb).
+    from flowpose_jax.flow.compute import SOURCES  # pylint: disable=import-outside-toplevel
+    sources = [s for s in args.flow_sources.split(",") if s in SOURCES]  # the plan names unknown ones
+    computed = [s for s in sources if s != "gt"]
+    if sources and not any(o.startswith("--config.flow.source=") for o in overrides):
+      overrides = [f"--config.flow.source={(computed or sources)[0]}", *overrides]
   config = _training_config(args, overrides)
   if args.study_command != "pooling" or not config.get("init_from"):
     return config

@@ -222,6 +222,12 @@ def test_pooling_study_runs_every_point_on_one_stage(tiny_config, tmp_path, caps
   assert cli.run([*argv, "--flow_sources", "gt,dis_fast"]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert len(lines) == 16 and lines[:2] == ["0\tgt-sum-n0-seed0\tseed=0", "1\tgt-sum-n0-seed1\tseed=1"]
+  # confidence=fb: the base config is validated against a computed source of the study (configs/flow.py
+  # defaults to exact flow, which refuses fb); a study of exact flow alone is refused naming the fix.
+  assert cli.run([*argv, "--flow_sources", "gt,dis_fast", "--config.flow.confidence=fb"]) == 0
+  assert len(capsys.readouterr().out.splitlines()) == 16
+  with pytest.raises(FlowposeError, match="confidence='fb'.*config.flow.confidence='valid'"):
+    cli.run([*argv, "--flow_sources", "gt", "--config.flow.confidence=fb"])
   with pytest.raises(FlowposeError, match=r"--flow_sources gt,dis_slow: \['dis_slow'\]"):
     cli.run([*argv, "--flow_sources", "gt,dis_slow"])
   plan = study.pooling_plan(c, out, [0, 1], ["sum", "parametric"], ["gt", "dis_fast"])
