@@ -2,7 +2,8 @@
 
   python benchmarks/flow_inference.py [--video ../shared/data/video/selfie_segmentation_web.mp4]
       [--frames 40] [--n 15] [--flow_source dis_medium] [--stage1 WORKDIR] [--repeats 2]
-      [--runtime jax|onnx|auto]
+      [--runtime jax|onnx|auto] [--frame_size 720x405]
+  python benchmarks/flow_inference.py --workdir FLOWING_WORKDIR --frame_size 720x405 [--whole_frame]
 
 Builds the flowing model of ``configs/flow.py`` (the demo-sized HeatmapNet,
 window 2n+1; params from ``--stage1`` if given, else random: speed does not
@@ -13,6 +14,13 @@ against single-frame prediction of the same frames. Every variant is warmed
 up on its exact call first (no compilation is timed), then they run
 interleaved, ``--repeats`` rounds, median reported. Accuracy of composed vs
 direct: benchmarks/flow_mode_accuracy.py.
+
+``--workdir``: a trained flowing model instead (its own n, input size, flow
+spread and confidence; ``--n`` and ``--stage1`` do not apply), its trained
+flow unless ``--flow_source`` is given. ``--whole_frame`` times what
+``flowpose predict --flow`` runs on whole frames: ``Predictor.joints(frames,
+flow=True)`` (the person-finding passes, then the flowing final pass) against
+``Predictor.joints(frames)``; the stage columns then cover the final pass.
 """
 
 import argparse
@@ -29,6 +37,7 @@ from flowpose_jax.configs import flow as flow_config  # noqa: E402
 from flowpose_jax import media, runtimes  # noqa: E402
 from flowpose_jax.flow import compute  # noqa: E402
 from flowpose_jax.inference import Predictor, flowing_parts  # noqa: E402
+from flowpose_jax.inference.trained_flow import flow_choice  # noqa: E402
 from flowpose_jax import workdir as workdir_lib  # noqa: E402
 from flowpose_jax.train import state as state_lib  # noqa: E402
 
@@ -53,20 +62,32 @@ def main():
   p.add_argument("--video", default=DEFAULT_VIDEO)
   p.add_argument("--frames", type=int, default=40)
   p.add_argument("--n", type=int, default=15)
-  p.add_argument("--flow_source", default=compute.DEFAULT_METHOD, choices=compute.METHODS)
+  p.add_argument("--flow_source", default=None, choices=compute.METHODS,
+                 help=f"default: {compute.DEFAULT_METHOD}, or the --workdir model's trained flow")
   p.add_argument("--stage1", default="")
+  p.add_argument("--workdir", default="", help="a trained flowing model (workdir or shipped name)")
+  p.add_argument("--whole_frame", action="store_true", help="time Predictor.joints(flow=True), as predict --flow")
   p.add_argument("--flow_on", default="input", choices=("input", "frame"))
   p.add_argument("--repeats", type=int, default=2)
   p.add_argument("--runtime", default="jax", choices=runtimes.RUNTIMES, help="the per-frame network's")
   p.add_argument("--frame_size", default="", help="WxH: resize the video's frames first (e.g. 720x405)")
   args = p.parse_args()
-  c = flow_config.get_config("parametric")
-  c.flow.n = args.n
-  c.init_from = args.stage1
-  graphdef, params = workdir_lib.make_model(c)
-  if args.stage1:
-    params = state_lib.load_pretrained(params, args.stage1)
+  if args.workdir:
+    trained = workdir_lib.load(args.workdir)
+    c, graphdef, params = trained.config, trained.graphdef, trained.params
+    if c.get("flow") is None:
+      p.error(f"--workdir {args.workdir} is a single-frame model; give a flowing one (configs/flow.py)")
+    args.n = (int(c.model.num_frames) - 1) // 2
+  else:
+    c = flow_config.get_config("parametric")
+    c.flow.n = args.n
+    c.init_from = args.stage1
+    graphdef, params = workdir_lib.make_model(c)
+    if args.stage1:
+      params = state_lib.load_pretrained(params, args.stage1)
   predictor = Predictor(c, graphdef, params)
+  source, _, _ = flow_choice(c, args.flow_source, None)
+  confidence = (c.get("flow") or {}).get("confidence", compute.VALID_CONFIDENCE)
   if args.runtime != "jax":
     runtimes.use(predictor, args.runtime)
   frames, _ = media.read_video(args.video, max_frames=args.frames)
@@ -79,8 +100,12 @@ def main():
   }
   runs = {"single-frame": lambda timings: predictor.joints(frames)}
   for name, kwargs in variants.items():
-    runs[name] = lambda timings, kwargs=kwargs: predictor.flowing_heatmaps(
-        frames, source=args.flow_source, flow_on=args.flow_on, timings=timings, **kwargs)
+    if args.whole_frame:
+      runs[name] = lambda timings, kwargs=kwargs: predictor.joints(
+          frames, flow=True, source=source, flow_on=args.flow_on, timings=timings, **kwargs)
+    else:
+      runs[name] = lambda timings, kwargs=kwargs: predictor.flowing_heatmaps(
+          frames, source=source, flow_on=args.flow_on, timings=timings, **kwargs)
   for run in runs.values():  # warm-up on the exact timed calls: every bucketed shape compiles here
     run({})
   seconds = {name: [] for name in runs}
@@ -95,7 +120,9 @@ def main():
   print(f"jax {jax.__version__}; runtime {predictor.runtime}; commit {commit()}")
   print(f"clip {os.path.basename(args.video)}: {n} frames {frames.shape[2]}x{frames.shape[1]}; "
         f"input {c.input.size}, width {c.model.width}, n = {args.n} ({2 * args.n + 1} frames/window), "
-        f"flow {args.flow_source} on the {args.flow_on}; median of {args.repeats} interleaved rounds")
+        f"flow {source} on the {args.flow_on}, confidence {confidence}; "
+        + (f"whole frames ({predictor.default_passes} passes, the last flowing); " if args.whole_frame else "")
+        + f"median of {args.repeats} interleaved rounds")
   single = statistics.median(seconds["single-frame"])
   frame_flops, pool_flops = network_flops(c, graphdef, params)
   peak, how = device_peak("float32")

@@ -167,6 +167,15 @@ def _add_study_parser(sub) -> None:
   ds.add_argument("--subset_seed", type=int, default=study_defaults.DEFAULT_SUBSET_SEED,
                   help="draws each size's records at random from dataset.train_split (or --scale_set), nested "
                        "(the smaller sets lie inside the larger); recorded in point.json and study.json")
+  ds.add_argument("--crop", default=None, choices=("frame", "box", "joints"),
+                  help="score every point on dataset.test_split with this crop: frame (the whole frame, the "
+                       "person found first), box or joints; default: the crop the point trained on. A finished "
+                       "point scored another way is scored again, not retrained")
+  ds.add_argument("--passes", type=int, default=None, help="with --crop frame: " + PASSES_HELP)
+  ds.add_argument("--flip_test", action="store_true", help="score with the flip test")
+  ds.add_argument("--distances", default="",
+                  help="more distances d to tabulate, fit and draw beside the protocol's headline d, e.g. 10 "
+                       "(study_d10.csv, data_scaling_d10.png)")
   po = ssub.add_parser("pooling", help="accuracy vs window n per temporal pooling and flow source",
                        epilog="--config is a flowing-stage config with --config.init_from=<single-frame workdir>, "
                               "whose dataset, input and model width/fusion/final_relu it takes before the "
@@ -319,10 +328,16 @@ def _study_plan(args, config):
     raise FlowposeError(f"--widths {args.widths}: give model.width multipliers separated by commas, "
                         f"e.g. 0.25,0.5") from None
   models = args.models or ("heatmap_net" if widths else "heatmap_net,coordinate_net")
+  try:
+    distances = tuple(float(d) for d in args.distances.split(",") if d.strip())
+  except ValueError:
+    raise FlowposeError(f"--distances {args.distances}: give distances separated by commas, e.g. 10") from None
+  scoring = study.Scoring(crop=args.crop, passes=args.passes, flip_test=args.flip_test, distances=distances)
   return study.data_scaling_plan(config, args.out, _ints("--sizes", args.sizes),
                                  models=tuple(m for m in models.split(",") if m), noisy=args.noisy,
                                  predict_next=not args.no_predict, seeds=args.seeds, subset_seed=args.subset_seed,
-                                 scale_set=args.scale_set, widths=widths, same_compute=args.same_compute)
+                                 scale_set=args.scale_set, widths=widths, same_compute=args.same_compute,
+                                 scoring=scoring)
 
 
 def _run_study(args, overrides: list[str]) -> None:

@@ -87,6 +87,7 @@ import ml_collections
 import numpy as np
 
 from flowpose_jax import fileio
+from flowpose_jax.data.augment import CROP_MODES
 from flowpose_jax.data.sources import extra_sets, load_source, subset_set
 from flowpose_jax.errors import ConfigError, FlowposeError
 from flowpose_jax.flow.compute import FB_CONFIDENCE, GT_SOURCE, VALID_CONFIDENCE
@@ -311,6 +312,32 @@ def fit_power_law(frames, accuracy) -> dict | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class Scoring:
+  """How every point of a study is scored on ``dataset.test_split`` (``jobs.evaluate_workdir``).
+
+  crop: "frame" (the whole frame: find the person, ``passes``), "box" or
+    "joints"; None: the point's training ``input.crop`` (what the run itself
+    evaluated).
+  passes: with crop "frame"; None: ``Predictor.default_passes``.
+  flip_test: average each frame's maps with its mirror image's.
+  distances: more distances d (the protocol's units) to tabulate and draw
+    beside the protocol's headline d; each gets its own CSV and figure.
+  """
+  crop: str | None = None
+  passes: int | None = None
+  flip_test: bool = False
+  distances: tuple[float, ...] = ()
+
+  def record(self) -> dict:
+    """What a point's record keeps, to tell a record scored another way (``run_point``)."""
+    return {"crop": self.crop, "passes": self.passes, "flip_test": self.flip_test,
+            "distances": [float(d) for d in self.distances]}
+
+
+DEFAULT_SCORING = Scoring()
+
+
+@dataclasses.dataclass(frozen=True)
 class Study:
   """A study's points and how to tabulate them.
 
@@ -319,12 +346,14 @@ class Study:
   points: every (setting, seed) run, in the order ``run_study``'s ``point`` indexes.
   assemble: (finished records in point order, total points) -> summary; writes the outputs.
   prepare: run by every process after training, before process 0 assembles (None: nothing).
+  scoring: how each point is scored (``Scoring``).
   """
   config: ml_collections.ConfigDict
   out_dir: str
   points: tuple
   assemble: Callable[[list[dict], int], dict]
   prepare: Callable[[], object] | None = None
+  scoring: Scoring = DEFAULT_SCORING
 
 
 def _is_main_process() -> bool:
@@ -352,32 +381,50 @@ def _finished_record(config, point, out_dir: str) -> dict | None:
   return record
 
 
-def _score(workdir: str, config) -> dict:
+def _score(workdir: str, config, scoring: Scoring = DEFAULT_SCORING) -> dict:
+  """{"d": the protocol's headline d, "accuracy": {joint or type: accuracy at d}, "accuracy_at":
+  {"<d>": {...}} at ``scoring.distances``, "scoring": ``scoring.record()``}. The evaluation's
+  files go to the workdir, or with another crop than training's to ``<workdir>/score_<crop>``."""
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
   from flowpose_jax.evaluate import protocols  # pylint: disable=import-outside-toplevel
-  result, _ = jobs.evaluate_workdir(workdir, split=config.dataset.test_split)
+  out = workdir if scoring.crop is None else os.path.join(workdir, f"score_{scoring.crop}")
+  result, _ = jobs.evaluate_workdir(workdir, split=config.dataset.test_split, crop=scoring.crop,
+                                    passes=scoring.passes, flip_test=scoring.flip_test, out_dir=out)
   d = protocols.for_dataset(config.dataset.name, config.eval.threshold).headline
-  return {"d": d, "accuracy": accuracy_at(result, d)}
+  return {"d": d, "accuracy": accuracy_at(result, d),
+          "accuracy_at": {f"{float(k):g}": accuracy_at(result, float(k)) for k in scoring.distances},
+          "scoring": scoring.record()}
 
 
-def run_point(config, point, out_dir: str) -> dict:
+def _scored_as(record: dict, scoring: Scoring) -> bool:
+  """Whether ``record`` was scored as ``scoring`` says (records from before ``Scoring``: the default)."""
+  return record.get("scoring", DEFAULT_SCORING.record()) == scoring.record()
+
+
+def run_point(config, point, out_dir: str, scoring: Scoring = DEFAULT_SCORING) -> dict:
   """Trains and scores one point (``Point`` or ``PoolingPoint``: its ``configure(config)`` gives
   the run's config), unless its ``point.json`` exists; returns its record.
 
+  A finished point scored another way (another ``scoring``) is scored again from its
+  trained workdir, not retrained, and its ``point.json`` rewritten.
   Every process of a multi-process run trains and scores; process 0 writes ``point.json``.
   """
   from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
   record = _finished_record(config, point, out_dir)
-  if record is not None:
-    log.info("study: %s already done, skipped", point.name)
-    return record
   workdir = os.path.join(out_dir, point.name)
   c = _configured(config, point)
-  configured = json.loads(c.to_json_best_effort())  # before training fills in fields (input.spatial_crop)
-  log.info("study: training %s", point)
-  jobs.train(c, workdir)
-  record = {"point": {**dataclasses.asdict(point), "name": point.name}, "config": configured,
-            **_score(workdir, c), **point.extras(workdir)}
+  if record is not None:
+    if _scored_as(record, scoring):
+      log.info("study: %s already done, skipped", point.name)
+      return record
+    log.info("study: %s trained, scored again (%s)", point.name, scoring.record())
+    record = {**{k: v for k, v in record.items() if k not in ("accuracy_at", "scoring")}, **_score(workdir, c, scoring)}
+  else:
+    configured = json.loads(c.to_json_best_effort())  # before training fills in fields (input.spatial_crop)
+    log.info("study: training %s", point)
+    jobs.train(c, workdir)
+    record = {"point": {**dataclasses.asdict(point), "name": point.name}, "config": configured,
+              **_score(workdir, c, scoring), **point.extras(workdir)}
   if _is_main_process():
     fileio.write_text(os.path.join(workdir, POINT_FILE), json.dumps(record, indent=1))
   return record
@@ -387,14 +434,23 @@ def list_points(study: Study) -> list[dict]:
   """[{"index", "name", "seed", "steps", "done"}] for every point, in ``run_study`` order ("steps":
   the point's own ``num_train_steps``, 0 = the config's)."""
   return [{"index": i, "name": p.name, "seed": p.seed, "steps": getattr(p, "steps", 0),
-           "done": os.path.exists(os.path.join(study.out_dir, p.name, POINT_FILE))}
-          for i, p in enumerate(study.points)]
+           "done": _done(study, p)} for i, p in enumerate(study.points)]
+
+
+def _done(study: Study, point) -> bool:
+  """Whether ``point`` has a ``point.json`` scored as ``study.scoring`` says."""
+  path = os.path.join(study.out_dir, point.name, POINT_FILE)
+  if not os.path.exists(path):
+    return False
+  with open(path, encoding="utf-8") as f:
+    return _scored_as(json.load(f), study.scoring)
 
 
 def finished_records(study: Study) -> list[dict]:
-  """The records of the finished points, in point order."""
+  """The records of the finished points scored as the study says, in point order (a point scored
+  another way counts as unfinished until ``run_point`` scores it again)."""
   records = (_finished_record(study.config, p, study.out_dir) for p in study.points)
-  return [r for r in records if r is not None]
+  return [r for r in records if r is not None and _scored_as(r, study.scoring)]
 
 
 def assemble(study: Study) -> dict:
@@ -424,7 +480,7 @@ def run_study(study: Study, point: int | None = None) -> dict | None:
     raise ConfigError(f"--point {point}: this study has {n} points, 0..{n - 1} (--list_points names them)")
   os.makedirs(study.out_dir, exist_ok=True)
   for p in study.points if point is None else study.points[point:point + 1]:
-    run_point(study.config, p, study.out_dir)
+    run_point(study.config, p, study.out_dir, study.scoring)
   if study.prepare is not None:
     study.prepare()
   return assemble(study) if _is_main_process() else None
@@ -499,17 +555,19 @@ def _fits(rows: list[dict], base_records: int = 0) -> dict:
 OPTIONAL_COLUMNS = ("scale_set", "width", "steps")
 
 
-def write_outputs(summary: dict, out_dir: str, title: str) -> None:
+def write_outputs(summary: dict, out_dir: str, title: str, suffix: str = "") -> None:
   """``study.json`` (the summary), ``study.csv`` (one row per setting: mean and ``SPREAD`` over
   its seeds) and ``data_scaling.png`` (means with error bars, one curve per ``curve_name``, over
-  N + ``summary["base_records"]``)."""
+  N + ``summary["base_records"]``). ``suffix`` (e.g. "_d10"): the CSV and figure of another
+  distance, ``study<suffix>.csv`` and ``data_scaling<suffix>.png``, and no ``study.json``."""
   rows = summary["points"]
   base = summary.get("base_records", 0)
-  fileio.write_text(os.path.join(out_dir, "study.json"), json.dumps(summary, indent=1))
+  if not suffix:
+    fileio.write_text(os.path.join(out_dir, "study.json"), json.dumps(summary, indent=1))
   types = (*TYPES, "average")
   optional = [k for k in OPTIONAL_COLUMNS if any(r["point"].get(k) for r in rows)]
   head = ["point", "model", "frames", "noisy", "loss", "role", "subset_seed", "seeds", "runs", "d", *optional]
-  _write_csv(os.path.join(out_dir, "study.csv"), head,
+  _write_csv(os.path.join(out_dir, f"study{suffix}.csv"), head,
              [([p["name"], p["model"], p["frames"], p["noisy"], p["loss"], p["role"], p["subset_seed"],
                 _seeds_cell(r), r["runs"], r["d"], *(p.get(k) or "" for k in optional)], r["accuracy"], r[SPREAD])
               for r in rows for p in [r["point"]]], types)
@@ -518,13 +576,25 @@ def write_outputs(summary: dict, out_dir: str, title: str) -> None:
   # and the records trained on.
   drawn = [dict(r, point=dict(r["point"], model=_curve(r["point"]), frames=r["point"]["frames"] + base))
            for r in rows]
-  plots.plot_data_scaling(drawn, summary["fits"], os.path.join(out_dir, "data_scaling.png"), types,
+  plots.plot_data_scaling(drawn, summary["fits"], os.path.join(out_dir, f"data_scaling{suffix}.png"), types,
                           title=title)
 
 
+def _at_distance(records: list[dict], d: float) -> list[dict]:
+  """``records`` with their accuracies at ``d`` (a ``Scoring.distances`` entry) as "accuracy"."""
+  return [dict(r, d=float(d), accuracy=r["accuracy_at"][f"{float(d):g}"]) for r in records]
+
+
 def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, dataset: str,
-                          seeds: list[int], subset_seed: int, scale_set: str = "", base_records: int = 0) -> dict:
-  """``Study.assemble`` of the data-scaling study: fits on the per-size means, the prediction."""
+                          seeds: list[int], subset_seed: int, scale_set: str = "", base_records: int = 0,
+                          distances: Sequence[float] = (), scoring: dict | None = None) -> dict:
+  """``Study.assemble`` of the data-scaling study: fits on the per-size means, the prediction;
+  at each of ``distances`` beyond the headline d, the rows and fits again ("at_distances", and
+  ``study_d<d>.csv``, ``data_scaling_d<d>.png``)."""
+  at_distances = {}
+  for d in distances:
+    rows_d = aggregate(_at_distance(records, d))
+    at_distances[f"{float(d):g}"] = {"points": rows_d, "fits": _fits(rows_d, base_records)}
   rows = aggregate(records)
   fits = _fits(rows, base_records)
   prediction = {}
@@ -536,14 +606,22 @@ def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, data
           "frames": frames, "predicted": float(power_law(frames + base_records, **fit)),
           "measured": r["accuracy"]["average"], f"measured_{SPREAD}": r[SPREAD]["average"], "runs": r["runs"]}
   summary = {"spread": SPREAD_NOTE, "subset_seed": subset_seed, "seeds": seeds, "finished": len(records),
-             "total": total, "points": rows, "fits": fits, "prediction": prediction, "runs": records}
+             "total": total, "scoring": scoring or DEFAULT_SCORING.record(), "points": rows, "fits": fits,
+             "prediction": prediction, "runs": records}
+  if at_distances:
+    summary["at_distances"] = at_distances
   what = "training records"
   if scale_set:
     summary.update(scale_set=scale_set, base_records=base_records,
                    fit="acc(N) = a - b (N + base_records)^-c, N records of scale_set added")
     what = f"N + {base_records} training records (N of {scale_set} added)"
-  write_outputs(summary, out_dir, f"{dataset}: accuracy at d = {records[0]['d']:g} vs {what} "
+  how = "" if not scoring or scoring.get("crop") is None else f", {scoring['crop']}"
+  how += ", flip test" if scoring and scoring.get("flip_test") else ""
+  write_outputs(summary, out_dir, f"{dataset}: accuracy at d = {records[0]['d']:g}{how} vs {what} "
                                   f"({len(records)} of {total} runs)")
+  for key, at in at_distances.items():
+    write_outputs({**summary, **at}, out_dir, f"{dataset}: accuracy at d = {key}{how} vs {what} "
+                                              f"({len(records)} of {total} runs)", suffix=f"_d{key}")
   return summary
 
 
@@ -571,7 +649,8 @@ def _scaled_records(config, scale_set: str) -> tuple[int, int, str]:
 def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[str, ...] = MODELS,
                       noisy: str = "", predict_next: bool = True, seeds: int = 1,
                       subset_seed: int = DEFAULT_SUBSET_SEED, scale_set: str = "",
-                      widths: Sequence[float] = (), same_compute: bool = False) -> Study:
+                      widths: Sequence[float] = (), same_compute: bool = False,
+                      scoring: Scoring = DEFAULT_SCORING) -> Study:
   """The data-scaling study's points; ``run_study`` runs them.
 
   Args:
@@ -590,6 +669,7 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
     widths: ``model.width`` values, each network at every one (() = the config's).
     same_compute: ``num_train_steps`` per width at the config width's
       training FLOPs (``same_compute_steps``).
+    scoring: how each point is scored (``Scoring``: e.g. whole frames, more distances).
   """
   if scale_set and noisy:
     raise ConfigError(f"--noisy {noisy} with --scale_set {scale_set}: the noisy points replace "
@@ -614,9 +694,20 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
   points = data_scaling_points(sizes, models, noisy, seeds=seed_list, subset_seed=subset_seed,
                                predict_size=next_size if predict else 0, scale_set=scale_set, widths=widths,
                                steps=steps)
+  if scoring.crop is not None and scoring.crop not in CROP_MODES:
+    raise ConfigError(f"--crop {scoring.crop}: give one of {', '.join(CROP_MODES)}")
+  top = int(config.eval.max_distance)
+  bad = [d for d in scoring.distances if not (float(d).is_integer() and 0 < d <= top)]
+  if bad:
+    raise ConfigError(f"--distances {','.join(f'{d:g}' for d in scoring.distances)}: the evaluation measures "
+                      f"whole distances 1..{top} (config.eval.max_distance); {', '.join(f'{d:g}' for d in bad)} "
+                      f"is not one")
+  if scoring.passes is not None and scoring.crop != "frame":
+    raise ConfigError(f"--passes {scoring.passes} applies to whole frames: add --crop frame")
   return Study(config, out_dir, tuple(points), functools.partial(
       _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, seeds=seed_list,
-      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records))
+      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records,
+      distances=scoring.distances, scoring=scoring.record()), scoring=scoring)
 
 
 def data_scaling(config, out_dir: str, sizes: list[int], **kwargs) -> dict:

@@ -9,6 +9,7 @@ import pytest
 
 from flowpose_jax import cli, jobs, study
 from flowpose_jax.errors import FlowposeError
+from flowpose_jax.joints import JOINT_NAMES
 
 TINY_CONFIG = "configs/tiny.py"  # seed 0
 
@@ -84,9 +85,9 @@ def fake_training(monkeypatch):
     trained.append((os.path.basename(workdir), config.seed, config.dataset.train_subset,
                     config.dataset.train_subset_seed))
 
-  def score(workdir, config):
+  def score(workdir, config, scoring=study.DEFAULT_SCORING):
     acc = _fake_accuracy(config.dataset.train_subset, config.seed)
-    return {"d": 6.0, "accuracy": {"wrists": acc, "elbows": acc, "average": acc}}
+    return {"d": 6.0, "accuracy": {"wrists": acc, "elbows": acc, "average": acc}, "scoring": scoring.record()}
 
   monkeypatch.setattr(jobs, "train", train)
   monkeypatch.setattr(study, "_score", score)
@@ -136,6 +137,59 @@ def test_point_trains_one_point_and_assembles_the_finished_ones(tmp_path, tiny_d
   assert "assembled 4 of 4 points" in capsys.readouterr().out
   assert set(_csv(out / "study.csv")) == {"heatmap_net-n12", "heatmap_net-n24"}
   assert os.path.getsize(out / "data_scaling.png") > 0
+
+
+def test_scoring_another_way_rescores_finished_points_without_retraining(tmp_path, tiny_data_dir, fake_training,
+                                                                         monkeypatch):
+  """--crop/--passes/--flip_test/--distances: every point is scored that way (a finished point scored
+  otherwise is scored again from its workdir, not retrained; one scored so is skipped), and each extra
+  distance gets its own CSV and figure."""
+  monkeypatch.undo()  # the real study._score, on a faked evaluation
+  monkeypatch.setattr(jobs, "train", lambda config, workdir: fake_training.append(os.path.basename(workdir)))
+  calls = []
+
+  def evaluate(workdir, *, split, crop, passes, flip_test, out_dir):
+    calls.append((os.path.basename(workdir), crop, passes, flip_test))
+    del split, out_dir
+    frames = int(os.path.basename(workdir).split("-n")[1].split("-")[0])
+    d = np.arange(21, dtype=np.float64)  # configs/tiny.py: eval.max_distance 20
+    base = (0.5 if crop == "frame" else 1.0) * frames / 100
+    curve = np.minimum(base * d / 20, 1.0)  # accuracy grows with d: at d = 10 half of d = 20's
+    per_joint = np.repeat(curve[:, None], 7, axis=1)
+    result = {"thresholds": d.tolist(), "joint_names": list(JOINT_NAMES),
+              "per_joint": per_joint, "per_type": {t: curve for t in ("head", "wrists", "elbows", "shoulders")},
+              "average": curve}
+    return result, ""
+
+  monkeypatch.setattr(jobs, "evaluate_workdir", evaluate)
+  out = tmp_path / "s"
+  args = ["--seeds", "1", "--no_predict"]
+  assert cli.run(_scaling(out, tiny_data_dir, *args)) == 0
+  assert fake_training == ["heatmap_net-n12-seed0", "heatmap_net-n24-seed0"]
+  assert calls == [("heatmap_net-n12-seed0", None, None, False), ("heatmap_net-n24-seed0", None, None, False)]
+  rows = _csv(out / "study.csv")
+  assert float(rows["heatmap_net-n24"]["average"]) == pytest.approx(100 * 0.24 * 6 / 20)  # headline d = 6
+  whole = ["--crop", "frame", "--passes", "2", "--flip_test", "--distances", "10,20"]
+  assert cli.run(_scaling(out, tiny_data_dir, *args, *whole)) == 0
+  assert len(fake_training) == 2  # nothing retrained
+  assert calls[2:] == [("heatmap_net-n12-seed0", "frame", 2, True), ("heatmap_net-n24-seed0", "frame", 2, True)]
+  assert float(_csv(out / "study.csv")["heatmap_net-n24"]["average"]) == pytest.approx(100 * 0.12 * 6 / 20)
+  assert float(_csv(out / "study_d10.csv")["heatmap_net-n24"]["average"]) == pytest.approx(100 * 0.12 * 10 / 20)
+  assert float(_csv(out / "study_d20.csv")["heatmap_net-n12"]["wrists"]) == pytest.approx(100 * 0.06)
+  for name in ("data_scaling.png", "data_scaling_d10.png", "data_scaling_d20.png"):
+    assert os.path.getsize(out / name) > 0, name
+  summary = json.loads((out / "study.json").read_text())
+  assert summary["scoring"] == {"crop": "frame", "passes": 2, "flip_test": True, "distances": [10.0, 20.0]}
+  assert set(summary["at_distances"]) == {"10", "20"}
+  point = json.loads((out / "heatmap_net-n12-seed0" / study.POINT_FILE).read_text())
+  assert point["scoring"]["crop"] == "frame" and point["accuracy_at"]["10"]["average"] == pytest.approx(0.03)
+  assert cli.run(_scaling(out, tiny_data_dir, *args, *whole)) == 0  # scored so already: nothing to do
+  assert len(calls) == 4 and len(fake_training) == 2
+  with pytest.raises(FlowposeError, match=r"--distances 10,25: .* 1..20 \(config.eval.max_distance\); 25"):
+    cli.run(_scaling(out, tiny_data_dir, *args, "--distances", "10,25"))
+  with pytest.raises(FlowposeError, match="--passes 2 applies to whole frames: add --crop frame"):
+    cli.run(_scaling(out, tiny_data_dir, *args, "--passes", "2"))
+  assert len(calls) == 4
 
 
 def test_point_out_of_range_and_distributed_options_are_refused(tmp_path, tiny_data_dir, fake_training):
@@ -358,7 +412,7 @@ def test_scale_set_study_fits_n_plus_the_records_always_in(tmp_path, tiny_data_d
     bonus = 0.05 if config.model.width == 0.25 else 0.0
     return float(study.power_law(config.dataset.train_subset + base, 0.8, 0.5, 0.5)) + bonus + 0.1 * config.seed
 
-  def score(workdir, config):
+  def score(workdir, config, scoring=None):
     acc = accuracy(config)
     return {"d": 6.0, "accuracy": {"wrists": acc, "elbows": acc, "average": acc}}
 
