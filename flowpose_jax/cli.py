@@ -159,9 +159,14 @@ def _add_study_parser(sub) -> None:
                   help="networks, default heatmap_net,coordinate_net (with --widths: heatmap_net)")
   ds.add_argument("--widths", default="", help="model.width values, each network trained at every one, e.g. "
                                                "0.25,0.5 (settings named heatmap_net-w0.5-n3000)")
+  ds.add_argument("--input_sizes", default="",
+                  help="input.size values (px, multiples of 16), each network trained at every one, e.g. 128,192 "
+                       "(settings named heatmap_net-s192-n3000); a HeatmapNet of any size starts from "
+                       "config.init_from")
   ds.add_argument("--same_compute", action="store_true",
-                  help="with --widths: num_train_steps per width so that every width gets the training FLOPs "
-                       "of the config's model.width (XLA's cost analysis of the forward pass)")
+                  help="with --widths or --input_sizes: num_train_steps per setting so that each gets the "
+                       "training FLOPs of the config's own width and size (XLA's cost analysis of the forward "
+                       "pass)")
   ds.add_argument("--no_predict", action="store_true",
                   help="do not fit the power law and train the next size (2x the largest)")
   ds.add_argument("--subset_seed", type=int, default=study_defaults.DEFAULT_SUBSET_SEED,
@@ -327,7 +332,8 @@ def _study_plan(args, config):
   except ValueError:
     raise FlowposeError(f"--widths {args.widths}: give model.width multipliers separated by commas, "
                         f"e.g. 0.25,0.5") from None
-  models = args.models or ("heatmap_net" if widths else "heatmap_net,coordinate_net")
+  input_sizes = tuple(_ints("--input_sizes", args.input_sizes)) if args.input_sizes.strip() else ()
+  models = args.models or ("heatmap_net" if widths or input_sizes else "heatmap_net,coordinate_net")
   try:
     distances = tuple(float(d) for d in args.distances.split(",") if d.strip())
   except ValueError:
@@ -336,7 +342,8 @@ def _study_plan(args, config):
   return study.data_scaling_plan(config, args.out, _ints("--sizes", args.sizes),
                                  models=tuple(m for m in models.split(",") if m), noisy=args.noisy,
                                  predict_next=not args.no_predict, seeds=args.seeds, subset_seed=args.subset_seed,
-                                 scale_set=args.scale_set, widths=widths, same_compute=args.same_compute,
+                                 scale_set=args.scale_set, widths=widths, input_sizes=input_sizes,
+                                 same_compute=args.same_compute,
                                  scoring=scoring)
 
 

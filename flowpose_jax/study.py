@@ -43,6 +43,18 @@ the training FLOPs of the config's own width: ``num_train_steps`` x
 width other than the config's cannot start from ``config.init_from``'s
 weights, hence ``--config.init_from=`` (all widths from scratch).
 
+``--input_sizes 128,192`` varies the cost the other way, ``input.size``
+("heatmap_net-s192-n3000"), combined with ``--widths`` if both are given; a
+HeatmapNet of any input size is fully convolutional, so every size starts
+from ``config.init_from`` (e.g. the synthetic demo model), and
+``--same_compute`` gives each size the config's training FLOPs.
+
+``--crop frame --flip_test --distances 10`` scores every point on
+``dataset.test_split``'s whole frames with the flip test (``Scoring``), at the
+protocol's headline d (20 px for realpose) and at 10 px (``study_d10.csv``,
+``data_scaling_d10.png``); changing the scoring later scores the finished
+points again from their workdirs, without retraining.
+
 With ``--scale_set`` the power law is ``acc(N) = a - b (N + N0)^-c``, N0 the
 records always trained on (``train_split`` and the other extra sets, 552 for
 Buffy + PARSE): the same three parameters over all the distinct training
@@ -152,6 +164,7 @@ class Point(_Run):
     (``config.dataset.subset_of``), or "": records of ``train_split``.
   width: ``config.model.width`` (0: the config's).
   steps: ``config.num_train_steps`` (0: the config's).
+  input_size: ``config.input.size`` (0: the config's).
   """
   setting: str
   model: str
@@ -164,6 +177,7 @@ class Point(_Run):
   scale_set: str = ""
   width: float = 0.0
   steps: int = 0
+  input_size: int = 0
 
   def configure(self, config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return point_config(config, self)
@@ -181,19 +195,21 @@ def model_config(config: ml_collections.ConfigDict, model: str) -> ml_collection
   return c
 
 
-def curve_name(model: str, width: float = 0.0) -> str:
-  """A network's name in settings, fits and figures: the model, and its width when the study
-  varies it ("heatmap_net", "heatmap_net-w0.5")."""
-  return f"{model}-w{width:g}" if width else model
+def curve_name(model: str, width: float = 0.0, input_size: int = 0) -> str:
+  """A network's name in settings, fits and figures: the model, and its width and input size
+  when the study varies them ("heatmap_net", "heatmap_net-w0.5", "heatmap_net-s192")."""
+  return model + (f"-w{width:g}" if width else "") + (f"-s{input_size}" if input_size else "")
 
 
 def point_config(config: ml_collections.ConfigDict, point: Point) -> ml_collections.ConfigDict:
-  """``config`` for one point: model, width, steps, seed, ``frames`` random training records (of
-  ``train_split``, or of ``scale_set`` beside the config's other sets), extra data, loss."""
+  """``config`` for one point: model, width, input size, steps, seed, ``frames`` random training
+  records (of ``train_split``, or of ``scale_set`` beside the config's other sets), extra data, loss."""
   c = model_config(config, point.model)
   c.seed = point.seed
   if point.width:
     c.model.width = point.width
+  if point.input_size:
+    c.input.size = point.input_size
   if point.steps:
     c.num_train_steps = point.steps
   c.dataset.train_subset = point.frames
@@ -220,13 +236,16 @@ def with_seeds(points: Sequence[_Run], seeds: Sequence[int]) -> list:
 def data_scaling_points(sizes: list[int], models: tuple[str, ...] = MODELS, noisy: str = "", *,
                         seeds: Sequence[int] = (0,), subset_seed: int = DEFAULT_SUBSET_SEED,
                         predict_size: int = 0, scale_set: str = "", widths: Sequence[float] = (),
-                        steps: Mapping[tuple[str, float], int] | None = None) -> list[Point]:
-  """The clean points (every model x width x size), with ``noisy`` the clean + noisy ones, with
-  ``predict_size`` the power law's next size per network; each once per seed.
+                        input_sizes: Sequence[int] = (),
+                        steps: Mapping[tuple[str, float, int], int] | None = None) -> list[Point]:
+  """The clean points (every model x width x input size x size), with ``noisy`` the clean + noisy
+  ones, with ``predict_size`` the power law's next size per network; each once per seed.
 
   ``scale_set``: sizes count records of that extra set (0 allowed: none added).
   ``widths``: ``model.width`` values, each network trained at every one (() = the config's).
-  ``steps``: {(model, width): num_train_steps} (``same_compute_steps``); absent = the config's.
+  ``input_sizes``: ``input.size`` values likewise (() = the config's).
+  ``steps``: {(model, width, input size): num_train_steps} (``same_compute_steps``; 0.0 / 0 the
+  config's width / size); absent = the config's.
   """
   sizes = sorted(int(s) for s in sizes)
   if not sizes or sizes[0] < (0 if scale_set else 1):
@@ -234,20 +253,22 @@ def data_scaling_points(sizes: list[int], models: tuple[str, ...] = MODELS, nois
                       + (" (0 = none of the --scale_set added)" if scale_set else ""))
   if any(w <= 0 for w in widths):
     raise ConfigError(f"--widths {','.join(f'{w:g}' for w in widths)}: give positive model.width multipliers")
+  if any(int(v) != v or v <= 0 or int(v) % 16 for v in input_sizes):
+    raise ConfigError(f"--input_sizes {','.join(str(v) for v in input_sizes)}: give input sides in px that are "
+                      f"multiples of 16 (the HeatmapNet's pooling), e.g. 128,192")
   point = functools.partial(Point, subset_seed=subset_seed, scale_set=scale_set)
-  nets = [(m, float(w), curve_name(m, w), (steps or {}).get((m, float(w)), 0)) for m in models
-          for w in (widths or (0.0,))]
-  points = [point(f"{c}-n{n}", m, n, width=w, steps=k) for m, w, c, k in nets for n in sizes]
+  nets = [(m, dict(width=float(w), input_size=int(v), steps=(steps or {}).get((m, float(w), int(v)), 0)),
+           curve_name(m, w, int(v))) for m in models for w in (widths or (0.0,)) for v in (input_sizes or (0,))]
+  points = [point(f"{c}-n{n}", m, n, **net) for m, net, c in nets for n in sizes]
   if noisy:
-    for m, w, c, k in nets:
-      points.append(point(f"{c}-n{sizes[-1]}-noisy-l2", m, sizes[-1], noisy=noisy, role="noisy", width=w, steps=k))
-    for m, w, c, k in nets:
+    for m, net, c in nets:
+      points.append(point(f"{c}-n{sizes[-1]}-noisy-l2", m, sizes[-1], noisy=noisy, role="noisy", **net))
+    for m, net, c in nets:
       if m == "heatmap_net":
         points.append(point(f"{c}-n{sizes[-1]}-noisy-{ROBUST_KIND}", m, sizes[-1], noisy=noisy, loss=ROBUST_KIND,
-                            role="noisy", width=w, steps=k))
+                            role="noisy", **net))
   if predict_size:
-    points += [point(f"{c}-n{predict_size}", m, predict_size, role="predicted", width=w, steps=k)
-               for m, w, c, k in nets]
+    points += [point(f"{c}-n{predict_size}", m, predict_size, role="predicted", **net) for m, net, c in nets]
   return with_seeds(points, seeds)
 
 
@@ -265,18 +286,23 @@ def forward_flops(config: ml_collections.ConfigDict) -> float:
   return float(cost["flops"])
 
 
-def same_compute_steps(config: ml_collections.ConfigDict, model: str, widths: Sequence[float]) -> dict[float, int]:
-  """{width: num_train_steps} giving ``model`` at each width the training FLOPs of ``config``'s
-  width: ``round(config.num_train_steps * F(config width) / F(width))``, F = ``forward_flops``
-  (a training step's FLOPs taken as proportional to its forward pass's: same batch and input)."""
+def same_compute_steps(config: ml_collections.ConfigDict, model: str, widths: Sequence[float] = (),
+                       input_sizes: Sequence[int] = ()) -> dict[tuple[float, int], int]:
+  """{(width, input size): num_train_steps} giving ``model`` at each width and input size the
+  training FLOPs of ``config``'s: ``round(config.num_train_steps * F(config) / F(width, size))``,
+  F = ``forward_flops`` (a training step's FLOPs taken as proportional to its forward pass's: same
+  batch). A width of 0.0 or size of 0 (none given) is the config's."""
   base = model_config(config, model)
   reference = forward_flops(base)
   steps = {}
-  for w in widths:
-    c = ml_collections.ConfigDict(base.to_dict())
-    c.model.width = float(w)
-    flops = reference if float(w) == float(base.model.width) else forward_flops(c)
-    steps[float(w)] = max(1, round(int(config.num_train_steps) * reference / flops))
+  for w in widths or (0.0,):
+    for v in input_sizes or (0,):
+      c = ml_collections.ConfigDict(base.to_dict())
+      c.model.width = float(w) or float(base.model.width)
+      c.input.size = int(v) or int(base.input.size)
+      same = (c.model.width, c.input.size) == (float(base.model.width), int(base.input.size))
+      flops = reference if same else forward_flops(c)
+      steps[(float(w), int(v))] = max(1, round(int(config.num_train_steps) * reference / flops))
   return steps
 
 
@@ -533,8 +559,8 @@ def _seeds_cell(row: dict) -> str:
 
 
 def _curve(point: dict) -> str:
-  """A table row's network (``curve_name``; records written before widths have none)."""
-  return curve_name(point["model"], point.get("width", 0.0))
+  """A table row's network (``curve_name``; records written before widths or input sizes have none)."""
+  return curve_name(point["model"], point.get("width", 0.0), point.get("input_size", 0))
 
 
 def _fits(rows: list[dict], base_records: int = 0) -> dict:
@@ -552,7 +578,7 @@ def _fits(rows: list[dict], base_records: int = 0) -> dict:
 
 
 # Columns of study.csv beyond the paper's, written only when a setting sets them (--scale_set, --widths).
-OPTIONAL_COLUMNS = ("scale_set", "width", "steps")
+OPTIONAL_COLUMNS = ("scale_set", "width", "input_size", "steps")
 
 
 def write_outputs(summary: dict, out_dir: str, title: str, suffix: str = "") -> None:
@@ -649,8 +675,8 @@ def _scaled_records(config, scale_set: str) -> tuple[int, int, str]:
 def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[str, ...] = MODELS,
                       noisy: str = "", predict_next: bool = True, seeds: int = 1,
                       subset_seed: int = DEFAULT_SUBSET_SEED, scale_set: str = "",
-                      widths: Sequence[float] = (), same_compute: bool = False,
-                      scoring: Scoring = DEFAULT_SCORING) -> Study:
+                      widths: Sequence[float] = (), input_sizes: Sequence[int] = (),
+                      same_compute: bool = False, scoring: Scoring = DEFAULT_SCORING) -> Study:
   """The data-scaling study's points; ``run_study`` runs them.
 
   Args:
@@ -667,20 +693,29 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
     scale_set: one ``dataset.extra_train`` entry "NAME:SPLIT" as written there
       (``dataset.subset_of``), or "": ``train_split``.
     widths: ``model.width`` values, each network at every one (() = the config's).
-    same_compute: ``num_train_steps`` per width at the config width's
+    input_sizes: ``input.size`` values likewise (() = the config's): the other
+      way to vary the model's cost; a HeatmapNet of any input size starts from
+      ``config.init_from`` (it is fully convolutional).
+    same_compute: ``num_train_steps`` per width and input size at the config's
       training FLOPs (``same_compute_steps``).
     scoring: how each point is scored (``Scoring``: e.g. whole frames, more distances).
   """
   if scale_set and noisy:
     raise ConfigError(f"--noisy {noisy} with --scale_set {scale_set}: the noisy points replace "
                       f"dataset.extra_train, the scaled set is one of its entries; give one of them")
-  if same_compute and not widths:
-    raise ConfigError("--same_compute sets num_train_steps per --widths entry: give --widths, e.g. 0.25,0.5")
-  width = float(config.model.width)
+  if same_compute and not (widths or input_sizes):
+    raise ConfigError("--same_compute sets num_train_steps per --widths or --input_sizes entry: give one, "
+                      "e.g. --widths 0.25,0.5 or --input_sizes 128,192")
+  width, size = float(config.model.width), int(config.input.size)
   if config.get("init_from") and any(float(w) != width for w in widths):
     raise ConfigError(f"--widths {','.join(f'{w:g}' for w in widths)}: config.init_from={config.init_from!r} "
                       f"fits only the config's model.width {width:g}; train every width from scratch "
                       f"(--config.init_from=) or give --widths {width:g}")
+  if config.get("init_from") and "coordinate_net" in models and any(int(v) != size for v in input_sizes):
+    raise ConfigError(f"--input_sizes {','.join(map(str, input_sizes))} with coordinate_net: its dense layers "
+                      f"fit only the input size of config.init_from={config.init_from!r}; use --models heatmap_net "
+                      f"or --config.init_from=")
+  _check_scoring(config, scoring)
   available, base_records, fix = _scaled_records(config, scale_set)
   if max(sizes, default=0) > available:
     where = scale_set or f"{config.dataset.name}:{config.dataset.train_split}"
@@ -689,11 +724,19 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
   next_size = 2 * max(sizes, default=0)
   predict = predict_next and len(set(sizes)) >= MIN_FIT_POINTS and 0 < next_size <= available
   seed_list = study_seeds(config, seeds)
-  steps = ({(m, w): k for m in models for w, k in same_compute_steps(config, m, widths).items()}
+  steps = ({(m, w, v): k for m in models for (w, v), k in same_compute_steps(config, m, widths, input_sizes).items()}
            if same_compute else None)
   points = data_scaling_points(sizes, models, noisy, seeds=seed_list, subset_seed=subset_seed,
                                predict_size=next_size if predict else 0, scale_set=scale_set, widths=widths,
-                               steps=steps)
+                               input_sizes=input_sizes, steps=steps)
+  return Study(config, out_dir, tuple(points), functools.partial(
+      _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, seeds=seed_list,
+      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records,
+      distances=scoring.distances, scoring=scoring.record()), scoring=scoring)
+
+
+def _check_scoring(config, scoring: Scoring) -> None:
+  """Refuses a ``Scoring`` the evaluation cannot do, before anything trains."""
   if scoring.crop is not None and scoring.crop not in CROP_MODES:
     raise ConfigError(f"--crop {scoring.crop}: give one of {', '.join(CROP_MODES)}")
   top = int(config.eval.max_distance)
@@ -704,10 +747,6 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
                       f"is not one")
   if scoring.passes is not None and scoring.crop != "frame":
     raise ConfigError(f"--passes {scoring.passes} applies to whole frames: add --crop frame")
-  return Study(config, out_dir, tuple(points), functools.partial(
-      _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, seeds=seed_list,
-      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records,
-      distances=scoring.distances, scoring=scoring.record()), scoring=scoring)
 
 
 def data_scaling(config, out_dir: str, sizes: list[int], **kwargs) -> dict:

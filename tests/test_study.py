@@ -375,7 +375,7 @@ def test_scale_set_and_widths_refuse_what_cannot_work(tiny_data_dir, tmp_path):
     study.data_scaling_plan(config, out, [6, 30], scale_set=SCALE_SET)
   with pytest.raises(ConfigError, match=r"--sizes \[0, 6\]: give positive numbers"):
     study.data_scaling_plan(config, out, [0, 6])  # 0 means "none added": only with --scale_set
-  with pytest.raises(ConfigError, match="--same_compute sets num_train_steps per --widths entry"):
+  with pytest.raises(ConfigError, match="--same_compute sets num_train_steps per --widths or --input_sizes entry"):
     study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, same_compute=True)
   with pytest.raises(ConfigError, match="--noisy .* with --scale_set"):
     study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, noisy="synthetic_signers/tiny:test")
@@ -385,6 +385,35 @@ def test_scale_set_and_widths_refuse_what_cannot_work(tiny_data_dir, tmp_path):
     study.data_scaling_plan(config, out, [6], scale_set=SCALE_SET, widths=(0.125, 0.25))
   assert len(study.data_scaling_plan(config, out, [6], models=("heatmap_net",), scale_set=SCALE_SET,
                                     widths=(0.125,)).points) == 1
+
+
+def test_input_sizes_start_from_init_from_at_the_same_compute(tiny_data_dir, tiny_workdir, tmp_path):
+  """--input_sizes: a setting per input.size, each with the config's training FLOPs (larger: fewer steps),
+  every HeatmapNet size starting from init_from (fully convolutional: trained here for 2 steps at 96 px
+  from the 64 px tiny run); sizes the pooling cannot take, and coordinate_net from init_from, refused."""
+  from flowpose_jax.errors import ConfigError
+  from flowpose_jax import jobs as real_jobs
+  config = _scale_config(tiny_data_dir)
+  config.init_from = tiny_workdir
+  plan = study.data_scaling_plan(config, str(tmp_path / "s"), [0, 6], models=("heatmap_net",),
+                                 scale_set=SCALE_SET, input_sizes=(64, 96), same_compute=True)
+  assert [p.name for p in plan.points] == ["heatmap_net-s64-n0-seed0", "heatmap_net-s64-n6-seed0",
+                                           "heatmap_net-s96-n0-seed0", "heatmap_net-s96-n6-seed0"]
+  steps = {p.input_size: p.steps for p in plan.points}
+  assert steps[64] == 40 and 1 <= steps[96] < 40
+  big = study.model_config(config, "heatmap_net")
+  big.input.size = 96
+  assert abs(steps[96] * study.forward_flops(big) - 40 * study.forward_flops(config)) <= study.forward_flops(big) / 2
+  c = plan.points[3].configure(config)
+  assert (c.input.size, c.num_train_steps, c.init_from) == (96, steps[96], tiny_workdir)
+  c.num_train_steps, c.eval_every, c.timelapse_frames = 2, 0, 0
+  real_jobs.train(c, str(tmp_path / "s96"))  # the 64 px run's params fit the 96 px network
+  assert os.path.exists(tmp_path / "s96" / "config.json")
+  with pytest.raises(ConfigError, match=r"--input_sizes 64,100: give input sides in px that are multiples of 16"):
+    study.data_scaling_plan(config, str(tmp_path / "s"), [6], models=("heatmap_net",), scale_set=SCALE_SET,
+                            input_sizes=(64, 100))
+  with pytest.raises(ConfigError, match="--input_sizes 64,96 with coordinate_net: its dense layers fit only"):
+    study.data_scaling_plan(config, str(tmp_path / "s"), [6], scale_set=SCALE_SET, input_sizes=(64, 96))
 
 
 def test_cli_scale_set_widths_list_points_with_steps(tmp_path, tiny_data_dir, fake_training, capsys):
@@ -403,6 +432,10 @@ def test_cli_scale_set_widths_list_points_with_steps(tmp_path, tiny_data_dir, fa
   assert all(len(line.split("\t")) == 3 for line in capsys.readouterr().out.splitlines())
   with pytest.raises(FlowposeError, match=r"--widths 0.25,wide: give model.width multipliers"):
     cli.run([*common, "--widths", "0.25,wide"])
+  assert cli.run([*common, "--input_sizes", "64,96", "--same_compute"]) == 0
+  lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+  assert [line[1] for line in lines[::2]] == [f"heatmap_net-s{v}-n{n}-seed0" for v in (64, 96) for n in (0, 12)]
+  assert lines[0][3] == "steps=40" and 1 <= int(lines[-1][3].removeprefix("steps=")) < 40
 
 
 def test_scale_set_study_fits_n_plus_the_records_always_in(tmp_path, tiny_data_dir, fake_training, monkeypatch):
