@@ -33,10 +33,6 @@ def flow_choice(config, source: str | None = None, mode: str | None = None) -> t
                         f"{compute.GT_SOURCE!r}, exists only in synthetic sets)")
   if mode not in compute.MODES:
     raise FlowposeError(f"flow mode {mode!r}: use one of {', '.join(compute.MODES)}")
-  spread = float(trained.get("spread", 0.0))
-  if spread and mode != "direct":
-    raise FlowposeError(f"this model was trained with config.flow.spread={spread:g} (motion spread), which "
-                        "the composed flow mode does not apply: use flow mode 'direct'")
   if why == "given":
     why = f"given; trained with {trained_source}, {trained_mode}"
   return source, mode, f"flow {source}, {mode} ({why}; --flow_source, --flow_mode to change)"

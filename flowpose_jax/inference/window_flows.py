@@ -53,7 +53,11 @@ def composed_window_flows(centre: int, indices: np.ndarray, forward, backward, p
     forward: [H, W, C] flows t -> t+1, t+1 -> t+2, ... up to ``indices.max()``;
       C = 2, or 3 with a confidence channel (``compute.with_fb_confidence``).
     backward: [H, W, C] flows t -> t-1, t-1 -> t-2, ... down to ``indices.min()``.
-    points: [h*h, 2] ``heatmaps.heatmap_points`` of the window's matrix.
+    points: [h*h, 2] ``heatmaps.heatmap_points`` of the window's matrix, or
+      [K, h*h, 2] with the motion-spread offsets (``windows.spread_offsets``,
+      offset 0 at K // 2): every sample is tracked and each pixel takes its
+      known sample of largest displacement, provided its own point is known
+      (``windows.flows_to_heatmap``'s rule, on the chained flow).
     frame_hw: (H, W) of the frames the flows are on.
     matrix: [2, 3] frame -> input affine; stride: input px per heatmap px.
 
@@ -64,24 +68,32 @@ def composed_window_flows(centre: int, indices: np.ndarray, forward, backward, p
     else 0; with C = 3 times the product of the steps' confidences.
   """
   channels = (forward[0] if forward else backward[0] if backward else np.zeros((1, 1, 2))).shape[-1]
-  start = np.zeros((len(points), channels), np.float32)
+  samples = points if points.ndim == 3 else points[None]  # [K, h*h, 2]
+  flat = samples.reshape(-1, 2)
+  start = np.zeros((len(flat), channels), np.float32)
   start[:, 2:] = 1.0
   disp = {centre: start}
   for sign, steps in ((1, forward), (-1, backward)):
-    for k, d in enumerate(compute.track_points(steps, points[:, 0], points[:, 1]), 1):
+    for k, d in enumerate(compute.track_points(steps, flat[:, 0], flat[:, 1]), 1):
       disp[centre + sign * k] = d
-  tracked = np.stack([disp[int(j)] for j in indices]).astype(np.float64)  # [T, h*h, C]
+  tracked = np.stack([disp[int(j)] for j in indices]).astype(np.float64)  # [T, K*h*h, C]
+  tracked = tracked.reshape(len(indices), *samples.shape[:2], channels)  # [T, K, h*h, C]
   out = tracked[..., :2]  # frame px
   height, width = frame_hw
   with np.errstate(invalid="ignore"):
     known = np.isfinite(out).all(-1)
-    for p in (points, points + out):
+    for p in (samples, samples + out):
       known &= (p[..., 0] >= 0) & (p[..., 0] <= width - 1) & (p[..., 1] >= 0) & (p[..., 1] <= height - 1)
+  best = np.argmax(np.where(known, np.hypot(out[..., 0], out[..., 1]), -1.0), axis=1)  # [T, h*h]
+  pick = best[:, None, :, None]
+  tracked = np.take_along_axis(tracked, pick, axis=1)[:, 0]  # [T, h*h, C]
+  known = np.take_along_axis(known[..., None], pick, axis=1)[:, 0, :, 0] & known[:, len(samples) // 2]
+  out = tracked[..., :2]
   grid = np.where(known[..., None], out @ np.asarray(matrix, np.float64)[:, :2].T / stride, 0.0)
   conf = known.astype(np.float64)
   if channels == 3:
     conf = np.where(known, np.clip(tracked[..., 2], 0.0, 1.0), 0.0)
-  h = int(round(np.sqrt(len(points))))
+  h = int(round(np.sqrt(samples.shape[1])))
   return (grid.reshape(len(indices), h, h, 2).astype(np.float32),
           conf.reshape(len(indices), h, h, 1).astype(np.float32))
 
@@ -95,7 +107,8 @@ class WindowFlows:
     indices: [T] windows, each [2n+1] int frame indices (``runs.window_indices``).
     source: an OpenCV flow method (``compute.METHODS``); mode: ``compute.MODES``.
     size, stride: network input side and input px per heatmap px.
-    spread: motion spread, input px (direct mode; ``windows.flows_to_heatmap``).
+    spread: motion spread, input px (``windows.flows_to_heatmap``; composed mode
+      tracks every spread sample, ``composed_window_flows``).
     confidence: ``compute.CONFIDENCES``: "valid", or "fb" (module docstring).
     executor: runs the jobs (a thread pool, or ``InlineExecutor``).
     stopwatch: the flow jobs' seconds are added under "flow_s" (summed over threads).
@@ -158,9 +171,10 @@ class WindowFlows:
     return windows.flows_to_heatmap(flows, self.matrices[t], self.size, self.stride, self.spread)
 
   def _composed(self, t: int, forward, backward) -> tuple[np.ndarray, np.ndarray]:
+    offsets = windows.spread_offsets(self.spread) if self.spread else None
     return composed_window_flows(
         t, self.indices[t], [f.result() for f in forward], [f.result() for f in backward],
-        codec.heatmap_points(self.matrices[t], self.size, self.stride), self.frames[t].shape[:2],
+        codec.heatmap_points(self.matrices[t], self.size, self.stride, offsets), self.frames[t].shape[:2],
         self.matrices[t], self.stride)
 
   def _step(self, t: int, sign: int) -> concurrent.futures.Future:

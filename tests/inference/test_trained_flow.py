@@ -22,6 +22,5 @@ def test_the_flow_is_as_trained_unless_given():
     trained_flow.flow_choice(trained, "gt")
   with pytest.raises(FlowposeError, match="flow mode 'chained'"):
     trained_flow.flow_choice(trained, mode="chained")
-  spread = flowing_predictor(n=1, spread=4.0).config
-  with pytest.raises(FlowposeError, match="spread=4 .* use flow mode 'direct'"):
-    trained_flow.flow_choice(spread, mode="composed")
+  spread = flowing_predictor(n=1, spread=4.0, mode="composed").config  # composed tracks the spread samples
+  assert trained_flow.flow_choice(spread)[:2] == ("dis_medium", "composed")

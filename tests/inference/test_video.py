@@ -100,6 +100,35 @@ def test_composed_flow_equals_direct_for_whole_pixel_motion(monkeypatch):
   assert np.abs(predictor.flowing_heatmaps(clip, mode="composed", flow_workers=0) - zero).max() > 1e-4
 
 
+@pytest.mark.parametrize("spread", [0.0, 4.0])
+def test_composed_window_flows_apply_the_motion_spread_as_training_does(spread):
+  """A 2 px bar moving 6 px right (backward: 6 px left, with a confidence channel) over a static
+  background: chaining the one-step flows at the spread samples gives what training's
+  ``flows_to_heatmap`` gives the same window flows, spread or not: the pixels beside the bar carry
+  its motion only with spread 4, and their confidence comes from the sample chosen."""
+  from flowpose_jax import heatmaps
+  from flowpose_jax.data import windows
+  from flowpose_jax.inference.window_flows import composed_window_flows
+  size, stride = 32, 4
+  identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+  forward = np.zeros((size, size, 3), np.float32)
+  forward[..., 2] = 0.9
+  forward[:, 15:17, 0], forward[:, 15:17, 2] = 6.0, 0.5
+  backward = forward.copy()
+  backward[..., 0] *= -1
+  offsets = windows.spread_offsets(spread) if spread else None
+  got, conf = composed_window_flows(1, np.array([0, 1, 2]), [forward], [backward],
+                                    heatmaps.heatmap_points(identity, size, stride, offsets), (size, size),
+                                    identity, stride)
+  still = np.concatenate([np.zeros((size, size, 2), np.float32), np.ones((size, size, 1), np.float32)], -1)
+  want, want_conf = windows.flows_to_heatmap(np.stack([backward, still, forward]), identity, size, stride, spread)
+  np.testing.assert_allclose(got, want, atol=1e-5)
+  np.testing.assert_allclose(conf, want_conf, atol=1e-6)
+  beside = got[2, 1:-1, 3:5, 0]  # x = 13.5 and 17.5, rows clear of the top and bottom border
+  np.testing.assert_allclose(beside, 1.5 if spread else 0.0)  # 6 px = 1.5 heatmap px
+  assert 0.4 < conf[2, 3, 3, 0] < 0.6 if spread else conf[2, 3, 3, 0] == pytest.approx(0.9)
+
+
 def _slow(fn, seconds):
   def run(*args, **kwargs):
     time.sleep(seconds)
