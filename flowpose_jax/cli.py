@@ -189,7 +189,7 @@ def _add_study_parser(sub) -> None:
   po.add_argument("--out", required=True, help="study folder: one workdir per point, pooling.json/.csv/.md/.png")
   po.add_argument("--windows", default="1,3,7,15", help="half-widths n (windows of 2n+1 frames)")
   po.add_argument("--poolings", default="sum,parametric,data_dependent")
-  po.add_argument("--flow_sources", default="gt,dis_medium",
+  po.add_argument("--flow_sources", default="gt,dis_fine",
                   help="config.flow.source values: gt (exact, synthetic) or OpenCV methods "
                        "(flowpose_jax.flow.compute.METHODS)")
 

@@ -63,7 +63,7 @@ x is N + N0 (``study.json``'s "base_records" is N0).
 
   flowpose study pooling --config configs/flow.py --config.init_from=workdirs/demo \\
       --out studies/pooling --windows 1,3,7,15 --poolings sum,parametric,data_dependent \\
-      --flow_sources gt,dis_medium --seeds 3
+      --flow_sources gt,dis_fine --seeds 3
 
 trains the flowing stage for every (flow source, pooling, n) on top of one
 single-frame run (``flowpose study pooling`` gives it that run's data and

@@ -231,9 +231,9 @@ def test_predict_flow_uses_the_flow_the_model_was_trained_with(monkeypatch, caps
   assert methods == {"dis_fast"}
   # exact flow exists only in synthetic sets: a model trained on it gets the default computed flow
   err, methods = _flowing_run(monkeypatch, capsys, tmp_path, clip_folder, {"source": "gt"})
-  assert err == ["flowpose: flow dis_medium, direct (the default: trained on exact flow (gt), which a video does "
+  assert err == ["flowpose: flow dis_fine, composed (the default: trained on exact flow (gt), which a video does "
                  "not have; --flow_source, --flow_mode to change)"]
-  assert methods == {"dis_medium"}
+  assert methods == {"dis_fine"}
 
 
 def test_predict_flow_flags_override_the_trained_flow(monkeypatch, capsys, tmp_path, clip_folder):

@@ -61,10 +61,13 @@ METHODS: tuple[str, ...] = (*_DIS_PRESETS, "farneback", "dis_fine", *CONTRIB_MET
 # Flow source: a synthetic set's exact flow, or computed by one of METHODS.
 GT_SOURCE = "gt"
 SOURCES: tuple[str, ...] = (GT_SOURCE, *METHODS)
-DEFAULT_METHOD = "dis_medium"  # the computed source when none is named (a video has no exact flow)
+# The computed source when none is named (a video has no exact flow): DIS at finer settings on the
+# network-input crops is the most accurate flow at the joints per second of all METHODS, and the pooling
+# study's best with it (benchmarks/results/flow_joints.md, flowing.md).
+DEFAULT_METHOD = "dis_fine"
 # Flow mode: "direct" flows t -> t+k, or "composed" chains of consecutive flows t -> t+1 -> ...
 MODES: tuple[str, ...] = ("direct", "composed")
-DEFAULT_MODE = "direct"
+DEFAULT_MODE = "composed"  # keeps fast wrists over long windows (direct t -> t+k loses them), 2 flows a frame
 # config.flow.maps: where a window's per-frame maps come from (the HeatmapNet run on every window
 # frame, or its maps of every record computed once: data.windows.frame_maps).
 NETWORK_MAPS = "network"

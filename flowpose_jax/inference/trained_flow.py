@@ -2,7 +2,7 @@
 
 The flow is named by its source (an OpenCV method, ``compute.METHODS``; the
 exact flow "gt" exists only in synthetic sets, so a model trained on it gets
-``compute.DEFAULT_METHOD``) and its mode (``compute.MODES``), as
+``compute.DEFAULT_METHOD`` in ``compute.DEFAULT_MODE``) and its mode (``compute.MODES``), as
 ``config.flow.source`` / ``config.flow.mode`` name it for training.
 """
 
@@ -24,8 +24,9 @@ def flow_choice(config, source: str | None = None, mode: str | None = None) -> t
   trained_source = trained.get("source", compute.DEFAULT_METHOD)
   trained_mode = trained.get("mode", compute.DEFAULT_MODE)
   why = "given" if (source, mode) != (None, None) else "as trained"
-  if source is None and trained_source == compute.GT_SOURCE:
+  if source is None and trained_source == compute.GT_SOURCE:  # exact flow has no mode either
     source, why = compute.DEFAULT_METHOD, "the default: trained on exact flow (gt), which a video does not have"
+    trained_mode = compute.DEFAULT_MODE
   source = trained_source if source is None else source
   mode = trained_mode if mode is None else mode
   if source not in compute.METHODS:

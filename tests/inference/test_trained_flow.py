@@ -11,8 +11,8 @@ from tests.inference.fakes import flowing_predictor
 def test_the_flow_is_as_trained_unless_given():
   gt = flowing_predictor(n=1).config  # configs/flow.py: trained on the synthetic set's exact flow
   source, mode, note = trained_flow.flow_choice(gt)
-  assert (source, mode) == (compute.DEFAULT_METHOD, compute.DEFAULT_MODE) == ("dis_medium", "direct")
-  assert note.startswith("flow dis_medium, direct (the default: trained on exact flow (gt)")
+  assert (source, mode) == (compute.DEFAULT_METHOD, compute.DEFAULT_MODE) == ("dis_fine", "composed")
+  assert note.startswith("flow dis_fine, composed (the default: trained on exact flow (gt)")
   trained = flowing_predictor(n=1, source="dis_fast", mode="composed").config
   assert trained_flow.flow_choice(trained) == ("dis_fast", "composed", "flow dis_fast, composed (as trained; "
                                         "--flow_source, --flow_mode to change)")
@@ -23,4 +23,4 @@ def test_the_flow_is_as_trained_unless_given():
   with pytest.raises(FlowposeError, match="flow mode 'chained'"):
     trained_flow.flow_choice(trained, mode="chained")
   spread = flowing_predictor(n=1, spread=4.0, mode="composed").config  # composed tracks the spread samples
-  assert trained_flow.flow_choice(spread)[:2] == ("dis_medium", "composed")
+  assert trained_flow.flow_choice(spread)[:2] == ("dis_fine", "composed")

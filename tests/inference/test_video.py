@@ -41,7 +41,7 @@ def test_threaded_batched_flowing_equals_one_centre_at_a_time():
     expected = _sequential_flowing(predictor, clip, causal)
     for workers in (0, 2):
       timings = {}
-      got = predictor.flowing_heatmaps(clip, causal=causal, flow_workers=workers, timings=timings)
+      got = predictor.flowing_heatmaps(clip, causal=causal, mode="direct", flow_workers=workers, timings=timings)
       assert got.shape == (7, 16, 16, 7)
       np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=f"causal={causal} workers={workers}")
       assert set(timings) == set(video.STAGES) == {"preprocess_s", "heatmapnet_s", "flow_s", "warp_pool_s",
@@ -91,7 +91,7 @@ def test_composed_flow_equals_direct_for_whole_pixel_motion(monkeypatch):
 
   monkeypatch.setattr(compute, "flow_between", shift_flow)
   for causal in (False, True):
-    direct = predictor.flowing_heatmaps(clip, causal=causal, flow_workers=2)
+    direct = predictor.flowing_heatmaps(clip, mode="direct", causal=causal, flow_workers=2)
     composed = predictor.flowing_heatmaps(clip, mode="composed", causal=causal, flow_workers=2)
     np.testing.assert_allclose(composed, direct, atol=1e-6, err_msg=f"causal={causal}")
   # the flows matter: without them the maps differ
