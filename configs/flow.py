@@ -18,8 +18,14 @@ another name (config.model.pooling) before anything is written.
 The HeatmapNet is frozen by default (``model.freeze``; the paper precomputed
 its maps); ``--config.model.freeze='()' --config.model.finetune_spatial=true
 --config.loss.fusion_weight=1`` fine-tunes it jointly. ``flow.source`` is the
-synthetic set's exact flow ("gt") or OpenCV flow ("dis_medium", "dis_fast",
-"farneback"), computed on the frames and cached (``flow.cache_dir``).
+synthetic set's exact flow ("gt") or OpenCV flow ("dis_fine", "dis_medium",
+"farneback", ...), computed on the frames and cached (``flow.cache_dir``).
+
+With the flow a video has (benchmarks/results/flowing.md, 2026-12-06): arg
+data_dependent, ``--config.flow.source=dis_fine --config.flow.mode=composed
+--config.flow.confidence=fb --config.flow.spread=4 --config.flow.n=15``
+(n chosen on the validation split) gains +5.8 points on wrists and +16.8 on
+elbows over the single frame on the synthetic test split (+6.1 wrists at n = 7).
 
 The pooling-study recipe (README "Studies"): ``--config.flow.maps=precomputed``
 (the frozen HeatmapNet's maps once per record, minutes instead of hours at
