@@ -172,7 +172,7 @@ def _add_study_parser(sub) -> None:
   ds.add_argument("--subset_seed", type=int, default=study_defaults.DEFAULT_SUBSET_SEED,
                   help="draws each size's records at random from dataset.train_split (or --scale_set), nested "
                        "(the smaller sets lie inside the larger); recorded in point.json and study.json")
-  ds.add_argument("--crop", default=None, choices=("frame", "box", "joints"),
+  ds.add_argument("--crop", default=None, metavar="{frame,box,joints}",
                   help="score every point on dataset.test_split with this crop: frame (the whole frame, the "
                        "person found first), box or joints; default: the crop the point trained on. A finished "
                        "point scored another way is scored again, not retrained")
@@ -309,9 +309,9 @@ def _study_config(args, overrides: list[str]) -> ml_collections.ConfigDict:
   if args.study_command == "pooling":
     # Every point sets flow.source from --flow_sources; validate the base against a studied source
     # (a computed one where there is one), not the file's default (exact flow refuses confidence=fb).
-    from flowpose_jax.flow.compute import SOURCES  # pylint: disable=import-outside-toplevel
+    from flowpose_jax.flow.compute import GT_SOURCE, SOURCES  # pylint: disable=import-outside-toplevel
     sources = [s for s in args.flow_sources.split(",") if s in SOURCES]  # the plan names unknown ones
-    computed = [s for s in sources if s != "gt"]
+    computed = [s for s in sources if s != GT_SOURCE]
     if sources and not any(o.startswith("--config.flow.source=") for o in overrides):
       overrides = [f"--config.flow.source={(computed or sources)[0]}", *overrides]
   config = _training_config(args, overrides)

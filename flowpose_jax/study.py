@@ -407,6 +407,11 @@ def _finished_record(config, point, out_dir: str) -> dict | None:
   return record
 
 
+def _distance_key(d: float) -> str:
+  """A ``Scoring.distances`` entry as records, summaries and file names write it ("10")."""
+  return f"{float(d):g}"
+
+
 def _score(workdir: str, config, scoring: Scoring = DEFAULT_SCORING) -> dict:
   """{"d": the protocol's headline d, "accuracy": {joint or type: accuracy at d}, "accuracy_at":
   {"<d>": {...}} at ``scoring.distances``, "scoring": ``scoring.record()``}. The evaluation's
@@ -418,7 +423,7 @@ def _score(workdir: str, config, scoring: Scoring = DEFAULT_SCORING) -> dict:
                                     passes=scoring.passes, flip_test=scoring.flip_test, out_dir=out)
   d = protocols.for_dataset(config.dataset.name, config.eval.threshold).headline
   return {"d": d, "accuracy": accuracy_at(result, d),
-          "accuracy_at": {f"{float(k):g}": accuracy_at(result, float(k)) for k in scoring.distances},
+          "accuracy_at": {_distance_key(k): accuracy_at(result, float(k)) for k in scoring.distances},
           "scoring": scoring.record()}
 
 
@@ -444,7 +449,7 @@ def run_point(config, point, out_dir: str, scoring: Scoring = DEFAULT_SCORING) -
       log.info("study: %s already done, skipped", point.name)
       return record
     log.info("study: %s trained, scored again (%s)", point.name, scoring.record())
-    record = {**{k: v for k, v in record.items() if k not in ("accuracy_at", "scoring")}, **_score(workdir, c, scoring)}
+    record = {**record, **_score(workdir, c, scoring)}  # replaces every score field
   else:
     configured = json.loads(c.to_json_best_effort())  # before training fills in fields (input.spatial_crop)
     log.info("study: training %s", point)
@@ -608,19 +613,19 @@ def write_outputs(summary: dict, out_dir: str, title: str, suffix: str = "") -> 
 
 def _at_distance(records: list[dict], d: float) -> list[dict]:
   """``records`` with their accuracies at ``d`` (a ``Scoring.distances`` entry) as "accuracy"."""
-  return [dict(r, d=float(d), accuracy=r["accuracy_at"][f"{float(d):g}"]) for r in records]
+  return [dict(r, d=float(d), accuracy=r["accuracy_at"][_distance_key(d)]) for r in records]
 
 
 def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, dataset: str,
                           seeds: list[int], subset_seed: int, scale_set: str = "", base_records: int = 0,
-                          distances: Sequence[float] = (), scoring: dict | None = None) -> dict:
+                          scoring: Scoring = DEFAULT_SCORING) -> dict:
   """``Study.assemble`` of the data-scaling study: fits on the per-size means, the prediction;
-  at each of ``distances`` beyond the headline d, the rows and fits again ("at_distances", and
-  ``study_d<d>.csv``, ``data_scaling_d<d>.png``)."""
+  at each of ``scoring.distances`` beyond the headline d, the rows and fits again ("at_distances",
+  and ``study_d<d>.csv``, ``data_scaling_d<d>.png``)."""
   at_distances = {}
-  for d in distances:
+  for d in scoring.distances:
     rows_d = aggregate(_at_distance(records, d))
-    at_distances[f"{float(d):g}"] = {"points": rows_d, "fits": _fits(rows_d, base_records)}
+    at_distances[_distance_key(d)] = {"points": rows_d, "fits": _fits(rows_d, base_records)}
   rows = aggregate(records)
   fits = _fits(rows, base_records)
   prediction = {}
@@ -632,7 +637,7 @@ def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, data
           "frames": frames, "predicted": float(power_law(frames + base_records, **fit)),
           "measured": r["accuracy"]["average"], f"measured_{SPREAD}": r[SPREAD]["average"], "runs": r["runs"]}
   summary = {"spread": SPREAD_NOTE, "subset_seed": subset_seed, "seeds": seeds, "finished": len(records),
-             "total": total, "scoring": scoring or DEFAULT_SCORING.record(), "points": rows, "fits": fits,
+             "total": total, "scoring": scoring.record(), "points": rows, "fits": fits,
              "prediction": prediction, "runs": records}
   if at_distances:
     summary["at_distances"] = at_distances
@@ -641,8 +646,7 @@ def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, data
     summary.update(scale_set=scale_set, base_records=base_records,
                    fit="acc(N) = a - b (N + base_records)^-c, N records of scale_set added")
     what = f"N + {base_records} training records (N of {scale_set} added)"
-  how = "" if not scoring or scoring.get("crop") is None else f", {scoring['crop']}"
-  how += ", flip test" if scoring and scoring.get("flip_test") else ""
+  how = ("" if scoring.crop is None else f", {scoring.crop}") + (", flip test" if scoring.flip_test else "")
   write_outputs(summary, out_dir, f"{dataset}: accuracy at d = {records[0]['d']:g}{how} vs {what} "
                                   f"({len(records)} of {total} runs)")
   for key, at in at_distances.items():
@@ -731,8 +735,7 @@ def data_scaling_plan(config, out_dir: str, sizes: list[int], *, models: tuple[s
                                input_sizes=input_sizes, steps=steps)
   return Study(config, out_dir, tuple(points), functools.partial(
       _data_scaling_summary, out_dir=out_dir, dataset=config.dataset.name, seeds=seed_list,
-      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records,
-      distances=scoring.distances, scoring=scoring.record()), scoring=scoring)
+      subset_seed=subset_seed, scale_set=scale_set, base_records=base_records, scoring=scoring), scoring=scoring)
 
 
 def _check_scoring(config, scoring: Scoring) -> None:
