@@ -6,14 +6,8 @@
 Reads ``joints.mat`` as the ``lsp`` builder does (``read_joints`` + ``convert``:
 0-based, LSP-extended's unlocated joints missing) and labels nothing.
 
-Method. Images with all four torso joints present (R/L shoulder, R/L hip) and a
-torso of at least ``MIN_TORSO_PX`` (mid-hips to mid-shoulders, length L). For each
-pair (shoulders, hips) the signed width o = cross(u, left - right) / L², u = the
-torso axis (mid-hips -> mid-shoulders), image y down. With person-centric labels
-o > 0 when the person's front faces the camera, whatever the rotation (upright:
-the right side is on the image's left; a handstand or a flip turns both u and the
-pair, so the sign stays), and o < 0 for a back view. A pair is "wide enough to
-tell" when |o| >= ``MIN_WIDTH`` (side views are left out). Printed:
+Method: ``flowpose_jax.data.torso`` (the signed shoulder and hip widths of images
+with the four torso joints, the rule training's ``dataset.reversed_torsos`` uses). Printed:
   front: both pairs o > 0 (the majority);
   reversed: both pairs o < 0, reversed relative to the majority: a back view OR all
     four labels swapped (2D joints cannot tell these apart);
@@ -35,37 +29,12 @@ import pathlib
 import numpy as np
 from _common import commit
 
+from flowpose_jax.data.torso import HIPS, MIN_WIDTH, SHOULDERS, torso_orientation
 from flowpose_jax.data_builders.lsp import lsp
 
-MIN_TORSO_PX = 10.0  # shorter torsos (tiny or foreshortened people) are left out.
-MIN_WIDTH = 0.3  # |signed pair width| / torso length needed to tell front from back.
 UPRIGHT_COS = np.cos(np.radians(45.0))  # the simple test: torso axis within 45° of image-up.
-SHOULDERS = (lsp.LSP_JOINT_NAMES.index("right_shoulder"), lsp.LSP_JOINT_NAMES.index("left_shoulder"))
-HIPS = (lsp.LSP_JOINT_NAMES.index("right_hip"), lsp.LSP_JOINT_NAMES.index("left_hip"))
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 CONTROL = SHARED / "realpose_parse" / "annotations.json"
-
-
-def torso_orientation(joints: np.ndarray, present: np.ndarray) -> dict[str, np.ndarray]:
-  """Signed shoulder and hip widths of each image.
-
-  Args:
-    joints: [N, 14, 2] 0-based px, LSP order; present: [N, 14] bool.
-
-  Returns:
-    {"shoulders", "hips": [N] signed width / torso length (> 0: front-facing with correct labels),
-     "up": [N] cosine between the torso axis and image-up, "usable": [N] bool (torso joints present,
-     torso >= MIN_TORSO_PX)}.
-  """
-  axis = joints[:, list(SHOULDERS)].mean(1) - joints[:, list(HIPS)].mean(1)
-  length = np.linalg.norm(axis, axis=-1)
-  safe = np.maximum(length, 1e-6)
-  out = {"up": -axis[:, 1] / safe,
-         "usable": present[:, list(SHOULDERS + HIPS)].all(1) & (length >= MIN_TORSO_PX)}
-  for name, (right, left) in (("shoulders", SHOULDERS), ("hips", HIPS)):
-    side = joints[:, left] - joints[:, right]
-    out[name] = (axis[:, 0] * side[:, 1] - axis[:, 1] * side[:, 0]) / safe ** 2
-  return out
 
 
 def _percent(mask: np.ndarray) -> float:

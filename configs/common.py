@@ -30,6 +30,9 @@ def base_config() -> ml_collections.ConfigDict:
   # written there (train_split then stays whole, and train_subset 0 leaves that set and its train_shares
   # entry out: a data-scaling study over added data, `flowpose study data-scaling --scale_set`).
   c.dataset.subset_of = ""
+  # Training records of LSP sets whose torso labels face away (a back view, or all labels swapped;
+  # flowpose_jax/data/torso.py): "keep" as published, "swap" left and right, or "mask" their arms.
+  c.dataset.reversed_torsos = "keep"
   c.dataset.eval_split = "validation"
   c.dataset.test_split = "test"
 

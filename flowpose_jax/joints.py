@@ -33,6 +33,13 @@ SWAP_PARTNER: dict[str, str] = {
 
 FLIP_INDEX: tuple[int, ...] = tuple(JOINT_NAMES.index(SWAP_PARTNER[n]) for n in JOINT_NAMES)
 
+# The 14 joints of LSP, LSP-extended and PARSE, in their files' order (``joints_full`` of the
+# lsp builder and of realpose/parse).
+LSP_JOINT_NAMES: tuple[str, ...] = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    "neck", "head_top")
+
 # Joint types pooled as in the paper's plots (left and right together).
 JOINT_TYPES: dict[str, tuple[int, ...]] = {
     "head": (0,),

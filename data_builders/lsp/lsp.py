@@ -49,10 +49,7 @@ from flowpose_jax import joints as joints_lib
 from flowpose_jax.data_builders import common
 from flowpose_jax.errors import InputError
 
-LSP_JOINT_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
-    "neck", "head_top")
+LSP_JOINT_NAMES = joints_lib.LSP_JOINT_NAMES
 NUM_LSP_JOINTS = len(LSP_JOINT_NAMES)
 NECK, HEAD_TOP = LSP_JOINT_NAMES.index("neck"), LSP_JOINT_NAMES.index("head_top")
 # Our joints 1..6 (right_wrist .. left_shoulder) carry LSP's names: (6, 11, 7, 10, 8, 9).

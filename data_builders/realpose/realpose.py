@@ -69,10 +69,7 @@ from flowpose_jax.errors import InputError
 BUFFY_STICK_NAMES: tuple[str, ...] = (
     "torso", "image_left_upper_arm", "image_right_upper_arm", "image_left_lower_arm",
     "image_right_lower_arm", "head")
-PARSE_JOINT_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
-    "neck", "head_top")
+PARSE_JOINT_NAMES = joints_lib.LSP_JOINT_NAMES  # PARSE labels LSP's 14 joints
 ANNOTATIONS = "annotations.json"
 BOX_MARGIN = 0.15  # fraction of the points' box's larger side added on each side.
 REPO_ROOT = epath.Path(__file__).resolve().parents[2]

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from etils import epath
 
+from flowpose_jax.data import torso
 from flowpose_jax.errors import ConfigError, InputError
 
 
@@ -299,6 +300,8 @@ def load_train_source(dataset_cfg):
   others whole: of ``train_split`` (``subset_of`` "" or absent; N absent or 0:
   the whole split), or of the ``extra_train`` entry ``subset_of`` names (N = 0:
   none of it, ``left_out_set``).
+  ``dataset_cfg.reversed_torsos`` ("keep" | "swap" | "mask") treats the LSP sets' records whose
+  torso labels face away (``torso``).
   ``dataset_cfg.train_shares`` (e.g. "1,1") sets each set's share of an epoch's
   records (main first; a left-out set's share goes with it): smaller sets
   repeat (``RepeatSource``), none is cut.
@@ -306,11 +309,15 @@ def load_train_source(dataset_cfg):
   sets = [(dataset_cfg.name, dataset_cfg.train_split)] + extra_sets(dataset_cfg)
   target, dropped = subset_set(dataset_cfg), left_out_set(dataset_cfg)
   size = int(dataset_cfg.get("train_subset", 0))
+  policy = str(dataset_cfg.get("reversed_torsos", "keep"))
+  torso.check_policy(policy, [name for p, (name, _) in enumerate(sets) if p != dropped])
   parts = []
   for p, (name, split) in enumerate(sets):
     if p == dropped:
       continue
     source = load_source(name, split, dataset_cfg.data_dir)
+    if policy != "keep" and torso.is_lsp_set(name):
+      source = torso.TorsoPolicySource(source, policy)
     if p == target and size:
       source = SubsetSource(source, subset_indices(len(source), size, int(dataset_cfg.get("train_subset_seed", 0)),
                                                    of=dataset_cfg.get("subset_of", "")))

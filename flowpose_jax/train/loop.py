@@ -65,7 +65,7 @@ RESUME_MAY_CHANGE = (
 )
 # Fields added to configs/common.py after runs had started, each with the value that keeps the
 # behaviour those runs had: a run resumed without the field in its config.json holds that value.
-ADDED_FIELDS = {"dataset.train_shares": "", "dataset.subset_of": ""}
+ADDED_FIELDS = {"dataset.train_shares": "", "dataset.subset_of": "", "dataset.reversed_torsos": "keep"}
 # After a divergence the error asks for a lower learning rate, clip or longer warmup: then these may change.
 RESUME_MAY_CHANGE_AFTER_DIVERGENCE = ("optimizer.",)
 
