@@ -14,7 +14,7 @@ records of ``dataset.train_split`` drawn at random with ``subset_seed``
 are nested (the 250 records lie inside the 500).
 
 Beyond the paper: per network, a saturating power law ``acc(N) = a - b N^-c``
-is fitted to the clean sizes' mean accuracies; with ``MIN_FIT_POINTS`` sizes
+(rising, or falling with b < 0) is fitted to the clean sizes' mean accuracies; with ``MIN_FIT_POINTS`` sizes
 or more the study also trains twice the largest size (when the split has the
 records) and reports predicted vs measured. Outputs: ``<out>/study.json``,
 ``study.csv`` and ``data_scaling.png``.
@@ -307,14 +307,20 @@ def same_compute_steps(config: ml_collections.ConfigDict, model: str, widths: Se
 
 
 def power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-  """Saturating power law ``a - b * n**-c`` (accuracy vs training records)."""
+  """Saturating power law ``a - b * n**-c`` (accuracy vs training records): rising towards a for
+  b > 0, falling towards a for b < 0."""
   return a - b * np.power(np.asarray(n, np.float64), -c)
 
 
 def fit_power_law(frames, accuracy) -> dict | None:
   """Least-squares ``power_law`` fit; None with fewer than ``MIN_FIT_POINTS`` finite points.
 
-  Returns {"a", "b", "c"} with the asymptote a in [0, 1], b > 0, 0 < c <= 3.
+  Fitted twice, rising (b >= 0) and falling (b <= 0), keeping the smaller residual: added data
+  can also cost accuracy on the test set (another domain taking a share of every batch), and a
+  rising law forced on falling means would be a flat line that hides it.
+
+  Returns {"a", "b", "c", "rms"}: the asymptote a in [0, 1], 0 < c <= 3, and the root-mean-square
+  residual (accuracy units) of the means fitted.
   """
   from scipy.optimize import OptimizeWarning, curve_fit  # pylint: disable=import-outside-toplevel
   n = np.asarray(frames, np.float64)
@@ -323,15 +329,25 @@ def fit_power_law(frames, accuracy) -> dict | None:
   if ok.sum() < MIN_FIT_POINTS:
     return None
   n, y = n[ok], y[ok]
-  guess = (min(1.0, y.max() + 0.05), max(1e-3, (y.max() + 0.05 - y.min()) * n.min() ** 0.5), 0.5)
-  try:
-    with warnings.catch_warnings():  # three sizes fit exactly: no covariance, which is not used
-      warnings.simplefilter("ignore", OptimizeWarning)
-      (a, b, c), _ = curve_fit(power_law, n, y, p0=guess, bounds=([0.0, 0.0, 1e-3], [1.0, np.inf, 3.0]),
-                               maxfev=20000)
-  except RuntimeError:  # no convergence
+  scale = max(1e-3, (y.max() - y.min() + 0.05) * n.min() ** 0.5)
+  best = None
+  for sign in (1.0, -1.0):
+    a0 = min(1.0, y.max() + 0.05) if sign > 0 else max(0.0, y.min() - 0.05)
+    b_bounds = (0.0, np.inf) if sign > 0 else (-np.inf, 0.0)
+    try:
+      with warnings.catch_warnings():  # three sizes fit exactly: no covariance, which is not used
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, _ = curve_fit(power_law, n, y, p0=(a0, sign * scale, 0.5),
+                              bounds=([0.0, b_bounds[0], 1e-3], [1.0, b_bounds[1], 3.0]), maxfev=20000)
+    except RuntimeError:  # no convergence
+      continue
+    rms = float(np.sqrt(np.mean((power_law(n, *params) - y) ** 2)))
+    if best is None or rms < best[1]:
+      best = (params, rms)
+  if best is None:
     return None
-  return {"a": float(a), "b": float(b), "c": float(c)}
+  (a, b, c), rms = best
+  return {"a": float(a), "b": float(b), "c": float(c), "rms": rms}
 
 
 # ----------------------------------------------------------------- running points
@@ -634,7 +650,7 @@ def _data_scaling_summary(records: list[dict], total: int, *, out_dir: str, data
     if r["point"]["role"] == "predicted" and fit is not None:
       frames = r["point"]["frames"]
       prediction[_curve(r["point"])] = {
-          "frames": frames, "predicted": float(power_law(frames + base_records, **fit)),
+          "frames": frames, "predicted": float(power_law(frames + base_records, fit["a"], fit["b"], fit["c"])),
           "measured": r["accuracy"]["average"], f"measured_{SPREAD}": r[SPREAD]["average"], "runs": r["runs"]}
   summary = {"spread": SPREAD_NOTE, "subset_seed": subset_seed, "seeds": seeds, "finished": len(records),
              "total": total, "scoring": scoring.record(), "points": rows, "fits": fits,

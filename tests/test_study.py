@@ -19,7 +19,18 @@ def test_power_law_fit_recovers_known_parameters():
   y = study.power_law(n, 0.9, 3.0, 0.5)
   fit = study.fit_power_law(n, y)
   np.testing.assert_allclose([fit["a"], fit["b"], fit["c"]], [0.9, 3.0, 0.5], rtol=1e-3)
+  assert fit["rms"] < 1e-4
   assert study.fit_power_law(n[:2], y[:2]) is None  # too few points for three parameters
+
+
+def test_power_law_fit_follows_accuracy_that_falls_with_added_data():
+  n = np.array([552, 1552, 3552, 10052])
+  y = study.power_law(n, 0.30, -4.0, 0.5)  # 47 % falling towards 30 %
+  fit = study.fit_power_law(n, y)
+  assert fit["b"] < 0
+  np.testing.assert_allclose(study.power_law(n, fit["a"], fit["b"], fit["c"]), y, atol=1e-3)
+  rising_only = max(abs(y - y.mean()))  # what a flat (rising law's best) fit would leave
+  assert fit["rms"] < 0.01 * rising_only
 
 
 def test_points_cover_both_networks_the_noisy_runs_and_every_seed():
@@ -458,7 +469,8 @@ def test_scale_set_study_fits_n_plus_the_records_always_in(tmp_path, tiny_data_d
   for width, bonus in (("0.125", 0.0), ("0.25", 0.05)):
     fit = summary["fits"][f"heatmap_net-w{width}/average"]  # through the means at N + 48, N = 0 among them
     means = [study.power_law(n + base, 0.85 + bonus, 0.5, 0.5) for n in (0, 6, 12)]
-    np.testing.assert_allclose(study.power_law(np.array([0, 6, 12]) + base, **fit), means, rtol=1e-4)
+    fitted = study.power_law(np.array([0, 6, 12]) + base, fit["a"], fit["b"], fit["c"])
+    np.testing.assert_allclose(fitted, means, rtol=1e-4)
     prediction = summary["prediction"][f"heatmap_net-w{width}"]
     assert prediction["frames"] == 24
     assert prediction["predicted"] == pytest.approx(prediction["measured"], rel=1e-3)

@@ -202,8 +202,8 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
       "accuracy": {joint type: fraction, the mean over seeds}, "std": {joint type:
       fraction or None}} (``flowpose_jax.study.aggregate``): the mean is drawn
       with an error bar of +-std.
-    fits: {"<model>/<type>": {"a", "b", "c"}} saturating power laws
-      ``a - b * N**-c`` drawn dashed over the clean points.
+    fits: {"<model>/<type>": {"a", "b", "c"[, "rms"]}} saturating power laws
+      ``a - b * N**-c`` (b < 0: falling) drawn dashed over the clean points.
     path: output .png (written atomically).
     joint_types: one subplot each (e.g. wrists, elbows, average: the mean of all joints).
   """
@@ -229,8 +229,10 @@ def plot_data_scaling(records: list[dict], fits: dict, path: str, joint_types: t
       fit = fits.get(f"{model}/{joint_type}")
       if fit is not None:
         y = fit["a"] - fit["b"] * grid ** -fit["c"]
+        sign, rms = "-" if fit["b"] >= 0 else "+", fit.get("rms")
         ax.plot(grid, PERCENT * y, "--", color=colour, linewidth=1,
-                label=f"{label} fit {PERCENT * fit['a']:.0f} - b N^-{fit['c']:.2f}")
+                label=f"{label} fit {PERCENT * fit['a']:.0f} {sign} {PERCENT * abs(fit['b']):.3g} N^-{fit['c']:.2f}"
+                      + ("" if rms is None else f" (rms {PERCENT * rms:.1f})"))
     ax.set_xscale("log")
     ax.set_xticks(sorted(set(frames)))
     ax.xaxis.set_major_formatter(ScalarFormatter())
