@@ -417,9 +417,11 @@ def _finished_record(config, point, out_dir: str) -> dict | None:
     return None
   with open(done, encoding="utf-8") as f:
     record = json.load(f)
-  if record["config"] != json.loads(_configured(config, point).to_json_best_effort()):
-    raise FlowposeError(f"{done} was trained with another config; use another --out, or delete "
-                        f"{os.path.dirname(done)} to train this point again")
+  from flowpose_jax.train.loop import config_changes  # pylint: disable=import-outside-toplevel
+  changes = config_changes(record["config"], json.loads(_configured(config, point).to_json_best_effort()))
+  if changes:
+    raise FlowposeError(f"{done} was trained with another config ({'; '.join(changes)}); use another --out, "
+                        f"or delete {os.path.dirname(done)} to train this point again")
   return record
 
 

@@ -257,9 +257,19 @@ def test_study_runs_resumes_and_writes_outputs(tiny_config, tmp_path, monkeypatc
   monkeypatch.setattr(jobs, "train", lambda *a, **k: pytest.fail("a finished point was trained again"))
   again = study.data_scaling(config, out, [12, 24], **kwargs)
   assert json.dumps(again["runs"]) == json.dumps(first["runs"])
-  # A finished point trained with another config is not silently reused.
+  # A point finished before a config field existed (one of train.loop.ADDED_FIELDS, now at the default
+  # that keeps the old behaviour) is reused.
+  done = os.path.join(out, first["runs"][0]["point"]["name"], study.POINT_FILE)
+  with open(done) as f:
+    record = json.load(f)
+  del record["config"]["dataset"]["reversed_torsos"]
+  with open(done, "w") as f:
+    json.dump(record, f)
+  assert len(study.data_scaling(config, out, [12, 24], **kwargs)["runs"]) == 4
+  # A finished point trained with another config is not silently reused; the error names the change.
+  lr = config.optimizer.learning_rate
   config.optimizer.learning_rate = 0.5
-  with pytest.raises(FlowposeError, match="trained with another config"):
+  with pytest.raises(FlowposeError, match=rf"trained with another config \(optimizer.learning_rate: {lr!r} -> 0.5"):
     study.data_scaling(config, out, [12, 24], **kwargs)
 
 

@@ -92,12 +92,23 @@ def resume_conflicts(old: dict, new: dict, *, diverged: bool = False) -> list[st
     diverged: the workdir set aside diverged checkpoints (``optimizer`` may change).
   """
   allowed = RESUME_MAY_CHANGE + (RESUME_MAY_CHANGE_AFTER_DIVERGENCE if diverged else ())
+  return [c for c in config_changes(old, new)
+          if not any(c.startswith(f"{a}:") or (a.endswith(".") and c.startswith(a)) for a in allowed)]
+
+
+def config_changes(old: dict, new: dict) -> list[str]:
+  """Every config key whose value differs, as "key: old -> new" (sorted), less a key the old config
+  lacks that is one of ``ADDED_FIELDS`` at the value that keeps the behaviour runs had before it
+  existed.
+
+  Args:
+    old, new: configs as plain dicts (a saved ``config.json``; this run's).
+  """
   old, new = _flat(old), _flat(new)
   changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "<unset>") != new.get(k, "<unset>")
                    # a field added since the run started, at its default (which keeps the old behaviour)
                    and not (k not in old and k in ADDED_FIELDS and new.get(k) == ADDED_FIELDS[k]))
-  return [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed
-          if not any(k == a or (a.endswith(".") and k.startswith(a)) for a in allowed)]
+  return [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in changed]
 
 
 def _check_resume_config(workdir: str, config) -> None:
