@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -49,6 +50,27 @@ def _run(args, data_dir, timeout=600):
     out, err = proc.communicate()
     pytest.fail(f"flowpose {args[0]} did not finish in {timeout} s: {err[-2000:]}")
   return proc.returncode, out, err
+
+
+class _StderrTail:
+  """Reads a running process's stderr in a thread (the progress bar's ``\\r`` rows have no newline)."""
+
+  def __init__(self, proc):
+    self._chunks: list[str] = []
+    self._thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+    self._thread.start()
+
+  def _read(self, stream):
+    for chunk in iter(lambda: stream.read(256), ""):
+      self._chunks.append(chunk)
+
+  def text(self) -> str:
+    return "".join(self._chunks)
+
+  def rest(self, timeout) -> str:
+    """All of stderr, once the process has closed it."""
+    self._thread.join(timeout)
+    return self.text()
 
 
 def _wait_for(predicate, proc, timeout):
@@ -99,16 +121,18 @@ def test_signal_saves_the_current_step_and_resume_is_bit_exact(tiny_config, tiny
                                                                resume):
   workdir = str(tmp_path / "run")
   proc = _cli(["train", "--workdir", workdir, *_overrides(LONG, 1000)], tiny_data_dir)
+  stderr = _StderrTail(proc)
   try:
-    # Past compilation and into training: the first log row's save-free window (checkpoint_every=1000).
-    assert _wait_for(lambda: os.path.exists(os.path.join(workdir, "config.json")), proc, 120)
-    time.sleep(6)
+    # Past compilation and into training (a step's loss on the progress bar, log_every=1), so the
+    # time below is the save's alone; checkpoint_every=1000: no save is in flight when it lands.
+    assert _wait_for(lambda: "loss=" in stderr.text(), proc, 300), stderr.text()[-3000:]
     sent = time.time()
     proc.send_signal(sig)
     finalized = lambda: bool(_steps(workdir)) and not _temp_folders(workdir)  # noqa: E731
     saved = _wait_for(finalized, proc, SAVED_WITHIN_S + 60) or finalized()  # it may exit between polls
     took = time.time() - sent
-    _, err = proc.communicate(timeout=EXIT_WITHIN_S)
+    proc.wait(timeout=EXIT_WITHIN_S)
+    err = stderr.rest(timeout=30)
   finally:
     if proc.poll() is None:
       proc.kill()
