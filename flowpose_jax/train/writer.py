@@ -6,12 +6,17 @@ the later ones (they belonged to the steps it is about to redo), so every step
 appears once; TensorBoard drops them too (``purge_step``). The file is
 rewritten whole (atomically, ``fileio``) at each ``flush``, which works on
 object stores (``gs://``) that cannot append.
+
+TensorBoard tags allow only ``[A-Za-z0-9_./-]``: ``tensorboard_tag`` spells
+``%`` as ``pct`` there (``val/acc_20%/head`` -> ``val/acc_20pct/head``) and
+any other character as ``_``; ``metrics.jsonl`` keeps the names as given.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 
 import jax
 import numpy as np
@@ -20,6 +25,12 @@ from etils import epath
 from flowpose_jax import fileio, workdir as workdir_lib
 
 METRICS_FILE = "metrics.jsonl"
+_TAG_ILLEGAL = re.compile(r"[^A-Za-z0-9_./-]")
+
+
+def tensorboard_tag(name: str) -> str:
+  """A metric name as a legal TensorBoard tag: ``%`` -> ``pct``, other illegal characters -> ``_``."""
+  return _TAG_ILLEGAL.sub("_", name.replace("%", "pct")).lstrip("/")
 
 
 def read_rows(workdir: str) -> list[dict]:
@@ -64,13 +75,13 @@ class MetricWriter:
     if not self.enabled:
       return
     for k, v in values.items():
-      self._tb.add_scalar(k, float(v), step)
+      self._tb.add_scalar(tensorboard_tag(k), float(v), step)
     self._rows.append(json.dumps({"step": int(step), **{k: float(v) for k, v in values.items()}}))
 
   def image(self, step: int, tag: str, image: np.ndarray) -> None:
     """image: [H, W, 3] uint8 RGB."""
     if self.enabled:
-      self._tb.add_image(tag, image, step, dataformats="HWC")
+      self._tb.add_image(tensorboard_tag(tag), image, step, dataformats="HWC")
 
   def flush(self) -> None:
     """Writes ``metrics.jsonl`` and the TensorBoard events so far."""
@@ -84,4 +95,4 @@ class MetricWriter:
       self._tb.close()
 
 
-__all__ = ["METRICS_FILE", "MetricWriter", "read_rows"]
+__all__ = ["METRICS_FILE", "MetricWriter", "read_rows", "tensorboard_tag"]
