@@ -45,9 +45,10 @@ arg:
   "lsp_only": the same on LSP-extended's 9,500 training images alone (no
     Buffy, no PARSE), validated on its 500 held-out ones: what public data
     alone gives on episode 4 (score it with ``flowpose evaluate --dataset
-    realpose/buffy --split validation --crop frame --flip_test``). Measured at
-    4500 steps (2026-12-07): 37.6 % on LSP's held-out images, 11.8 % at 20 px
-    on episode 4's whole frames (29.6 % on the person box).
+    realpose/buffy --split validation --crop frame --flip_test``). Measured
+    (2026-12-07, 83 min on 2 cores): 37.1 % on LSP's held-out images, 8.9 %
+    at 20 px on episode 4's whole frames (30.1 % on the person box); at 4500
+    steps 37.6, 11.8 and 29.6 %.
 
 Every other recipe measured on this data (shorter, chained, TV-like synthetic
 pretraining) is in benchmarks/results/realpose.md with the overrides that
