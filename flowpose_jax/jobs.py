@@ -59,13 +59,13 @@ def write_results(out_dir: str, split: str, results: dict[str, dict], protocol, 
     info: facts for the JSON and the headings ("dataset", "num_examples", "crop", ...).
   """
   os.makedirs(out_dir, exist_ok=True)
-  table = "\n\n".join(plots.format_table(results, d) for d in protocol.distances)
+  table = "\n\n".join(plots.format_table(results, d, protocol.short_unit) for d in protocol.distances)
   title = f"{info['dataset']} {split}: accuracy vs distance ({protocol.unit})"
   plots.plot_accuracy_curves(results, os.path.join(out_dir, f"accuracy_{split}.png"),
-                             threshold=protocol.headline, title=title)
+                             threshold=protocol.headline, title=title, unit=protocol.short_unit)
   plots.write_results_json(os.path.join(out_dir, f"results_{split}.json"), results,
                            dict(info, split=split, protocol=dataclasses.asdict(protocol)),
-                           d=protocol.headline)
+                           d=protocol.headline, unit=protocol.short_unit)
   fileio.write_text(os.path.join(out_dir, f"results_{split}.md"),
                     f"# {info['dataset']} {split} ({info['num_examples']} examples, crop={info['crop']})\n\n"
                     f"Distances in {protocol.unit}. Protocol: {protocol.note}\n\n{table}\n")

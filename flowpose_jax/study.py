@@ -875,8 +875,9 @@ def _mean_curves(folders: list[str], split: str) -> dict:
 def _compare_at_largest_n(config, rows: list[dict], out_dir: str, d: float) -> None:
   """``pooling.md`` and ``pooling_curves.png``: the baselines and each (flow source, pooling)
   at its largest finished n, over every distance (means over seeds)."""
-  from flowpose_jax.evaluate import plots  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.evaluate import plots, protocols  # pylint: disable=import-outside-toplevel
   split = config.dataset.test_split
+  unit = protocols.for_dataset(config.dataset.name, config.eval.threshold).short_unit
   curves = {label: _mean_curves([os.path.join(out_dir, f"baseline_{output}")], split)
             for output, label in BASELINES}
   largest = {}
@@ -888,9 +889,9 @@ def _compare_at_largest_n(config, rows: list[dict], out_dir: str, d: float) -> N
     folders = [os.path.join(out_dir, run_name(r["point"]["name"], s)) for s in r["point"]["seeds"]]
     curves[f"{pooling} ({flow_source}), n = {r['point']['n']}"] = _mean_curves(folders, split)
   fileio.write_text(os.path.join(out_dir, "pooling.md"),
-                    f"# {config.dataset.name} {split}, mean over seeds\n\n{plots.format_table(curves, d)}\n")
+                    f"# {config.dataset.name} {split}, mean over seeds\n\n{plots.format_table(curves, d, unit)}\n")
   plots.plot_accuracy_curves(curves, os.path.join(out_dir, "pooling_curves.png"), threshold=d,
-                             title=f"{config.dataset.name} {split}: single-frame vs flowing")
+                             title=f"{config.dataset.name} {split}: single-frame vs flowing", unit=unit)
 
 
 def _pooling_summary(records: list[dict], total: int, *, config, out_dir: str, d: float,

@@ -51,15 +51,16 @@ def _curve(result: dict, panel: str) -> np.ndarray:
 
 
 def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = DEFAULT_THRESHOLD,
-                         title: str = "") -> None:
+                         title: str = "", unit: str = "px") -> None:
   """Writes one PNG: a subplot per joint type plus "average", a line per method.
 
   Args:
     curves: {method label: ``PCKAccumulator.result()``}; each has
-      "thresholds" [D] px, "per_type" {type: [D]} and "average" [D] in [0, 1].
+      "thresholds" [D] (``unit``), "per_type" {type: [D]} and "average" [D] in [0, 1].
     path: output .png path (written atomically).
-    threshold: headline distance d in px, drawn as a dashed vertical line.
+    threshold: headline distance d, drawn as a dashed vertical line.
     title: figure title.
+    unit: the distances' unit in the labels (``protocols.Protocol.short_unit``).
   """
   if not curves:
     raise ValueError("curves is empty: pass {method label: PCKAccumulator.result()}")
@@ -73,7 +74,7 @@ def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = 
       ax.plot(result["thresholds"], PERCENT * _curve(result, panel), label=label, linewidth=2)
     ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     ax.set_title(panel.capitalize())
-    ax.set_xlabel("distance from GT (px)")
+    ax.set_xlabel(f"distance from GT ({unit})")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, PERCENT)
     ax.set_xlim(0, max(float(np.max(r["thresholds"])) for r in curves.values()))
@@ -81,11 +82,11 @@ def plot_accuracy_curves(curves: dict[str, dict], path: str, threshold: float = 
   handles, labels = axes[0].get_legend_handles_labels()
   for ax in axes[len(panels):]:
     ax.axis("off")
-  axes[len(panels)].legend(handles, labels, loc="center", title=f"dashed: d = {threshold:g} px")
+  axes[len(panels)].legend(handles, labels, loc="center", title=f"dashed: d = {threshold:g} {unit}")
   _save(fig, path, title)
 
 
-def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD) -> str:
+def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD, unit: str = "px") -> str:
   """Markdown table of accuracy (%) at distance ``d``, one row per method.
 
   Columns: every joint (``result["joint_names"]``), then every joint type
@@ -94,7 +95,8 @@ def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD) -> str:
 
   Args:
     results: {method label: ``PCKAccumulator.result()``}.
-    d: distance in px; must be one of the results' thresholds.
+    d: distance (``unit``); must be one of the results' thresholds.
+    unit: its unit in the header (``protocols.Protocol.short_unit``: "px", "% torso").
 
   Returns:
     the table as a string (no trailing newline).
@@ -104,7 +106,7 @@ def format_table(results: dict[str, dict], d: float = DEFAULT_THRESHOLD) -> str:
   first = next(iter(results.values()))
   names = list(first["joint_names"])
   columns = names + [t for t in first["per_type"] if t not in names] + [AVERAGE]
-  lines = [f"| method (d = {d:g} px) | " + " | ".join(columns) + " |",
+  lines = [f"| method (d = {d:g} {unit}) | " + " | ".join(columns) + " |",
            "|---" * (len(columns) + 1) + "|"]
   for label, result in results.items():
     acc = accuracy_at(result, d)
@@ -129,7 +131,7 @@ def _jsonable(x):
 
 
 def write_results_json(path: str, results: dict[str, dict], meta: dict,
-                       d: float = DEFAULT_THRESHOLD) -> None:
+                       d: float = DEFAULT_THRESHOLD, unit: str = "px") -> None:
   """Writes curves, counts and the table at ``d`` as strict JSON (NaN -> null).
 
   Args:
@@ -137,7 +139,8 @@ def write_results_json(path: str, results: dict[str, dict], meta: dict,
     results: {method label: ``PCKAccumulator.result()``}; extra keys such as
       "predictions" are not written.
     meta: free-form JSON-able info (config, checkpoint, commit, device).
-    d: headline distance in px for the "table" entry.
+    d: headline distance (``unit``) for the "table" entry.
+    unit: its unit in the table's header (``format_table``).
 
   Layout: {"meta", "threshold", "methods": {label: {"thresholds" [D],
   "joint_names" [J], "counts" [J], "hits" [D][J], "per_joint" [D][J],
@@ -148,7 +151,7 @@ def write_results_json(path: str, results: dict[str, dict], meta: dict,
           AVERAGE)
   methods = {label: {**{k: r[k] for k in keys}, "at_threshold": accuracy_at(r, d)}
              for label, r in results.items()}
-  doc = {"meta": meta, "threshold": d, "methods": methods, "table": format_table(results, d)}
+  doc = {"meta": meta, "threshold": d, "methods": methods, "table": format_table(results, d, unit)}
   text = json.dumps(_jsonable(doc), indent=1, allow_nan=False)
   with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
     f.write(text + "\n")

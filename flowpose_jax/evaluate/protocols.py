@@ -75,6 +75,11 @@ class Protocol:
       return "% of the torso size"
     return "px" if self.scale == 1.0 else f"px at scale {self.scale:g} of the frame"
 
+  @property
+  def short_unit(self) -> str:
+    """The unit after a distance in table headers and plot labels ("d = 20 % torso", "d = 6 px")."""
+    return "% torso" if self.normalised else "px"
+
 
 PROTOCOLS: dict[str, Protocol] = {
     "bbc_pose": Protocol(

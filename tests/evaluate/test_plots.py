@@ -91,3 +91,21 @@ def test_pooling_weights_plot(tmp_path):
   plots_lib.plot_pooling_weights(kernel, str(path), title="weights")
   img = cv2.imread(str(path))
   assert img is not None and img.shape[1] > img.shape[0]
+
+
+def test_tables_name_the_protocols_unit(tmp_path):
+  """A normalised protocol's distances are % of the torso, and its tables and JSON say so, not px."""
+  from flowpose_jax import jobs  # pylint: disable=import-outside-toplevel
+  from flowpose_jax.evaluate import protocols  # pylint: disable=import-outside-toplevel
+  results = {"m": _result([[0, 9, 9, 3, 8, 1, 1]])}
+  assert plots.format_table(results, 6).startswith("| method (d = 6 px) |")
+  assert plots.format_table(results, 6, "% torso").startswith("| method (d = 6 % torso) |")
+  lsp = protocols.for_dataset("lsp/extended", 20.0)
+  assert lsp.short_unit == "% torso" and protocols.for_dataset("realpose/buffy", 20.0).short_unit == "px"
+  acc = pck.PCKAccumulator(np.arange(21))
+  acc.update(np.full((1, J, 2), 50.0), np.full((1, J, 2), 50.0), np.ones((1, J), bool))
+  table = jobs.write_results(str(tmp_path), "val", {"m": acc.result()}, lsp,
+                             {"dataset": "lsp/extended", "num_examples": 1, "crop": "joints"})
+  assert "| method (d = 20 % torso) |" in table and "| method (d = 10 % torso) |" in table and " px)" not in table
+  doc = json.loads((tmp_path / "results_val.json").read_text())
+  assert doc["table"].startswith("| method (d = 20 % torso) |")
