@@ -71,7 +71,8 @@ def main():
   try:
     scale_sets = [tuple(float(f) for f in group.split(",")) for group in args.box_scales.split(";")]
   except ValueError:
-    raise SystemExit(f"--box_scales {args.box_scales!r}: give ';'-separated sets of numbers, e.g. '1;0.9,1,1.1'") from None
+    raise SystemExit(f"--box_scales {args.box_scales!r}: give ';'-separated sets of numbers, "
+                     f"e.g. '1;0.9,1,1.1'") from None
   if any(f <= 0 for group in scale_sets for f in group):
     raise SystemExit(f"--box_scales {args.box_scales!r}: every factor must be > 0")
   variants = [(size, group) for size in sizes for group in scale_sets]
